@@ -1,0 +1,21 @@
+package main
+import (
+ _ "github.com/labstack/echo/v4"
+ _ "github.com/PaesslerAG/jsonpath"
+ _ "github.com/PaesslerAG/gval"
+ _ "gorm.io/gorm"
+ _ "gorm.io/driver/sqlite"
+ _ "gorm.io/driver/postgres"
+ _ "github.com/Masterminds/sprig/v3"
+ _ "github.com/pressly/goose/v3"
+ _ "golang.org/x/oauth2"
+ _ "golang.org/x/sync/singleflight"
+ _ "golang.org/x/crypto/bcrypt"
+ _ "gopkg.in/yaml.v3"
+ _ "github.com/go-oauth2/oauth2/v4/server"
+ _ "github.com/go-oauth2/oauth2/v4/manage"
+ _ "github.com/go-oauth2/oauth2/v4/store"
+ _ "github.com/go-oauth2/oauth2/v4/generates"
+ _ "github.com/go-oauth2/oauth2/v4/models"
+)
+func main(){}

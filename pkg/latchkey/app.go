@@ -1,0 +1,211 @@
+package latchkey
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Level says who fills a setting in.
+type Level string
+
+// Setting levels (seed 002: "organization level settings are prompted to be
+// populated when the app is installed … user level settings are populated
+// when the user interacts with the app").
+const (
+	LevelOrg  Level = "org"
+	LevelUser Level = "user"
+)
+
+// App is the document an admin declares: the settings its APIs and OAuth
+// configs use, the OAuth configs, and the APIs. It is saved whole or not at
+// all.
+type App struct {
+	Name        string `json:"name" yaml:"name"`
+	Label       string `json:"label,omitempty" yaml:"label,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// AllowedReturnURLs are the prefixes a link's return_to may start with;
+	// Latchkey redirects to no other address after a callback.
+	AllowedReturnURLs []string      `json:"allowed_return_urls,omitempty" yaml:"allowed_return_urls,omitempty"`
+	Settings          []Setting     `json:"settings,omitempty" yaml:"settings,omitempty"`
+	OAuthConfigs      []OAuthConfig `json:"oauth_configs,omitempty" yaml:"oauth_configs,omitempty"`
+	APIs              []API         `json:"apis,omitempty" yaml:"apis,omitempty"`
+
+	// Revision counts the saves of the document; it is set by the store.
+	Revision  int64     `json:"revision,omitempty" yaml:"-"`
+	CreatedAt time.Time `json:"created_at,omitzero" yaml:"-"`
+	UpdatedAt time.Time `json:"updated_at,omitzero" yaml:"-"`
+}
+
+// Setting declares one named value of an app, filled in at org or user level.
+type Setting struct {
+	Name        string `json:"name" yaml:"name"`
+	Level       Level  `json:"level" yaml:"level"`
+	Secret      bool   `json:"secret,omitempty" yaml:"secret,omitempty"`
+	Required    bool   `json:"required,omitempty" yaml:"required,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	Default     string `json:"default,omitempty" yaml:"default,omitempty"`
+}
+
+// API is a request to the provider that an app's endpoints make; its URL,
+// headers and body are templates over the app's settings
+// (Authorization: Bearer {{access_token}}).
+type API struct {
+	Name        string            `json:"name" yaml:"name"`
+	Description string            `json:"description,omitempty" yaml:"description,omitempty"`
+	Method      string            `json:"method,omitempty" yaml:"method,omitempty"`
+	URL         string            `json:"url" yaml:"url"`
+	Headers     map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
+	Body        string            `json:"body,omitempty" yaml:"body,omitempty"`
+}
+
+// Setting returns the app's setting called name.
+func (a *App) Setting(name string) (Setting, bool) {
+	for _, s := range a.Settings {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// OAuthConfig returns the app's OAuth config called name.
+func (a *App) OAuthConfig(name string) (*OAuthConfig, bool) {
+	for i := range a.OAuthConfigs {
+		if a.OAuthConfigs[i].Name == name {
+			return &a.OAuthConfigs[i], true
+		}
+	}
+	return nil, false
+}
+
+// IsSecret reports whether the setting called name holds a secret. Values
+// that OAuth configs store as tokens are secret whatever their declaration.
+func (a *App) IsSecret(name string) bool {
+	if s, ok := a.Setting(name); ok && s.Secret {
+		return true
+	}
+	for _, c := range a.OAuthConfigs {
+		if name == c.AccessTokenVariableName || name == c.RefreshTokenVariableName {
+			return true
+		}
+	}
+	return false
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+var settingNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// ValidName reports whether s may name an app, an OAuth config or an API:
+// lower-case letters, digits, '-' and '_', at most 63 characters.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// ValidSettingName reports whether s may name a setting: an identifier that
+// templates can use bare ({{client_id}}).
+func ValidSettingName(s string) bool { return settingNameRE.MatchString(s) }
+
+// ValidID reports whether s may identify an org or a user: 1 to 200
+// printable characters without '/', whitespace or control characters.
+func ValidID(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == '/' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks the document's structure: names, levels, duplicate names,
+// absolute http(s) URLs where a URL is fixed, and that the variable names of
+// every OAuth config name defined user-level settings. Templates and
+// extraction paths are compiled by the flow engine.
+func (a *App) Validate() error {
+	var fe FieldErrors
+	if !ValidName(a.Name) {
+		fe.Add("name", "must be 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+	}
+	for i, u := range a.AllowedReturnURLs {
+		if err := CheckAbsoluteURL(u); err != nil {
+			fe.Add(fmt.Sprintf("allowed_return_urls[%d]", i), "%v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, s := range a.Settings {
+		f := fmt.Sprintf("settings[%d]", i)
+		switch {
+		case !ValidSettingName(s.Name):
+			fe.Add(f+".name", "must be an identifier (letters, digits, '_'), at most 63 characters")
+		case seen[s.Name]:
+			fe.Add(f+".name", "duplicate setting %q", s.Name)
+		case Builtin(s.Name) && s.Name != "redirect_uri":
+			fe.Add(f+".name", "%q is set by Latchkey during a flow and cannot be a setting", s.Name)
+		}
+		seen[s.Name] = true
+		if s.Level != LevelOrg && s.Level != LevelUser {
+			fe.Add(f+".level", "must be %q or %q", LevelOrg, LevelUser)
+		}
+	}
+	seen = map[string]bool{}
+	for i := range a.OAuthConfigs {
+		c := &a.OAuthConfigs[i]
+		f := fmt.Sprintf("oauth_configs[%d]", i)
+		if seen[c.Name] {
+			fe.Add(f+".name", "duplicate OAuth config %q", c.Name)
+		}
+		seen[c.Name] = true
+		c.validate(a, f, &fe)
+	}
+	seen = map[string]bool{}
+	for i, api := range a.APIs {
+		f := fmt.Sprintf("apis[%d]", i)
+		if !ValidName(api.Name) {
+			fe.Add(f+".name", "must be 1 to 63 lower-case letters, digits, '-' or '_'")
+		} else if seen[api.Name] {
+			fe.Add(f+".name", "duplicate API %q", api.Name)
+		}
+		seen[api.Name] = true
+		switch strings.ToUpper(api.Method) {
+		case "", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD":
+		default:
+			fe.Add(f+".method", "must be GET, POST, PUT, PATCH, DELETE or HEAD")
+		}
+		if strings.TrimSpace(api.URL) == "" {
+			fe.Add(f+".url", "is required")
+		}
+	}
+	return fe.Err("the app document is invalid")
+}
+
+// CheckAbsoluteURL returns an error unless s is an absolute http or https URL
+// with a host and no user info.
+func CheckAbsoluteURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("is not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("must be an absolute http or https URL")
+	}
+	if u.Host == "" {
+		return fmt.Errorf("must have a host")
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not hold user info")
+	}
+	return nil
+}
+
+// Builtin reports whether name is a value Latchkey provides to templates
+// during a flow, rather than a setting.
+func Builtin(name string) bool {
+	switch name {
+	case "auth_code", "code_verifier", "code_challenge", "state", "redirect_uri", "scope":
+		return true
+	}
+	return false
+}

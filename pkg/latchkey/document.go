@@ -1,0 +1,137 @@
+package latchkey
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxDocumentSize is the largest app document accepted, in bytes.
+const MaxDocumentSize = 1 << 20
+
+// ParseApp reads an app document, JSON or YAML. A document that is not
+// syntactically valid, or names an unknown field, gets an EINVALID error
+// naming the place; its content is checked by Validate.
+func ParseApp(data []byte) (App, error) {
+	var app App
+	if len(data) > MaxDocumentSize {
+		return app, Errorf(EINVALID, "the document is larger than %d bytes", MaxDocumentSize)
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return app, &Error{Code: EINVALID, Message: "the document is empty", Fields: []FieldError{{Field: "", Message: "is empty"}}}
+	}
+	if trimmed[0] == '{' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&app); err != nil {
+			return App{}, documentError(jsonErrorField(err), err)
+		}
+		if dec.More() {
+			return App{}, documentError("", errors.New("unexpected data after the document"))
+		}
+		return app, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(trimmed))
+	dec.KnownFields(true)
+	if err := dec.Decode(&app); err != nil {
+		return App{}, documentError("", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		return App{}, documentError("", errors.New("only one document is allowed"))
+	}
+	return app, nil
+}
+
+var yamlFieldRE = regexp.MustCompile(`field (\S+) not found`)
+
+func documentError(field string, err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "json: ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if field == "" {
+		if m := yamlFieldRE.FindStringSubmatch(msg); m != nil {
+			field = m[1]
+		}
+	}
+	return &Error{Code: EINVALID, Message: "the document cannot be read", Fields: []FieldError{{Field: field, Message: msg}}}
+}
+
+func jsonErrorField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	if s := err.Error(); strings.HasPrefix(s, "json: unknown field ") {
+		return strings.Trim(strings.TrimPrefix(s, "json: unknown field "), `"`)
+	}
+	return ""
+}
+
+// Redacted stands in for a secret value in every listing. Sent back in an
+// update, it keeps the stored value.
+const Redacted = "********"
+
+var secretNameRE = regexp.MustCompile(`(?i)(secret|password|passwd|token|private|api_?key)`)
+
+// LooksSecret reports whether a value fixed in a config under name is
+// treated as secret when the name declares no setting.
+func LooksSecret(name string) bool { return secretNameRE.MatchString(name) }
+
+// Redact returns a copy of the app whose secret values fixed in configs are
+// replaced by Redacted.
+func (a App) Redact() App {
+	out := a
+	out.OAuthConfigs = make([]OAuthConfig, len(a.OAuthConfigs))
+	for i, c := range a.OAuthConfigs {
+		if len(c.Values) > 0 {
+			vals := make(map[string]string, len(c.Values))
+			for k, v := range c.Values {
+				if a.configValueSecret(k) {
+					v = Redacted
+				}
+				vals[k] = v
+			}
+			c.Values = vals
+		}
+		out.OAuthConfigs[i] = c
+	}
+	return out
+}
+
+// KeepRedacted restores, in a new version of the app, the config values that
+// came back as Redacted from the stored version old.
+func (a *App) KeepRedacted(old App) {
+	for i := range a.OAuthConfigs {
+		c := &a.OAuthConfigs[i]
+		prev, ok := old.OAuthConfig(c.Name)
+		if !ok {
+			continue
+		}
+		for k, v := range c.Values {
+			if v == Redacted {
+				if pv, ok := prev.Values[k]; ok {
+					c.Values[k] = pv
+				}
+			}
+		}
+	}
+}
+
+func (a *App) configValueSecret(name string) bool {
+	if s, ok := a.Setting(name); ok {
+		return s.Secret
+	}
+	return LooksSecret(name)
+}
+
+// String implements fmt.Stringer without any value, so that printing an app
+// by mistake shows no secret.
+func (a App) String() string { return fmt.Sprintf("App(%s rev %d)", a.Name, a.Revision) }

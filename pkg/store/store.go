@@ -1,0 +1,107 @@
+// Package store defines the one interface through which Latchkey keeps its
+// data, and the sentinel errors its backends return. Backends live in
+// sibling packages (sqlstore: SQLite and PostgreSQL through gorm); every
+// backend passes the conformance suite in storetest.
+//
+// Values a store keeps for settings, tokens, PKCE verifiers and app documents
+// are encrypted by the backend before they are written, each bound to its row,
+// so callers deal in plain text and never see ciphertext.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+// Sentinel errors. Backends return errors that match these with errors.Is
+// and carry a safe message naming the resource.
+var (
+	ErrNotFound = latchkey.ErrNotFound // no such row, or a link or state already used
+	ErrConflict = latchkey.ErrConflict // a version check failed, or the row exists already
+	ErrExpired  = latchkey.ErrExpired  // a link or state exists but has expired
+)
+
+// Store keeps apps, org installations, connections with their tokens, pending
+// links and states, and API keys. Every method is safe for concurrent use,
+// and every write is one transaction: on error nothing of it is kept.
+type Store interface {
+	// PutApp creates or replaces the app document whole, and returns it with
+	// its new Revision and timestamps. Replacing a document leaves the app's
+	// installations and connections in place.
+	PutApp(ctx context.Context, app latchkey.App) (latchkey.App, error)
+	// GetApp returns the app called name.
+	GetApp(ctx context.Context, name string) (latchkey.App, error)
+	// ListApps returns every app, by name.
+	ListApps(ctx context.Context) ([]latchkey.App, error)
+	// DeleteApp deletes the app and everything that belongs to it:
+	// installations, connections, setting values, links and states.
+	DeleteApp(ctx context.Context, name string) error
+
+	// PutInstallation replaces the org-level values of an org's installation
+	// of an app, creating the installation if needed.
+	PutInstallation(ctx context.Context, inst latchkey.Installation) (latchkey.Installation, error)
+	// GetInstallation returns an org's installation of an app.
+	GetInstallation(ctx context.Context, app, org string) (latchkey.Installation, error)
+	// ListInstallations returns the installations of an app, by org.
+	ListInstallations(ctx context.Context, app string) ([]latchkey.Installation, error)
+	// DeleteInstallation deletes an org's installation, with its org-level
+	// values and the connections of the org's users.
+	DeleteInstallation(ctx context.Context, app, org string) error
+
+	// UserValues returns the user-level setting values of a user of an org,
+	// across all the user's connections, by setting name.
+	UserValues(ctx context.Context, app, org, user string) (map[string]string, error)
+
+	// PutConnection creates or replaces a connection with its Values, in one
+	// transaction, and returns it with its new Version. When the connection
+	// exists and conn.Version is not 0, the stored version must equal it,
+	// else ErrConflict. Values the replaced connection owned and conn does
+	// not are deleted.
+	PutConnection(ctx context.Context, conn latchkey.Connection) (latchkey.Connection, error)
+	// GetConnection returns a connection with its Values.
+	GetConnection(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error)
+	// UpdateConnection reads the connection under a lock that keeps every
+	// other writer of the same connection, in this process or another one on
+	// the same database, waiting until it returns; calls update with it; and
+	// writes what update returns, with Version increased. If update returns
+	// an error, nothing is written and that error is returned.
+	UpdateConnection(ctx context.Context, key latchkey.ConnectionKey, update func(latchkey.Connection) (latchkey.Connection, error)) (latchkey.Connection, error)
+	// ListConnections returns the connections of an app (all orgs when org is
+	// empty), without their Values.
+	ListConnections(ctx context.Context, app, org string) ([]latchkey.Connection, error)
+	// DeleteConnection deletes a connection and the values it owns.
+	DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error
+
+	// CreateLink stores a pending link under token (the store keeps only a
+	// hash of it).
+	CreateLink(ctx context.Context, token string, link latchkey.Link) error
+	// GetLink returns the pending link of token without using it: ErrNotFound
+	// when there is none or it was used, ErrExpired when it expired before now.
+	GetLink(ctx context.Context, token string, now time.Time) (latchkey.Link, error)
+	// TakeLink returns the pending link of token and marks it used, so that a
+	// second take fails with ErrNotFound; ErrExpired as for GetLink.
+	TakeLink(ctx context.Context, token string, now time.Time) (latchkey.Link, error)
+	// CreateState stores an authorization state (only a hash of state is
+	// kept; the code verifier is encrypted).
+	CreateState(ctx context.Context, state string, s latchkey.AuthState) error
+	// TakeState returns the authorization state and deletes it, so that it
+	// can be used once: ErrNotFound when there is none, ErrExpired when it
+	// expired before now.
+	TakeState(ctx context.Context, state string, now time.Time) (latchkey.AuthState, error)
+	// DeleteExpired deletes links and states that expired before now.
+	DeleteExpired(ctx context.Context, now time.Time) error
+
+	// CreateAPIKey stores an API key (its hash, never the key).
+	CreateAPIKey(ctx context.Context, key latchkey.APIKey) error
+	// GetAPIKey returns the API key with the given id, revoked or not.
+	GetAPIKey(ctx context.Context, id string) (latchkey.APIKey, error)
+	// ListAPIKeys returns every API key, newest first.
+	ListAPIKeys(ctx context.Context) ([]latchkey.APIKey, error)
+	// RevokeAPIKey marks an API key revoked at the given time.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// Close releases the store's resources.
+	Close() error
+}
