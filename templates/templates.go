@@ -1,0 +1,27 @@
+// Package templates holds the end-user pages Latchkey renders itself: the
+// landing page where a user allows access, and the result pages after the
+// provider's callback. They use no third-party resources and work without
+// JavaScript.
+package templates
+
+import (
+	"embed"
+	"html/template"
+)
+
+//go:embed *.html
+var files embed.FS
+
+// Pages parses every page. Each page defines "title" and "content" and is
+// rendered through "layout".
+func Pages() (map[string]*template.Template, error) {
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"landing.html", "result.html"} {
+		t, err := template.New(name).ParseFS(files, "layout.html", name)
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
