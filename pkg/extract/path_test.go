@@ -22,6 +22,7 @@ const slackAccess = `{
   "is_enterprise_install": false,
   "tokens": [{"type": "bot", "value": "xoxb-1"}, {"type": "user", "value": "xoxp-1"}],
   "expires_in": 43200,
+  "created": 1740834000,
   "big_id": 1234567890123456789
 }`
 
@@ -49,6 +50,7 @@ func TestPathLookup(t *testing.T) {
 		{"filter with no match is missing", `$.tokens[?(@.type == "admin")].value`, "", false},
 		{"wildcard with two matches is a JSON list", `$.tokens[*].type`, `["bot","user"]`, true},
 		{"number without exponent", "$.expires_in", "43200", true},
+		{"unix time without exponent", "$.created", "1740834000", true},
 		{"large integer keeps its digits", "$.big_id", "1234567890123456789", true},
 		{"bool", "$.is_enterprise_install", "false", true},
 		{"object as compact JSON", "$.team", `{"id":"T9TK3CUKW","name":"Slack Softball Team"}`, true},
