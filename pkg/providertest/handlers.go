@@ -185,8 +185,10 @@ func (p *Provider) clientOf(r *http.Request, rec Request) client {
 
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, rec Request) {
 	grantType := p.param(rec, "grant_type")
-	if grantType == "" && p.opts.Style == Slack {
-		grantType = "authorization_code" // oauth.v2.access defaults to a code exchange
+	if grantType == "" && (p.opts.Style == Slack || p.opts.Style == GitHub) {
+		// oauth.v2.access and GitHub's access_token default to a code
+		// exchange.
+		grantType = "authorization_code"
 	}
 	c := p.clientOf(r, rec)
 	if p.opts.Style == Generic && c.basic && c.inParams {
