@@ -134,7 +134,8 @@ func (p *Path) Lookup(ctx context.Context, doc any) (string, bool) {
 
 // True reports whether the path, used as a success condition, holds on doc:
 // it is true for the bool true and for any other non-empty value except
-// "false" and "0" (in any case), and false when the path selects nothing.
+// "false" and "0" (in any case), and false for an empty string, object or
+// list, and when the path selects nothing.
 func (p *Path) True(ctx context.Context, doc any) bool {
 	v, ok := p.value(ctx, doc)
 	if !ok {
