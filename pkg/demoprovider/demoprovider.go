@@ -31,6 +31,14 @@ import (
 // page: the demo protects nothing.
 const DemoPassword = "demo"
 
+// The quickstart client: the credentials `latchkey demo-provider` accepts by
+// default and configs/apps/demo.yaml fixes in its values. They protect
+// nothing.
+const (
+	QuickstartClientID     = "demo-client"
+	QuickstartClientSecret = "demo-secret"
+)
+
 // Default lifetimes.
 const (
 	DefaultAccessTTL  = time.Hour
