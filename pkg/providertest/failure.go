@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,7 +43,9 @@ type Failure struct {
 	Status int
 	// RetryAfter, when positive, is sent as Retry-After in seconds.
 	RetryAfter time.Duration
-	// Body replaces the default body of KindStatus and KindHTML.
+	// Body replaces the default body of KindStatus and KindHTML; a KindStatus
+	// body starting with "{" is sent as application/json, such as Slingr's
+	// {"code":"unauthorized","message":"Unauthorized. User login is required."}.
 	Body string
 	// Delay bounds KindTimeout (0: no bound) and sets KindSlow's wait.
 	Delay time.Duration
@@ -144,7 +147,11 @@ func (p *Provider) injectFailure(w http.ResponseWriter, r *http.Request, e Endpo
 		if body == "" {
 			body = http.StatusText(status)
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ct := "text/plain; charset=utf-8"
+		if strings.HasPrefix(body, "{") {
+			ct = "application/json; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ct)
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
 	case KindHTML:

@@ -176,3 +176,13 @@ func TestConcurrentCallers(t *testing.T) {
 	wantEqual(t, "500 answers", statuses[500], 100)
 	wantEqual(t, "pending failures", p.PendingFailures(), 0)
 }
+
+// A JSON body makes a provider-shaped error, such as Slingr's 401.
+func TestFailStatusWithJSONBody(t *testing.T) {
+	p := New(t, Options{Style: Slingr})
+	p.FailNext(1, Failure{Kind: KindStatus, Status: 401, Body: `{"code":"unauthorized","message":"Unauthorized. User login is required."}`})
+	a := send(t, http.MethodPost, p.TokenURL()+"?grant_type=authorization_code", nil, nil)
+	wantEqual(t, "status", a.status, 401)
+	wantEqual(t, "content type", strings.Split(a.header.Get("Content-Type"), ";")[0], "application/json")
+	wantEqual(t, "message", a.json(t)["message"], any("Unauthorized. User login is required."))
+}
