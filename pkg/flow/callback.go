@@ -1,0 +1,120 @@
+package flow
+
+import (
+	"context"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/extract"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+// Result is how a callback ended, for the page or redirect that follows.
+type Result struct {
+	// Key is the connection the callback was for; empty when the state was
+	// unknown.
+	Key latchkey.ConnectionKey
+	// Label is the OAuth config's label.
+	Label    string
+	ReturnTo string
+	Popup    bool
+	// Connection is the stored connection on success.
+	Connection latchkey.Connection
+}
+
+// Callback handles the provider's redirect back to Latchkey (RFC 6749
+// §4.1.2): it takes the state once, reads the code with the config's
+// auth-code path over the query parameters, exchanges it (§4.1.3), and stores
+// the tokens as the user's settings in one write. On error the Result still
+// says where the user came from when the state was valid, and nothing is
+// stored.
+func (e *Engine) Callback(ctx context.Context, query url.Values) (Result, error) {
+	state := query.Get("state")
+	if state == "" {
+		return Result{}, latchkey.Errorf(latchkey.EBADREQUEST, "the callback carries no state: start again from the app")
+	}
+	now := e.cfg.Now()
+	st, err := e.cfg.Store.TakeState(ctx, state, now)
+	if err != nil {
+		switch latchkey.ErrorCode(err) {
+		case latchkey.ENOTFOUND:
+			return Result{}, latchkey.WrapError(latchkey.EBADREQUEST, err, "this sign-in was already completed or is unknown: start again from the app")
+		case latchkey.EEXPIRED:
+			return Result{}, latchkey.WrapError(latchkey.EEXPIRED, err, "this sign-in took too long and has expired: start again from the app")
+		}
+		return Result{}, err
+	}
+	res := Result{Key: st.ConnectionKey, ReturnTo: st.ReturnTo, Popup: st.Popup}
+	c, err := e.App(ctx, st.App)
+	if err != nil {
+		return res, err
+	}
+	cc, err := c.config(st.Config)
+	if err != nil {
+		return res, err
+	}
+	res.Label = cc.cfg.DisplayLabel()
+	if query.Get("error") != "" {
+		// RFC 6749 §4.1.2.1: the provider's own words.
+		pe := &latchkey.ProviderError{Code: query.Get("error"), Description: query.Get("error_description"), URI: query.Get("error_uri")}
+		return res, &latchkey.Error{Code: latchkey.EPROVIDER, Message: cc.cfg.DisplayLabel() + " did not grant access", Provider: pe}
+	}
+	doc := extract.QueryDocument(query)
+	code, ok := cc.authCode.Lookup(ctx, doc)
+	if !ok || code == "" {
+		keys := make([]string, 0, len(query))
+		for k := range query {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return res, latchkey.Errorf(latchkey.EPROVIDER, "the callback holds no authorization code at %s (parameters present: %s)",
+			cc.authCode.String(), strings.Join(keys, ", "))
+	}
+	vals, err := e.values(ctx, c, cc, st.Org, st.User)
+	if err != nil {
+		return res, err
+	}
+	vals["auth_code"] = code
+	vals["state"] = state
+	if st.RedirectURI != "" {
+		vals["redirect_uri"] = st.RedirectURI
+	}
+	extra := map[string]string{}
+	if st.CodeVerifier != "" {
+		vals["code_verifier"] = st.CodeVerifier
+		extra["code_verifier"] = st.CodeVerifier // RFC 7636 §4.5
+	}
+	tok, err := e.send(ctx, cc, tokenRequest{url: cc.tokenURL, urlField: "token_url", body: cc.body, field: "request_body", extra: extra, expect: true}, vals)
+	if err != nil {
+		return res, err
+	}
+	conn := e.newConnection(cc, st.ConnectionKey, tok, now)
+	for name, p := range cc.callbackMeta {
+		if v, ok := p.Lookup(ctx, doc); ok {
+			conn.Values[name] = v
+		}
+	}
+	saved, err := e.cfg.Store.PutConnection(ctx, conn)
+	if err != nil {
+		return res, err
+	}
+	res.Connection = saved
+	e.cfg.Logger.InfoContext(ctx, "connection created", "app", st.App, "org", st.Org, "user", st.User, "config", st.Config)
+	return res, nil
+}
+
+// newConnection makes an active connection from an extracted token.
+func (e *Engine) newConnection(cc *compiledConfig, key latchkey.ConnectionKey, tok extract.Token, now time.Time) latchkey.Connection {
+	conn := latchkey.Connection{ConnectionKey: key, Status: latchkey.StatusActive, TokenType: tok.TokenType,
+		Scope: tok.Scope, ExpiresAt: tok.ExpiresAt, RefreshedAt: now, Values: map[string]string{}}
+	conn.Values[cc.cfg.AccessTokenVariableName] = tok.AccessToken
+	if cc.cfg.RefreshTokenVariableName != "" && tok.RefreshToken != "" {
+		conn.Values[cc.cfg.RefreshTokenVariableName] = tok.RefreshToken
+	}
+	for k, v := range tok.Metadata {
+		conn.Values[k] = v
+	}
+	return conn
+}

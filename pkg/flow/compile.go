@@ -1,0 +1,230 @@
+package flow
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/latchkey/latchkey/pkg/extract"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/template"
+)
+
+// Compiled is an app document whose templates and extraction paths have been
+// parsed and checked. It is built once when a document is saved or loaded and
+// then only executed.
+type Compiled struct {
+	App     latchkey.App
+	configs map[string]*compiledConfig
+}
+
+type compiledConfig struct {
+	cfg          *latchkey.OAuthConfig
+	link         *template.Template
+	tokenURL     *template.Template
+	refreshURL   *template.Template
+	revokeURL    *template.Template
+	body         *template.Template
+	refreshBody  *template.Template
+	clientID     *template.Template
+	clientSecret *template.Template
+	authParams   map[string]*template.Template
+	tokenHeaders map[string]*template.Template
+	authCode     *extract.Path
+	rules        extract.Rules
+	callbackMeta map[string]*extract.Path
+}
+
+// Default request bodies, by client authentication method, when a config
+// leaves them empty (RFC 6749 §4.1.3, §4.4.2 and §6).
+var defaultBodies = map[string][3]string{
+	latchkey.ClientAuthBody: {
+		`{"grant_type": "authorization_code", "code": {{auth_code}}, "redirect_uri": {{redirect_uri}}, "client_id": {{client_id}}, "client_secret": {{client_secret}}}`,
+		`{"grant_type": "refresh_token", "refresh_token": {{refresh_token}}, "client_id": {{client_id}}, "client_secret": {{client_secret}}}`,
+		`{"grant_type": "client_credentials", "client_id": {{client_id}}, "client_secret": {{client_secret}}}`,
+	},
+	latchkey.ClientAuthBasic: {
+		`{"grant_type": "authorization_code", "code": {{auth_code}}, "redirect_uri": {{redirect_uri}}}`,
+		`{"grant_type": "refresh_token", "refresh_token": {{refresh_token}}}`,
+		`{"grant_type": "client_credentials"}`,
+	},
+	latchkey.ClientAuthNone: {
+		`{"grant_type": "authorization_code", "code": {{auth_code}}, "redirect_uri": {{redirect_uri}}, "client_id": {{client_id}}}`,
+		`{"grant_type": "refresh_token", "refresh_token": {{refresh_token}}, "client_id": {{client_id}}}`,
+		`{"grant_type": "client_credentials", "client_id": {{client_id}}}`,
+	},
+}
+
+// revokeBodies are the parameters of a revocation request (RFC 7009 §2.1)
+// besides the token and its hint, which the engine adds.
+var revokeBodies = map[string]*template.Template{
+	latchkey.ClientAuthBody:  template.MustCompile("revocation", `{"client_id": {{client_id}}, "client_secret": {{client_secret}}}`, template.JSONBody),
+	latchkey.ClientAuthBasic: template.MustCompile("revocation", `{}`, template.JSONBody),
+	latchkey.ClientAuthNone:  template.MustCompile("revocation", `{"client_id": {{client_id}}}`, template.JSONBody),
+}
+
+// builtins are the values the engine supplies to templates during a flow.
+var builtins = map[string]bool{"auth_code": true, "code_verifier": true, "code_challenge": true,
+	"state": true, "redirect_uri": true, "refresh_token": true, "scope": true}
+
+// Compile validates an app document and compiles every template and
+// extraction path in it. Problems come back as one EINVALID error listing
+// each field at fault.
+func Compile(app latchkey.App) (*Compiled, error) {
+	if err := app.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Compiled{App: app, configs: map[string]*compiledConfig{}}
+	var fe latchkey.FieldErrors
+	for i := range c.App.OAuthConfigs {
+		cfg := &c.App.OAuthConfigs[i]
+		cc := compileConfig(&c.App, cfg, fmt.Sprintf("oauth_configs[%d]", i), &fe)
+		c.configs[cfg.Name] = cc
+	}
+	for i, api := range c.App.APIs {
+		f := fmt.Sprintf("apis[%d]", i)
+		known := knownNames(&c.App, nil)
+		compileTemplate(&fe, known, f+".url", api.URL, template.URL)
+		for _, h := range sortedKeys(api.Headers) {
+			compileTemplate(&fe, known, f+".headers."+h, api.Headers[h], template.Header)
+		}
+		if api.Body != "" {
+			compileTemplate(&fe, known, f+".body", api.Body, template.Text)
+		}
+	}
+	if err := fe.Err("the app document is invalid"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *latchkey.FieldErrors) *compiledConfig {
+	cc := &compiledConfig{cfg: cfg, authParams: map[string]*template.Template{}, tokenHeaders: map[string]*template.Template{}}
+	known := knownNames(app, cfg)
+	bodies := defaultBodies[cfg.Auth()]
+	orDefault := func(s, def string) string {
+		if strings.TrimSpace(s) == "" {
+			return def
+		}
+		return s
+	}
+	if cfg.Grant() == latchkey.GrantAuthorizationCode {
+		cc.link = compileTemplate(fe, known, f+".link_url", cfg.LinkURL, template.URL)
+		cc.body = compileTemplate(fe, known, f+".request_body", orDefault(cfg.RequestBody, bodies[0]), template.JSONBody)
+	} else {
+		cc.body = compileTemplate(fe, known, f+".request_body", orDefault(cfg.RequestBody, bodies[2]), template.JSONBody)
+	}
+	cc.tokenURL = compileTemplate(fe, known, f+".token_url", cfg.TokenURL, template.URL)
+	cc.refreshURL = compileTemplate(fe, known, f+".refresh_token_url", cfg.RefreshURL(), template.URL)
+	if cfg.RevocationURL != "" {
+		cc.revokeURL = compileTemplate(fe, known, f+".revocation_url", cfg.RevocationURL, template.URL)
+	}
+	if cfg.RefreshTokenVariableName != "" || cfg.RefreshTokenBody != "" {
+		cc.refreshBody = compileTemplate(fe, known, f+".refresh_token_body", orDefault(cfg.RefreshTokenBody, bodies[1]), template.JSONBody)
+	}
+	// Client credentials are needed only for Basic authentication; the
+	// templates are lenient so an app that never uses them need not define
+	// client_id.
+	cc.clientID = compileTemplate(fe, nil, f+".client_id", orDefault(cfg.ClientID, "{{client_id}}"), template.Text)
+	cc.clientSecret = compileTemplate(fe, nil, f+".client_secret", orDefault(cfg.ClientSecret, "{{client_secret}}"), template.Text)
+	for _, k := range sortedKeys(cfg.AuthParams) {
+		cc.authParams[k] = compileTemplate(fe, known, f+".auth_params."+k, cfg.AuthParams[k], template.Text)
+	}
+	for _, k := range sortedKeys(cfg.TokenHeaders) {
+		cc.tokenHeaders[k] = compileTemplate(fe, known, f+".token_headers."+k, cfg.TokenHeaders[k], template.Header)
+	}
+
+	path := func(field, expr, def string) *extract.Path {
+		if strings.TrimSpace(expr) == "" {
+			if def == "" {
+				return nil
+			}
+			expr = def
+		}
+		p, err := extract.Compile(expr)
+		if err != nil {
+			fe.Add(f+"."+field, "is not a valid JSONPath: %v", err)
+			return nil
+		}
+		return p
+	}
+	cc.authCode = path("extraction_path_auth_code", cfg.ExtractionPathAuthCode, "$.code")
+	cc.rules = extract.Rules{
+		AccessToken:      path("extraction_path_access_token", cfg.ExtractionPathAccessToken, "$.access_token"),
+		RefreshToken:     path("extraction_path_refresh_token", cfg.ExtractionPathRefreshToken, "$.refresh_token"),
+		ExpiresIn:        path("extraction_path_expires_in", cfg.ExtractionPathExpiresIn, "$.expires_in"),
+		ExpiresAt:        path("extraction_path_expires_at", cfg.ExtractionPathExpiresAt, ""),
+		Scope:            path("extraction_path_scope", cfg.ExtractionPathScope, "$.scope"),
+		TokenType:        path("extraction_path_token_type", cfg.ExtractionPathTokenType, "$.token_type"),
+		IDToken:          path("extraction_path_id_token", cfg.ExtractionPathIDToken, "$.id_token"),
+		Error:            path("extraction_path_error", cfg.ExtractionPathError, "$.error"),
+		ErrorDescription: path("extraction_path_error_description", cfg.ExtractionPathErrorDescription, "$.error_description"),
+		Success:          path("success_condition", cfg.SuccessCondition, ""),
+		Metadata:         map[string]*extract.Path{},
+	}
+	cc.callbackMeta = map[string]*extract.Path{}
+	for i, m := range cfg.Metadata {
+		p := path(fmt.Sprintf("metadata[%d].path", i), m.Path, "")
+		if p == nil {
+			continue
+		}
+		if m.From == latchkey.FromCallback {
+			cc.callbackMeta[m.Setting] = p
+		} else {
+			cc.rules.Metadata[m.Setting] = p
+		}
+	}
+	return cc
+}
+
+// knownNames are the names a config's templates may refer to: the app's
+// settings, the config's fixed values and the engine's built-ins. A nil
+// result turns the check off.
+func knownNames(app *latchkey.App, cfg *latchkey.OAuthConfig) map[string]bool {
+	known := map[string]bool{}
+	for n := range builtins {
+		known[n] = true
+	}
+	for _, s := range app.Settings {
+		known[s.Name] = true
+	}
+	for _, c := range app.OAuthConfigs {
+		if cfg != nil && c.Name != cfg.Name {
+			continue
+		}
+		for n := range c.Values {
+			known[n] = true
+		}
+	}
+	return known
+}
+
+func compileTemplate(fe *latchkey.FieldErrors, known map[string]bool, field, src string, ctx template.Context) *template.Template {
+	t, err := template.Compile(field, src, ctx)
+	if err != nil {
+		fe.Add(field, "%v", err)
+		return nil
+	}
+	if known != nil {
+		var unknown []string
+		for _, v := range t.Vars() {
+			if !known[v] {
+				unknown = append(unknown, "{{"+v+"}}")
+			}
+		}
+		if len(unknown) > 0 {
+			fe.Add(field, "refers to %s, which is no setting of the app, no value of the config and no built-in (%s)",
+				strings.Join(unknown, ", "), strings.Join(sortedKeys(builtins), ", "))
+		}
+	}
+	return t
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,242 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultLinkTTL       = 10 * time.Minute
+	DefaultStateTTL      = 10 * time.Minute
+	DefaultRefreshMargin = time.Minute
+	DefaultAppCacheTTL   = 2 * time.Second
+)
+
+// Config configures an Engine. Store, CallbackURL and ConnectURL are required.
+type Config struct {
+	Store store.Store
+	// HTTPClient sends requests to providers; its Timeout bounds each one.
+	HTTPClient *http.Client
+	// Now is the clock; tests inject one to move through expiry.
+	Now func() time.Time
+	// CallbackURL is Latchkey's own OAuth callback (the default
+	// {{redirect_uri}}).
+	CallbackURL string
+	// ConnectURL is the base of landing-page links; a link's token is
+	// appended to it.
+	ConnectURL string
+	// LinkTTL is how long a link to the landing page lives.
+	LinkTTL time.Duration
+	// StateTTL is how long a user has to come back from the provider.
+	StateTTL time.Duration
+	// RefreshMargin is how long before its expiry a token is refreshed
+	// when read; a config's refresh_margin overrides it.
+	RefreshMargin time.Duration
+	// AppCacheTTL bounds how long a compiled app read from the store is
+	// reused before the store is asked again (other replicas may change it).
+	AppCacheTTL time.Duration
+	Logger      *slog.Logger
+}
+
+// Engine runs OAuth flows. It is safe for concurrent use.
+type Engine struct {
+	cfg     Config
+	mu      sync.Mutex
+	apps    map[string]cachedApp
+	refresh singleflight.Group
+}
+
+type cachedApp struct {
+	compiled *Compiled
+	loaded   time.Time
+}
+
+// New returns an Engine with cfg's zero fields defaulted.
+func New(cfg Config) *Engine {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = NewHTTPClient(30 * time.Second)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LinkTTL == 0 {
+		cfg.LinkTTL = DefaultLinkTTL
+	}
+	if cfg.StateTTL == 0 {
+		cfg.StateTTL = DefaultStateTTL
+	}
+	if cfg.RefreshMargin == 0 {
+		cfg.RefreshMargin = DefaultRefreshMargin
+	}
+	if cfg.AppCacheTTL == 0 {
+		cfg.AppCacheTTL = DefaultAppCacheTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, apps: map[string]cachedApp{}}
+}
+
+// NewHTTPClient returns the client the engine uses for providers by default:
+// a timeout, and no redirects followed, so that client credentials sent to a
+// token endpoint never travel on to another address.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Now returns the engine's clock reading.
+func (e *Engine) Now() time.Time { return e.cfg.Now() }
+
+// SaveApp compiles an app document and stores it. Secret config values sent
+// back as latchkey.Redacted keep their stored value. A document that does not
+// compile is refused whole with an EINVALID error naming each field.
+func (e *Engine) SaveApp(ctx context.Context, app latchkey.App) (latchkey.App, error) {
+	if old, err := e.cfg.Store.GetApp(ctx, app.Name); err == nil {
+		app.KeepRedacted(old)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return latchkey.App{}, err
+	}
+	compiled, err := Compile(app)
+	if err != nil {
+		return latchkey.App{}, err
+	}
+	saved, err := e.cfg.Store.PutApp(ctx, compiled.App)
+	if err != nil {
+		return latchkey.App{}, err
+	}
+	compiled.App = saved
+	e.mu.Lock()
+	e.apps[saved.Name] = cachedApp{compiled: compiled, loaded: e.cfg.Now()}
+	e.mu.Unlock()
+	return saved, nil
+}
+
+// DeleteApp deletes an app with everything that belongs to it.
+func (e *Engine) DeleteApp(ctx context.Context, name string) error {
+	e.mu.Lock()
+	delete(e.apps, name)
+	e.mu.Unlock()
+	return e.cfg.Store.DeleteApp(ctx, name)
+}
+
+// App returns the compiled app called name, from a short-lived cache or the
+// store.
+func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
+	now := e.cfg.Now()
+	e.mu.Lock()
+	c, ok := e.apps[name]
+	e.mu.Unlock()
+	if ok && now.Sub(c.loaded) < e.cfg.AppCacheTTL && now.Sub(c.loaded) >= 0 {
+		return c.compiled, nil
+	}
+	app, err := e.cfg.Store.GetApp(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if ok && c.compiled.App.Revision == app.Revision {
+		c.loaded = now
+	} else {
+		compiled, err := Compile(app)
+		if err != nil {
+			return nil, latchkey.WrapError(latchkey.EINTERNAL, err, "the stored document of app %q does not compile", name)
+		}
+		c = cachedApp{compiled: compiled, loaded: now}
+	}
+	e.mu.Lock()
+	e.apps[name] = c
+	e.mu.Unlock()
+	return c.compiled, nil
+}
+
+func (c *Compiled) config(name string) (*compiledConfig, error) {
+	cc, ok := c.configs[name]
+	if !ok {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "app %q has no OAuth config %q", c.App.Name, name)
+	}
+	return cc, nil
+}
+
+// values resolves the values templates of a config see for an org and a
+// user: each setting's default, under the config's fixed values, under the
+// org's installation, under the user's own values.
+func (e *Engine) values(ctx context.Context, c *Compiled, cc *compiledConfig, org, user string) (map[string]string, error) {
+	vals := map[string]string{}
+	for _, s := range c.App.Settings {
+		if s.Default != "" {
+			vals[s.Name] = s.Default
+		}
+	}
+	if cc != nil {
+		for k, v := range cc.cfg.Values {
+			vals[k] = v
+		}
+	}
+	inst, err := e.cfg.Store.GetInstallation(ctx, c.App.Name, org)
+	switch {
+	case err == nil:
+		for k, v := range inst.Values {
+			if v != "" {
+				vals[k] = v
+			}
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	if user != "" {
+		uv, err := e.cfg.Store.UserValues(ctx, c.App.Name, org, user)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range uv {
+			vals[k] = v
+		}
+	}
+	if vals["redirect_uri"] == "" {
+		vals["redirect_uri"] = e.cfg.CallbackURL
+	}
+	if cc != nil && len(cc.cfg.Scopes) > 0 {
+		sep := cc.cfg.ScopeSeparator
+		if sep == "" {
+			sep = " "
+		}
+		vals["scope"] = strings.Join(cc.cfg.Scopes, sep)
+	}
+	return vals, nil
+}
+
+// installed reports an error unless the org's installation fills every
+// required org-level setting the config needs.
+func (e *Engine) checkInstalled(ctx context.Context, c *Compiled, cc *compiledConfig, org string) error {
+	values := map[string]string{}
+	inst, err := e.cfg.Store.GetInstallation(ctx, c.App.Name, org)
+	switch {
+	case err == nil:
+		values = inst.Values
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	if missing := c.App.MissingRequired(values, cc.cfg); len(missing) > 0 {
+		var fe latchkey.FieldErrors
+		for _, m := range missing {
+			fe.Add(m, "is required: org %q must install app %q with this setting first", org, c.App.Name)
+		}
+		return fe.Err("the org has not filled the app's required settings")
+	}
+	return nil
+}

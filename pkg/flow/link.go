@@ -1,0 +1,227 @@
+package flow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+// LinkRequest asks for a link that lets a user connect through an OAuth config.
+type LinkRequest struct {
+	Key latchkey.ConnectionKey
+	// ReturnTo is where the user's browser goes after the callback; it must
+	// start with one of the app's allowed return URLs.
+	ReturnTo string
+	// Popup makes the result page post a message to its opener and close.
+	Popup bool
+}
+
+// Link is a created link to the landing page.
+type Link struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Landing is what the landing page shows a user before they allow access.
+type Landing struct {
+	App         string
+	AppLabel    string
+	Label       string
+	Description string
+	LogoURL     string
+	Scopes      []string
+	ExpiresAt   time.Time
+}
+
+// CreateLink creates a short-lived, single-use link to the landing page for
+// a user of an org. The org must have filled the app's required settings.
+func (e *Engine) CreateLink(ctx context.Context, req LinkRequest) (Link, error) {
+	if !latchkey.ValidID(req.Key.Org) || !latchkey.ValidID(req.Key.User) {
+		return Link{}, latchkey.Errorf(latchkey.EINVALID, "org and user ids must be 1 to 200 printable characters without '/'")
+	}
+	c, err := e.App(ctx, req.Key.App)
+	if err != nil {
+		return Link{}, err
+	}
+	cc, err := c.config(req.Key.Config)
+	if err != nil {
+		return Link{}, err
+	}
+	if cc.cfg.Grant() != latchkey.GrantAuthorizationCode {
+		return Link{}, latchkey.Errorf(latchkey.EINVALID, "OAuth config %q uses the %s grant, which needs no user link", cc.cfg.Name, cc.cfg.Grant())
+	}
+	if req.ReturnTo != "" && !returnAllowed(c.App.AllowedReturnURLs, req.ReturnTo) {
+		return Link{}, &latchkey.Error{Code: latchkey.EINVALID, Message: "return_to is not allowed",
+			Fields: []latchkey.FieldError{{Field: "return_to", Message: "must start with one of the app's allowed_return_urls"}}}
+	}
+	if err := e.checkInstalled(ctx, c, cc, req.Key.Org); err != nil {
+		return Link{}, err
+	}
+	token, err := randomToken()
+	if err != nil {
+		return Link{}, err
+	}
+	expires := e.cfg.Now().Add(e.cfg.LinkTTL).UTC()
+	link := latchkey.Link{ConnectionKey: req.Key, ReturnTo: req.ReturnTo, Popup: req.Popup, ExpiresAt: expires}
+	if err := e.cfg.Store.CreateLink(ctx, token, link); err != nil {
+		return Link{}, err
+	}
+	return Link{URL: strings.TrimSuffix(e.cfg.ConnectURL, "/") + "/" + token, ExpiresAt: expires}, nil
+}
+
+// Landing returns what the landing page of a link shows, without using the
+// link.
+func (e *Engine) Landing(ctx context.Context, token string) (Landing, error) {
+	link, err := e.cfg.Store.GetLink(ctx, token, e.cfg.Now())
+	if err != nil {
+		return Landing{}, linkError(err)
+	}
+	c, err := e.App(ctx, link.App)
+	if err != nil {
+		return Landing{}, err
+	}
+	cc, err := c.config(link.Config)
+	if err != nil {
+		return Landing{}, err
+	}
+	appLabel := c.App.Label
+	if appLabel == "" {
+		appLabel = c.App.Name
+	}
+	return Landing{App: c.App.Name, AppLabel: appLabel, Label: cc.cfg.DisplayLabel(), Description: cc.cfg.Description,
+		LogoURL: cc.cfg.LogoURL, Scopes: cc.cfg.Scopes, ExpiresAt: link.ExpiresAt}, nil
+}
+
+// Authorize uses a link: it creates the authorization state (bound to the
+// link's app, org, user and config; RFC 6749 §10.12) and, when the config
+// enables it, a PKCE verifier (RFC 7636 §4.1), and returns the provider's
+// authorization URL to send the user's browser to.
+func (e *Engine) Authorize(ctx context.Context, token string) (string, error) {
+	now := e.cfg.Now()
+	link, err := e.cfg.Store.GetLink(ctx, token, now)
+	if err != nil {
+		return "", linkError(err)
+	}
+	c, err := e.App(ctx, link.App)
+	if err != nil {
+		return "", err
+	}
+	cc, err := c.config(link.Config)
+	if err != nil {
+		return "", err
+	}
+	vals, err := e.values(ctx, c, cc, link.Org, link.User)
+	if err != nil {
+		return "", err
+	}
+	state, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	vals["state"] = state
+	var verifier string
+	if cc.cfg.PKCEEnabled() {
+		verifier = oauth2.GenerateVerifier()
+		vals["code_challenge"] = oauth2.S256ChallengeFromVerifier(verifier)
+	}
+	authURL, err := e.authURL(cc, vals)
+	if err != nil {
+		return "", err
+	}
+	// The link is used only once the URL could be built, so that a config
+	// error does not burn the user's link.
+	if _, err := e.cfg.Store.TakeLink(ctx, token, now); err != nil {
+		return "", linkError(err)
+	}
+	st := latchkey.AuthState{ConnectionKey: link.ConnectionKey, ReturnTo: link.ReturnTo, Popup: link.Popup,
+		RedirectURI: vals["redirect_uri"], CodeVerifier: verifier, ExpiresAt: now.Add(e.cfg.StateTTL).UTC()}
+	if err := e.cfg.Store.CreateState(ctx, state, st); err != nil {
+		return "", err
+	}
+	return authURL, nil
+}
+
+// authURL renders the config's link URL and adds what the flow needs and the
+// template left out: response_type, state, the PKCE challenge (RFC 7636
+// §4.3), the scopes and the extra authorization parameters.
+func (e *Engine) authURL(cc *compiledConfig, vals map[string]string) (string, error) {
+	raw, err := cc.link.Render(vals)
+	if err != nil {
+		return "", renderError("link_url", err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", latchkey.Errorf(latchkey.EINVALID, "the rendered link_url is not a URL")
+	}
+	q := u.Query()
+	setDefault := func(k, v string) {
+		if v != "" && q.Get(k) == "" {
+			q.Set(k, v)
+		}
+	}
+	setDefault("response_type", "code")
+	q.Set("state", vals["state"])
+	if vals["code_challenge"] != "" {
+		q.Set("code_challenge", vals["code_challenge"])
+		q.Set("code_challenge_method", "S256")
+	}
+	setDefault("scope", vals["scope"])
+	for _, k := range sortedKeys(cc.authParams) {
+		v, err := cc.authParams[k].Render(vals)
+		if err != nil {
+			return "", renderError("auth_params."+k, err)
+		}
+		q.Set(k, v)
+	}
+	encoded := q.Encode()
+	if cc.cfg.ScopeSeparator == "+" {
+		// A '+' separator must reach the provider as a literal '+', which
+		// query encoding would turn into %2B.
+		encoded = strings.ReplaceAll(encoded, "%2B", "+")
+	}
+	u.RawQuery = encoded
+	return u.String(), nil
+}
+
+func returnAllowed(allowed []string, returnTo string) bool {
+	u, err := url.Parse(returnTo)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return false
+	}
+	for _, a := range allowed {
+		au, err := url.Parse(a)
+		if err != nil {
+			continue
+		}
+		if strings.EqualFold(au.Scheme, u.Scheme) && strings.EqualFold(au.Host, u.Host) &&
+			strings.HasPrefix(u.EscapedPath(), au.EscapedPath()) {
+			return true
+		}
+	}
+	return false
+}
+
+func linkError(err error) error {
+	switch latchkey.ErrorCode(err) {
+	case latchkey.ENOTFOUND:
+		return latchkey.WrapError(latchkey.ENOTFOUND, err, "this link is unknown or was already used; ask the app for a new one")
+	case latchkey.EEXPIRED:
+		return latchkey.WrapError(latchkey.EEXPIRED, err, "this link has expired; ask the app for a new one")
+	}
+	return err
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

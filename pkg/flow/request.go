@@ -1,0 +1,200 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/latchkey/latchkey/pkg/extract"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/template"
+)
+
+// tokenRequest is one call to a token, refresh or revocation endpoint.
+type tokenRequest struct {
+	url      *template.Template
+	urlField string // the config field of the URL, for errors
+	body     *template.Template
+	field    string            // the config field of the body, for errors
+	extra    map[string]string // parameters added to the rendered body when absent
+	expect   bool              // parse the answer as a token response
+}
+
+// send renders and sends a request to a provider's endpoint with the
+// config's encoding, client authentication and headers, and extracts a token
+// from the answer (RFC 6749 §5.1), or the provider's error (§5.2).
+func (e *Engine) send(ctx context.Context, cc *compiledConfig, tr tokenRequest, vals map[string]string) (extract.Token, error) {
+	req, err := e.buildRequest(ctx, cc, tr, vals)
+	if err != nil {
+		return extract.Token{}, err
+	}
+	resp, err := e.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return extract.Token{}, transportError(req, err)
+	}
+	defer resp.Body.Close()
+	body, err := extract.ReadBody(resp.Body)
+	if err != nil {
+		return extract.Token{}, &latchkey.Error{Code: latchkey.EPROVIDER, Err: err,
+			Message:  "the provider's answer could not be read: " + err.Error(),
+			Provider: &latchkey.ProviderError{Status: resp.StatusCode}}
+	}
+	if !tr.expect {
+		if resp.StatusCode >= 300 {
+			doc, _ := extract.ParseResponse(resp.Header.Get("Content-Type"), body)
+			_, perr := cc.rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
+			if perr == nil {
+				perr = &latchkey.Error{Code: latchkey.EPROVIDER, Message: "the provider refused the request",
+					Provider: &latchkey.ProviderError{Status: resp.StatusCode}}
+			}
+			return extract.Token{}, perr
+		}
+		return extract.Token{}, nil
+	}
+	doc, err := extract.ParseResponse(resp.Header.Get("Content-Type"), body)
+	if err != nil {
+		return extract.Token{}, &latchkey.Error{Code: latchkey.EPROVIDER, Err: err,
+			Message:  "the provider's answer is not a token response: " + err.Error(),
+			Provider: &latchkey.ProviderError{Status: resp.StatusCode}}
+	}
+	return cc.rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
+}
+
+func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenRequest, vals map[string]string) (*http.Request, error) {
+	rawURL, err := tr.url.Render(vals)
+	if err != nil {
+		return nil, renderError(tr.urlField, err)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "the rendered %s is not a URL", tr.urlField)
+	}
+	params, err := tr.body.RenderParams(vals)
+	if err != nil {
+		return nil, renderError(tr.field, err)
+	}
+	if cc.cfg.Auth() != latchkey.ClientAuthBasic {
+		// Client authentication is the engine's job (RFC 6749 §2.3.1): with
+		// credentials in the body, those the template leaves out are added,
+		// as golang.org/x/oauth2 does with AuthStyleInParams. A public
+		// client without a secret simply sends none.
+		extra := map[string]string{}
+		for k, v := range tr.extra {
+			extra[k] = v
+		}
+		if id, err := cc.clientID.Render(vals); err == nil {
+			extra["client_id"] = id
+		}
+		if cc.cfg.Auth() == latchkey.ClientAuthBody {
+			if secret, err := cc.clientSecret.Render(vals); err == nil {
+				extra["client_secret"] = secret
+			}
+		}
+		tr.extra = extra
+	}
+	for _, k := range sortedKeys(tr.extra) {
+		if tr.extra[k] != "" && !hasParam(params, k) {
+			params = append(params, template.Param{Key: k, Value: tr.extra[k]})
+		}
+	}
+	var body string
+	header := http.Header{}
+	switch cc.cfg.Encoding() {
+	case latchkey.EncodingJSON:
+		raw, err := tr.body.Render(vals)
+		if err != nil {
+			return nil, renderError(tr.field, err)
+		}
+		obj := map[string]any{}
+		if err := json.Unmarshal([]byte(raw), &obj); err != nil {
+			return nil, latchkey.Errorf(latchkey.EINVALID, "the rendered %s is not a JSON object", tr.field)
+		}
+		for k, v := range tr.extra {
+			if _, ok := obj[k]; !ok && v != "" {
+				obj[k] = v
+			}
+		}
+		b, _ := json.Marshal(obj)
+		body = string(b)
+		header.Set("Content-Type", "application/json")
+	case latchkey.EncodingQuery:
+		q := u.Query()
+		for _, p := range params {
+			q.Set(p.Key, p.Value)
+		}
+		u.RawQuery = q.Encode()
+	default:
+		form := url.Values{}
+		for _, p := range params {
+			form.Add(p.Key, p.Value)
+		}
+		body = form.Encode()
+		header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(body))
+	if err != nil {
+		return nil, latchkey.WrapError(latchkey.EINVALID, err, "cannot build the request to %s", tr.urlField)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	for _, k := range sortedKeys(cc.tokenHeaders) {
+		v, err := cc.tokenHeaders[k].Render(vals)
+		if err != nil {
+			return nil, renderError("token_headers."+k, err)
+		}
+		req.Header.Set(k, v)
+	}
+	if cc.cfg.Auth() == latchkey.ClientAuthBasic {
+		id, err := cc.clientID.Render(vals)
+		if err != nil {
+			return nil, renderError("client_id", err)
+		}
+		secret, err := cc.clientSecret.Render(vals)
+		if err != nil {
+			return nil, renderError("client_secret", err)
+		}
+		// RFC 6749 §2.3.1: the id and secret are form-encoded before they
+		// are joined, as golang.org/x/oauth2 does.
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	}
+	return req, nil
+}
+
+func hasParam(params []template.Param, key string) bool {
+	for _, p := range params {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// renderError turns a template failure into a safe EINVALID error naming the
+// config field and, for a missing value, the setting to fill in.
+func renderError(field string, err error) error {
+	var mv *template.MissingValueError
+	if errors.As(err, &mv) {
+		return &latchkey.Error{Code: latchkey.EINVALID, Err: err,
+			Message: "the setting " + mv.Name + " has no value; the org or the config must fill it in",
+			Fields:  []latchkey.FieldError{{Field: mv.Name, Message: "has no value (used by " + field + ")"}}}
+	}
+	return &latchkey.Error{Code: latchkey.EINVALID, Err: err, Message: "cannot render " + field + ": " + err.Error()}
+}
+
+// transportError reports a failed request without its URL, which may carry
+// parameters (Slingr puts the code in the query string).
+func transportError(req *http.Request, err error) error {
+	msg := "the provider at " + req.URL.Host + " could not be reached"
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			msg = "the provider at " + req.URL.Host + " did not answer in time"
+		}
+		err = ue.Err
+	}
+	return &latchkey.Error{Code: latchkey.EPROVIDER, Message: msg, Err: err}
+}

@@ -1,0 +1,272 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
+)
+
+// errFresh ends an UpdateConnection without a write: another caller has
+// refreshed the token already.
+var errFresh = errors.New("flow: token is fresh")
+
+// Token returns a connection with a usable access token. A token that
+// expires within the refresh margin is refreshed first (RFC 6749 §6), once
+// for all concurrent callers: in this process through single-flight, across
+// processes through the store's connection lock, after which the connection
+// is read again and the refresh skipped if another caller has done it. For a
+// client-credentials config (RFC 6749 §4.4) the org's token is fetched anew
+// when it is missing or expired.
+func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
+	c, err := e.App(ctx, key.App)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	cc, err := c.config(key.Config)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	if cc.cfg.Grant() == latchkey.GrantClientCredentials {
+		key.User = ""
+	}
+	conn, err := e.cfg.Store.GetConnection(ctx, key)
+	missing := errors.Is(err, store.ErrNotFound)
+	if err != nil && !(missing && cc.cfg.Grant() == latchkey.GrantClientCredentials) {
+		if missing {
+			return conn, latchkey.WrapError(latchkey.ENOTFOUND, err, "user %q of org %q has not connected %q", key.User, key.Org, key.Config)
+		}
+		return conn, err
+	}
+	now := e.cfg.Now()
+	margin := e.margin(cc)
+	if !missing {
+		if err := usable(conn, now); err != nil {
+			return conn, err
+		}
+		if !conn.Expired(now, margin) {
+			return conn, nil
+		}
+	}
+	if cc.cfg.Grant() != latchkey.GrantClientCredentials && (cc.refreshBody == nil || conn.Values[cc.cfg.RefreshTokenVariableName] == "") {
+		if conn.Expired(now, 0) {
+			return conn, latchkey.Errorf(latchkey.ENEEDSREAUTH, "the access token of %q expired and there is no refresh token: the user must connect again", key.Config)
+		}
+		return conn, nil // within the margin but still valid, and nothing to refresh with
+	}
+	// One refresh at a time per connection in this process; the caller's
+	// cancellation must not fail the others waiting on it.
+	flightKey := strings.Join([]string{key.App, key.Org, key.User, key.Config}, "\x00")
+	v, err, _ := e.refresh.Do(flightKey, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
+		defer cancel()
+		return e.refreshLocked(rctx, c, cc, key, missing)
+	})
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	return v.(latchkey.Connection), nil
+}
+
+// usable reports why a stored connection cannot give out a token.
+func usable(conn latchkey.Connection, now time.Time) error {
+	switch conn.Status {
+	case latchkey.StatusNeedsReauth, latchkey.StatusRefreshFailed:
+		msg := "the connection " + string(conn.Status) + ": the user must connect again"
+		if conn.LastError != "" {
+			msg += " (last error: " + conn.LastError + ")"
+		}
+		return latchkey.Errorf(latchkey.ENEEDSREAUTH, "%s", msg)
+	}
+	return nil
+}
+
+func (e *Engine) margin(cc *compiledConfig) time.Duration {
+	if cc.cfg.RefreshMargin > 0 {
+		return time.Duration(cc.cfg.RefreshMargin)
+	}
+	return e.cfg.RefreshMargin
+}
+
+// refreshLocked refreshes under the store's connection lock, re-reading the
+// connection first; the new token pair is written in the same transaction.
+func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool) (latchkey.Connection, error) {
+	if missing {
+		// Client credentials with no token yet: nothing to lock.
+		return e.clientCredentials(ctx, c, cc, key, latchkey.Connection{})
+	}
+	var refreshErr error
+	conn, err := e.cfg.Store.UpdateConnection(ctx, key, func(old latchkey.Connection) (latchkey.Connection, error) {
+		now := e.cfg.Now()
+		if err := usable(old, now); err != nil {
+			return old, err
+		}
+		if !old.Expired(now, e.margin(cc)) {
+			return old, errFresh
+		}
+		var next latchkey.Connection
+		if cc.cfg.Grant() == latchkey.GrantClientCredentials {
+			next, refreshErr = e.fetchClientCredentials(ctx, c, cc, key, now)
+		} else {
+			next, refreshErr = e.refreshToken(ctx, c, cc, old, now)
+		}
+		if refreshErr != nil {
+			if !old.Expired(now, 0) {
+				// A refresh ahead of expiry failed, but the token still
+				// works: count the failure, keep the status, and hand out
+				// the current token (Slingr refuses early refreshes with
+				// "Token is not yet expired.").
+				next := old
+				next.Failures++
+				next.LastError = describeFailure(refreshErr)
+				next.UpdatedAt = now
+				return next, nil
+			}
+			return failed(old, refreshErr, now), nil
+		}
+		next.CreatedAt = old.CreatedAt
+		next.Version = old.Version
+		return next, nil
+	})
+	switch {
+	case errors.Is(err, errFresh):
+		return e.cfg.Store.GetConnection(ctx, key)
+	case err != nil:
+		return latchkey.Connection{}, err
+	case refreshErr != nil && !conn.Expired(e.cfg.Now(), 0) && conn.Status == latchkey.StatusActive:
+		e.cfg.Logger.WarnContext(ctx, "early refresh failed; the current token is still valid", "app", key.App, "org", key.Org,
+			"user", key.User, "config", key.Config, "error", latchkey.ErrorMessage(refreshErr))
+		return conn, nil
+	case refreshErr != nil:
+		e.cfg.Logger.WarnContext(ctx, "refresh failed", "app", key.App, "org", key.Org, "user", key.User,
+			"config", key.Config, "status", conn.Status, "error", latchkey.ErrorMessage(refreshErr))
+		return conn, refreshErr
+	}
+	e.cfg.Logger.InfoContext(ctx, "token refreshed", "app", key.App, "org", key.Org, "user", key.User, "config", key.Config)
+	return conn, nil
+}
+
+// refreshToken asks the provider for a new access token (RFC 6749 §6). An
+// answer without a refresh token keeps the old one; a new one replaces it in
+// the same write.
+func (e *Engine) refreshToken(ctx context.Context, c *Compiled, cc *compiledConfig, old latchkey.Connection, now time.Time) (latchkey.Connection, error) {
+	vals, err := e.values(ctx, c, cc, old.Org, old.User)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	rt := old.Values[cc.cfg.RefreshTokenVariableName]
+	vals["refresh_token"] = rt
+	tok, err := e.send(ctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true}, vals)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	if tok.RefreshToken == "" {
+		tok.RefreshToken = rt
+	}
+	next := e.newConnection(cc, old.ConnectionKey, tok, now)
+	// Metadata captured at the callback stays.
+	for k, v := range old.Values {
+		if _, ok := next.Values[k]; !ok {
+			next.Values[k] = v
+		}
+	}
+	if next.Scope == "" {
+		next.Scope = old.Scope
+	}
+	if next.TokenType == "" {
+		next.TokenType = old.TokenType
+	}
+	return next, nil
+}
+
+// failed records a refresh failure on a connection. A provider's refusal
+// (an error answer with a 4xx status or an OAuth error code) means the
+// refresh token is no good and the user must connect again; anything else
+// (network, timeouts, 5xx) only counts a failure and keeps the old tokens.
+func failed(old latchkey.Connection, err error, now time.Time) latchkey.Connection {
+	next := old
+	next.Failures++
+	next.LastError = describeFailure(err)
+	var le *latchkey.Error
+	if errors.As(err, &le) && le.Provider != nil {
+		if le.Provider.Code != "" || (le.Provider.Status >= 400 && le.Provider.Status < 500 && le.Provider.Status != 429) {
+			next.Status = latchkey.StatusNeedsReauth
+		}
+	}
+	next.UpdatedAt = now
+	return next
+}
+
+func (e *Engine) clientCredentials(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, old latchkey.Connection) (latchkey.Connection, error) {
+	conn, err := e.fetchClientCredentials(ctx, c, cc, key, e.cfg.Now())
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	return e.cfg.Store.PutConnection(ctx, conn)
+}
+
+// fetchClientCredentials asks for an org's token with the client credentials
+// grant (RFC 6749 §4.4.2).
+func (e *Engine) fetchClientCredentials(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, now time.Time) (latchkey.Connection, error) {
+	vals, err := e.values(ctx, c, cc, key.Org, "")
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	tok, err := e.send(ctx, cc, tokenRequest{url: cc.tokenURL, urlField: "token_url", body: cc.body, field: "request_body", expect: true}, vals)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	return e.newConnection(cc, key, tok, now), nil
+}
+
+// Disconnect revokes a connection's tokens at the provider when the config
+// has a revocation URL (RFC 7009 §2.1), then deletes the connection and the
+// values it owns. A failed revocation is reported, and the connection is
+// deleted all the same only when force is set.
+func (e *Engine) Disconnect(ctx context.Context, key latchkey.ConnectionKey, force bool) error {
+	c, err := e.App(ctx, key.App)
+	if err != nil {
+		return err
+	}
+	cc, err := c.config(key.Config)
+	if err != nil {
+		return err
+	}
+	conn, err := e.cfg.Store.GetConnection(ctx, key)
+	if err != nil {
+		return err
+	}
+	if cc.revokeURL != nil {
+		if err := e.revoke(ctx, c, cc, conn); err != nil && !force {
+			return err
+		}
+	}
+	return e.cfg.Store.DeleteConnection(ctx, key)
+}
+
+func (e *Engine) revoke(ctx context.Context, c *Compiled, cc *compiledConfig, conn latchkey.Connection) error {
+	vals, err := e.values(ctx, c, cc, conn.Org, conn.User)
+	if err != nil {
+		return err
+	}
+	token, hint := conn.Values[cc.cfg.RefreshTokenVariableName], "refresh_token"
+	if token == "" {
+		token, hint = conn.Values[cc.cfg.AccessTokenVariableName], "access_token"
+	}
+	_, err = e.send(ctx, cc, tokenRequest{url: cc.revokeURL, urlField: "revocation_url", body: revokeBodies[cc.cfg.Auth()], field: "revocation body",
+		extra: map[string]string{"token": token, "token_type_hint": hint}}, vals)
+	return err
+}
+
+// describeFailure is the safe text of a refresh failure: the provider's own
+// error when it gave one.
+func describeFailure(err error) string {
+	var le *latchkey.Error
+	if errors.As(err, &le) && le.Provider != nil && (le.Provider.Code != "" || le.Provider.Description != "") {
+		return le.Provider.Error()
+	}
+	return latchkey.ErrorMessage(err)
+}

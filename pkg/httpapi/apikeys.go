@@ -1,0 +1,70 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkey/latchkey/pkg/apikey"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+func (s *Server) apiKeyRoutes(g *echo.Group) {
+	g.GET("/apikeys", s.listAPIKeys)
+	g.POST("/apikeys", s.createAPIKey)
+	g.DELETE("/apikeys/:id", s.revokeAPIKey)
+}
+
+func (s *Server) listAPIKeys(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	keys, err := s.store.ListAPIKeys(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"api_keys": keys})
+}
+
+// createAPIKey creates a key and returns it whole, the only time it is shown.
+func (s *Server) createAPIKey(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	var req struct {
+		Name  string `json:"name"`
+		Scope string `json:"scope"`
+		App   string `json:"app"`
+	}
+	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
+		return &latchkey.Error{Code: latchkey.EINVALID, Message: "the body must be a JSON object with scope, and app for a runtime key",
+			Fields: []latchkey.FieldError{{Field: "", Message: "is not a JSON object"}}}
+	}
+	if req.Scope == latchkey.ScopeRuntime {
+		if _, err := s.store.GetApp(c.Request().Context(), req.App); err != nil {
+			return err
+		}
+	}
+	rec, full, err := apikey.Generate(req.Scope, req.App, req.Name, s.now())
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateAPIKey(c.Request().Context(), rec); err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusCreated, map[string]any{"api_key": rec, "key": full})
+}
+
+func (s *Server) revokeAPIKey(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if err := s.store.RevokeAPIKey(c.Request().Context(), id, s.now()); err != nil {
+		return err
+	}
+	s.keys.forget(id)
+	return c.NoContent(http.StatusNoContent)
+}

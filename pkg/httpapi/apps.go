@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+func (s *Server) appRoutes(g *echo.Group) {
+	g.GET("/apps", s.listApps)
+	g.GET("/apps/:app", s.getApp)
+	g.PUT("/apps/:app", s.putApp)
+	g.DELETE("/apps/:app", s.deleteApp)
+}
+
+func (s *Server) listApps(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	apps, err := s.store.ListApps(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]latchkey.App, len(apps))
+	for i, a := range apps {
+		out[i] = a.Redact()
+	}
+	return c.JSON(http.StatusOK, map[string]any{"apps": out})
+}
+
+func (s *Server) getApp(c echo.Context) error {
+	name := c.Param("app")
+	if err := requireApp(c, name); err != nil {
+		return err
+	}
+	app, err := s.store.GetApp(c.Request().Context(), name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, app.Redact())
+}
+
+// putApp creates or replaces an app document, JSON or YAML. The document
+// is validated and compiled whole; a bad one changes nothing.
+func (s *Server) putApp(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return latchkey.WrapError(latchkey.EBADREQUEST, err, "the request body cannot be read")
+	}
+	app, err := latchkey.ParseApp(body)
+	if err != nil {
+		return err
+	}
+	name := c.Param("app")
+	if app.Name == "" {
+		app.Name = name
+	}
+	if app.Name != name {
+		return &latchkey.Error{Code: latchkey.EINVALID, Message: "the document's name differs from the URL's",
+			Fields: []latchkey.FieldError{{Field: "name", Message: "must be \"" + name + "\", the name in the URL"}}}
+	}
+	_, existed := s.store.GetApp(c.Request().Context(), name)
+	saved, err := s.engine.SaveApp(c.Request().Context(), app)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if existed != nil {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, saved.Redact())
+}
+
+func (s *Server) deleteApp(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	if err := s.engine.DeleteApp(c.Request().Context(), c.Param("app")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

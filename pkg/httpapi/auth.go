@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkey/latchkey/pkg/apikey"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
+)
+
+const keyContext = "latchkey.apikey"
+
+// keyCacheTTL bounds how long a key read from the store is trusted before
+// it is read again, so that a key revoked on another replica stops working
+// within that time. A key revoked through this server stops at once.
+const keyCacheTTL = 5 * time.Second
+
+type keyCache struct {
+	mu   sync.Mutex
+	keys map[string]cachedKey
+}
+
+type cachedKey struct {
+	key    latchkey.APIKey
+	loaded time.Time
+}
+
+func newKeyCache() *keyCache { return &keyCache{keys: map[string]cachedKey{}} }
+
+func (kc *keyCache) forget(id string) {
+	kc.mu.Lock()
+	delete(kc.keys, id)
+	kc.mu.Unlock()
+}
+
+// authenticate checks the Bearer API key of every /api/v1 request.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get("Authorization")
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || strings.TrimSpace(token) == "" {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
+			return latchkey.Errorf(latchkey.EUNAUTHORIZED, "an API key is required: send Authorization: Bearer <key>")
+		}
+		key, err := s.lookupKey(c, strings.TrimSpace(token))
+		if err != nil {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
+			return err
+		}
+		c.Set(keyContext, key)
+		return next(c)
+	}
+}
+
+func (s *Server) lookupKey(c echo.Context, token string) (latchkey.APIKey, error) {
+	invalid := latchkey.Errorf(latchkey.EUNAUTHORIZED, "the API key is not valid")
+	id, secret, ok := apikey.Parse(token)
+	if !ok {
+		return latchkey.APIKey{}, invalid
+	}
+	now := time.Now()
+	s.keys.mu.Lock()
+	ck, hit := s.keys.keys[id]
+	s.keys.mu.Unlock()
+	if !hit || now.Sub(ck.loaded) > keyCacheTTL {
+		key, err := s.store.GetAPIKey(c.Request().Context(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			return latchkey.APIKey{}, invalid
+		}
+		if err != nil {
+			return latchkey.APIKey{}, err
+		}
+		ck = cachedKey{key: key, loaded: now}
+		s.keys.mu.Lock()
+		s.keys.keys[id] = ck
+		s.keys.mu.Unlock()
+	}
+	if !apikey.Verify(ck.key, secret) || ck.key.RevokedAt != nil {
+		return latchkey.APIKey{}, invalid
+	}
+	return ck.key, nil
+}
+
+func callerKey(c echo.Context) latchkey.APIKey {
+	k, _ := c.Get(keyContext).(latchkey.APIKey)
+	return k
+}
+
+// requireAdmin refuses callers whose key cannot manage apps.
+func requireAdmin(c echo.Context) error {
+	if k := callerKey(c); !k.IsAdmin() {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "this route needs an admin API key")
+	}
+	return nil
+}
+
+// requireApp refuses callers whose key cannot read app's runtime data.
+func requireApp(c echo.Context, app string) error {
+	if k := callerKey(c); !k.CanRead(app) {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "this API key is not allowed to read app %q", app)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+type pageSet map[string]*template.Template
+
+type resultPage struct {
+	OK                  bool
+	Title               string
+	Message             string
+	Label               string
+	ProviderCode        string
+	ProviderDescription string
+	Hint                string
+	ReturnTo            string
+	RequestID           string
+}
+
+func (p resultPage) withProvider(pe *latchkey.ProviderError) resultPage {
+	if pe != nil {
+		p.ProviderCode = pe.Code
+		p.ProviderDescription = pe.Description
+		if p.ProviderCode == "" && pe.Status != 0 {
+			p.ProviderCode = "HTTP " + http.StatusText(pe.Status)
+		}
+		if pe.Code == "access_denied" {
+			p.Hint = "Access was not allowed. If this was a mistake, start again from the app."
+		}
+	}
+	return p
+}
+
+func (s *Server) render(c echo.Context, status int, page string, data any) error {
+	var buf bytes.Buffer
+	if err := s.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+func (s *Server) renderResult(c echo.Context, status int, p resultPage) {
+	if err := s.render(c, status, "result.html", p); err != nil {
+		s.logger.Error("cannot render the result page", "error", err)
+		_ = c.String(http.StatusInternalServerError, "internal error")
+	}
+}
+
+// landing shows the page where a user allows access, without using the link.
+func (s *Server) landing(c echo.Context) error {
+	token := c.Param("token")
+	l, err := s.engine.Landing(c.Request().Context(), token)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "landing.html", map[string]any{
+		"AppLabel": l.AppLabel, "Label": l.Label, "Description": l.Description, "LogoURL": l.LogoURL,
+		"Scopes": l.Scopes, "ExpiresAt": l.ExpiresAt.UTC(), "Action": "/connect/" + url.PathEscape(token),
+	})
+}
+
+// authorize takes the landing page's form: Allow sends the browser to the
+// provider (303), Cancel ends on a page that says so.
+func (s *Server) authorize(c echo.Context) error {
+	token := c.Param("token")
+	if c.FormValue("cancel") != "" {
+		l, err := s.engine.Landing(c.Request().Context(), token)
+		if err != nil {
+			return err
+		}
+		return s.render(c, http.StatusOK, "result.html", resultPage{Title: "Not connected", Label: l.Label,
+			Message: "You cancelled. Nothing was shared with " + l.AppLabel + "."})
+	}
+	target, err := s.engine.Authorize(c.Request().Context(), token)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}
+
+// callback takes the provider's redirect. Success ends on a success page or
+// a 303 to the link's return_to (checked against the app's allowed return
+// URLs when the link was made); any failure ends on an error page.
+func (s *Server) callback(c echo.Context) error {
+	res, err := s.engine.Callback(c.Request().Context(), c.QueryParams())
+	if err != nil {
+		le := toDomainError(err)
+		status := statusOf[le.Code]
+		if status >= 500 && le.Code != latchkey.EPROVIDER {
+			return err
+		}
+		if le.Code == latchkey.EPROVIDER {
+			status = http.StatusBadGateway
+			if le.Provider != nil && le.Provider.Status == 0 {
+				status = http.StatusBadRequest // the user or provider ended the flow on the callback
+			}
+		}
+		s.renderResult(c, status, resultPage{Title: titleOf(le), Message: le.Message, Label: res.Label, ReturnTo: res.ReturnTo,
+			RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}.withProvider(le.Provider))
+		return nil
+	}
+	if res.ReturnTo != "" && !res.Popup {
+		u, perr := url.Parse(res.ReturnTo)
+		if perr == nil {
+			q := u.Query()
+			q.Set("connection", "success")
+			q.Set("config", res.Key.Config)
+			u.RawQuery = q.Encode()
+			return c.Redirect(http.StatusSeeOther, u.String())
+		}
+	}
+	return s.render(c, http.StatusOK, "result.html", resultPage{OK: true, Label: res.Label, ReturnTo: res.ReturnTo})
+}

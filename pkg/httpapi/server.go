@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/latchkey/latchkey/pkg/flow"
+	"github.com/latchkey/latchkey/pkg/store"
+	"github.com/latchkey/latchkey/templates"
+)
+
+// Config configures a Server.
+type Config struct {
+	Engine *flow.Engine
+	Store  store.Store
+	Logger *slog.Logger
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+}
+
+// Server serves Latchkey's HTTP routes.
+type Server struct {
+	engine *flow.Engine
+	store  store.Store
+	logger *slog.Logger
+	now    func() time.Time
+	echo   *echo.Echo
+	pages  pageSet
+	keys   *keyCache
+}
+
+// New builds a Server with its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	pages, err := templates.Pages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache()}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.logRequests)
+	e.Use(middleware.BodyLimit("1M"))
+	e.Use(securityHeaders)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	e.GET("/connect/:token", s.landing)
+	e.POST("/connect/:token", s.authorize)
+	e.GET("/oauth/callback", s.callback)
+
+	api := e.Group("/api/v1", s.authenticate)
+	s.appRoutes(api)
+	s.installationRoutes(api)
+	s.connectionRoutes(api)
+	s.apiKeyRoutes(api)
+	s.echo = e
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.ListAPIKeys(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// logRequests logs one line per request with its route pattern, never its
+// raw URL: link tokens, codes and states travel in paths and queries.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "(no route)"
+		}
+		level := slog.LevelInfo
+		if c.Response().Status >= 500 {
+			level = slog.LevelError
+		}
+		s.logger.Log(c.Request().Context(), level, "http request",
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			"method", c.Request().Method, "route", route, "status", c.Response().Status,
+			"duration_ms", time.Since(start).Milliseconds())
+		return nil
+	}
+}
+
+// securityHeaders sets the headers every response carries. The end-user
+// pages send no referrer (a callback URL must not leak to a logo host) and
+// cannot be framed.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		if !strings.HasPrefix(c.Request().URL.Path, "/api/") {
+			h.Set("Content-Security-Policy", "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+		}
+		return next(c)
+	}
+}
+
+// noStore marks a response that carries a token or secret as never to be
+// cached (RFC 6749 §5.1).
+func noStore(c echo.Context) {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Pragma", "no-cache")
+}
