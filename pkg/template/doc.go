@@ -1,23 +1,39 @@
 // Package template renders the templates of Latchkey's OAuth configs: link
-// and token URLs, JSON request bodies and header values, over setting values
-// that anyone (an admin, an org, a provider) may have written.
+// URLs, token request bodies and header values whose placeholders are filled
+// with setting values supplied by admins, organizations and providers.
 //
-// Templates are Go text/template with a curated sprig, and the seed syntax
-// {{client_id}} works as written. They are compiled once, when a config is
-// saved, and escaped by context, as html/template does for HTML: every action
-// is given an escaper for the place it stands in,
+// The syntax is Go's text/template with a curated set of sprig functions, plus
+// the seed syntax of the original platform: a bare {{client_id}} means the
+// value named client_id, exactly like {{.client_id}}.
 //
-//   - JSONBody: outside a JSON string a value becomes a JSON string literal;
-//     inside one it is escaped into it. No value can add a key.
-//   - URL: a value in the host must be a host label, in the path it is one
-//     escaped segment, in the query or fragment it is query-escaped. No value
-//     can change the scheme or the host, add a segment or add a parameter.
-//   - Header: a value holding CR, LF or NUL is refused.
-//   - Text: likewise refused; otherwise inserted as it is.
+// Every template is compiled once for a Context (Text, JSONBody, URL or
+// Header). Like html/template, Compile follows the lexical state of the
+// literal text through the parse tree and appends an escaping function to the
+// pipeline of every action, so that a value can never change the structure of
+// what it is rendered into:
 //
-// Rendering is bounded: templates have no loops or sub-templates (range,
-// define, template and block are refused at compile time), the functions that
-// can exhaust memory or CPU are not offered, every function result and the
-// output are capped in size, so a render costs at most a fixed amount of
-// work per action.
+//   - JSONBody: an action where a JSON value is expected renders as a JSON
+//     string literal; an action inside a JSON string renders escaped into it.
+//     Values cannot add keys, close objects or appear in keys.
+//   - URL: scheme, userinfo, host and port are literal; a value in the host
+//     must be one DNS label; values in the path are path-escaped, in the query
+//     and fragment query-escaped. The rendered URL is parsed and checked.
+//   - Header and Text: values are inserted as is, but a rendered result that
+//     contains CR, LF or NUL is refused (Header also refuses the other control
+//     characters but tab), never silently stripped.
+//
+// Branches of if, with and range must leave the text in the same lexical
+// state, or Compile fails.
+//
+// Rendering is bounded, because values and templates come from users:
+// define, template and block are refused (no recursion); range over an integer
+// literal is refused at Compile; every render may run at most
+// MaxIterations range iterations in total and MaxRenderTime of wall time; the
+// output is limited to MaxOutput bytes; every function result is limited to
+// MaxOutput bytes of strings and elements; functions that allocate in
+// proportion to a number (repeat, until, seq, indent, ...) or generate keys
+// are not available (see funcs.go for the list).
+//
+// Errors never contain a value, only the template's name, the value's name
+// and the place in the template source: values may be secrets.
 package template

@@ -1,298 +1,479 @@
 package template
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
-	"reflect"
-	"regexp"
 	"strings"
-	"text/template/parse"
+	"unicode/utf8"
 )
 
-type jsonState int
-
-const (
-	jsonOutside jsonState = iota
-	jsonString
-	jsonEscape
-)
-
-type urlState int
-
-const (
-	urlScheme urlState = iota
-	urlAuthority
-	urlPort
-	urlPath
-	urlQuery
-	urlFragment
-)
-
-// state is where the output stands after the text seen so far.
-type state struct {
-	json jsonState
-	url  urlState
+// lexState is the lexical state of the literal text at a point of a template.
+// Two states are equal when the text may continue in the same ways.
+type lexState struct {
+	mode  uint8
+	sub   uint8  // JSON: string escape progress
+	key   bool   // JSON: the string is an object key
+	stack string // JSON: open containers ('o' or 'a'); URL: the scheme so far
 }
 
-func startState(Context) state { return state{} }
-
-// walker gives every output action of a parse tree the escaper of its
-// context, and collects the names of the values the template refers to.
-type walker struct {
-	ctx  Context
-	vars map[string]bool
+// analyzer follows one Context's lexical state.
+type analyzer interface {
+	start() lexState
+	// text advances the state over literal text; at reports where byte i is.
+	text(st lexState, s string, at func(i int) string) (lexState, error)
+	// action returns the escaping function for an action in state st and the
+	// state after it.
+	action(st lexState) (esc string, next lexState, err error)
+	// end checks the state at the end of the template.
+	end(st lexState) error
 }
 
-func (w *walker) list(l *parse.ListNode, st state) (state, error) {
-	if l == nil {
-		return st, nil
+func analyzerFor(ctx Context) analyzer {
+	switch ctx {
+	case JSONBody:
+		return jsonAnalyzer{}
+	case URL:
+		return urlAnalyzer{}
 	}
-	for _, n := range l.Nodes {
-		var err error
-		switch n := n.(type) {
-		case *parse.TextNode:
-			st, err = w.text(string(n.Text), st)
-		case *parse.ActionNode:
-			w.collect(n.Pipe)
-			if len(n.Pipe.Decl) == 0 { // an action that declares a variable writes nothing
-				err = w.escape(n, st)
-			}
-		case *parse.IfNode:
-			st, err = w.branch(&n.BranchNode, st)
-		case *parse.WithNode:
-			st, err = w.branch(&n.BranchNode, st)
-		case *parse.RangeNode:
-			err = errors.New("range is not allowed in a template: use join, splitList or the other list functions")
-		case *parse.TemplateNode:
-			err = errors.New("template and block are not allowed")
-		case *parse.CommentNode:
-		default:
-			err = fmt.Errorf("%s is not allowed here", n)
-		}
-		if err != nil {
-			return st, err
+	return textAnalyzer{header: ctx == Header}
+}
+
+// textAnalyzer handles Text and Header: no escaping, no CR, LF or NUL.
+type textAnalyzer struct{ header bool }
+
+func (textAnalyzer) start() lexState { return lexState{} }
+
+func (a textAnalyzer) text(st lexState, s string, at func(int) string) (lexState, error) {
+	for i := 0; i < len(s); i++ {
+		if badTextByte(s[i], a.header) {
+			return st, fmt.Errorf("%s: control character %s in the literal text", at(i), ctlName(s[i]))
 		}
 	}
 	return st, nil
 }
 
-func (w *walker) branch(b *parse.BranchNode, st state) (state, error) {
-	w.collect(b.Pipe)
-	s1, err := w.list(b.List, st)
-	if err != nil {
-		return st, err
+func (textAnalyzer) action(st lexState) (string, lexState, error) { return "", st, nil }
+func (textAnalyzer) end(lexState) error                           { return nil }
+
+// badTextByte reports whether c may not appear in a rendered Text (CR, LF,
+// NUL) or Header (any control character but tab).
+func badTextByte(c byte, header bool) bool {
+	if c == '\r' || c == '\n' || c == 0 {
+		return true
 	}
-	s2, err := w.list(b.ElseList, st)
-	if err != nil {
-		return st, err
-	}
-	if s1 != s2 {
-		return st, fmt.Errorf("the branches of %q end in different places of the %s", "{{"+b.Pipe.String()+"}}", w.ctx)
-	}
-	return s1, nil
+	return header && (c < 0x20 && c != '\t' || c == 0x7f)
 }
 
-func (w *walker) text(s string, st state) (state, error) {
-	switch w.ctx {
-	case JSONBody:
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			switch st.json {
-			case jsonOutside:
-				if c == '"' {
-					st.json = jsonString
-				}
-			case jsonString:
-				switch c {
-				case '\\':
-					st.json = jsonEscape
-				case '"':
-					st.json = jsonOutside
-				}
-			case jsonEscape:
-				st.json = jsonString
-			}
+func ctlName(c byte) string {
+	switch c {
+	case '\r':
+		return "CR"
+	case '\n':
+		return "LF"
+	case 0:
+		return "NUL"
+	}
+	return fmt.Sprintf("0x%02X", c)
+}
+
+// JSON modes.
+const (
+	jStart  uint8 = iota // before the object
+	jObjKey              // a key or '}' expected
+	jColon               // ':' expected
+	jValue               // a value expected (or ']' in an array)
+	jAfter               // ',' or a closing bracket expected
+	jLit                 // inside a number, true, false or null
+	jStr                 // inside a string
+	jDone                // after the object
+)
+
+// jsonAnalyzer follows the JSON grammar of a request body template.
+type jsonAnalyzer struct{}
+
+func (jsonAnalyzer) start() lexState { return lexState{mode: jStart} }
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func (jsonAnalyzer) text(st lexState, s string, at func(int) string) (lexState, error) {
+	fail := func(i int, msg string) (lexState, error) {
+		return st, fmt.Errorf("%s: JSON syntax: %s", at(i), msg)
+	}
+	pop := func() {
+		st.stack = st.stack[:len(st.stack)-1]
+		if st.stack == "" {
+			st.mode = jDone
+		} else {
+			st.mode = jAfter
 		}
-	case URL:
-		if st.url == urlScheme {
-			i := strings.Index(s, "://")
-			if i < 0 {
-				return st, nil
-			}
-			st.url = urlAuthority
-			s = s[i+3:]
+	}
+	top := func() byte {
+		if st.stack == "" {
+			return 0
 		}
-		for i := 0; i < len(s); i++ {
-			c := s[i]
+		return st.stack[len(st.stack)-1]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch st.mode {
+		case jStart:
 			switch {
-			case c == '@' && (st.url == urlAuthority || st.url == urlPort):
-				return st, errors.New("a URL must not hold user info ('@' before the path)")
-			case c == ':' && st.url == urlAuthority:
-				st.url = urlPort
-			case c == '/' && (st.url == urlAuthority || st.url == urlPort):
-				st.url = urlPath
-			case c == '?' && st.url <= urlPath:
-				st.url = urlQuery
-			case c == '#' && st.url <= urlQuery:
-				st.url = urlFragment
+			case isJSONSpace(c):
+			case c == '{':
+				st.stack, st.mode = "o", jObjKey
+			default:
+				return fail(i, "a request body must be one JSON object")
 			}
-		}
-	case Header:
-		if strings.ContainsAny(s, "\r\n\x00") {
-			return st, errors.New("a header value cannot hold a line break or NUL")
+		case jObjKey:
+			switch {
+			case isJSONSpace(c):
+			case c == '"':
+				st.mode, st.key, st.sub = jStr, true, 0
+			case c == '}':
+				pop()
+			default:
+				return fail(i, "expected a quoted key or '}'")
+			}
+		case jColon:
+			switch {
+			case isJSONSpace(c):
+			case c == ':':
+				st.mode = jValue
+			default:
+				return fail(i, "expected ':' after a key")
+			}
+		case jValue:
+			switch {
+			case isJSONSpace(c):
+			case c == '"':
+				st.mode, st.key, st.sub = jStr, false, 0
+			case c == '{':
+				st.stack += "o"
+				st.mode = jObjKey
+			case c == '[':
+				st.stack += "a"
+				st.mode = jValue
+			case c == ']' && top() == 'a':
+				pop()
+			case c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n':
+				st.mode = jLit
+			default:
+				return fail(i, "expected a value")
+			}
+		case jLit:
+			if c == '.' || c == '+' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+				continue
+			}
+			st.mode = jAfter
+			i--
+		case jAfter:
+			switch {
+			case isJSONSpace(c):
+			case c == ',' && top() == 'o':
+				st.mode = jObjKey
+			case c == ',' && top() == 'a':
+				st.mode = jValue
+			case c == '}' && top() == 'o', c == ']' && top() == 'a':
+				pop()
+			default:
+				return fail(i, "expected ',' or a closing bracket")
+			}
+		case jStr:
+			switch st.sub {
+			case 0:
+				switch {
+				case c == '"':
+					if st.key {
+						st.mode = jColon
+					} else {
+						st.mode = jAfter
+					}
+					st.key = false
+				case c == '\\':
+					st.sub = 1
+				case c < 0x20:
+					return fail(i, "control character in a string")
+				}
+			case 1:
+				switch {
+				case c == 'u':
+					st.sub = 2
+				case strings.IndexByte(`"\/bfnrt`, c) >= 0:
+					st.sub = 0
+				default:
+					return fail(i, "invalid escape in a string")
+				}
+			default:
+				if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+					return fail(i, "invalid \\u escape in a string")
+				}
+				st.sub++
+				if st.sub == 6 {
+					st.sub = 0
+				}
+			}
+		case jDone:
+			if !isJSONSpace(c) {
+				return fail(i, "text after the end of the object")
+			}
 		}
 	}
 	return st, nil
 }
 
-// escape appends the escaper of st to the action's pipeline, with the
-// action's source as its first argument so errors can name the place.
-func (w *walker) escape(n *parse.ActionNode, st state) error {
-	var fn string
-	switch w.ctx {
-	case JSONBody:
-		switch st.json {
-		case jsonOutside:
-			fn = "_lkJSONValue"
-		case jsonString:
-			fn = "_lkJSONString"
-		default:
-			return fmt.Errorf("%s follows a backslash inside a JSON string", n)
+func (jsonAnalyzer) action(st lexState) (string, lexState, error) {
+	switch st.mode {
+	case jValue:
+		st.mode = jAfter
+		return escJSONValue, st, nil
+	case jStr:
+		switch {
+		case st.key:
+			return "", st, fmt.Errorf("a value cannot be used in an object key")
+		case st.sub != 0:
+			return "", st, fmt.Errorf("a value cannot be used inside a backslash escape")
 		}
-	case URL:
-		switch st.url {
-		case urlScheme:
-			return fmt.Errorf("%s stands in the URL's scheme: write the scheme and host in the template; values may fill host labels, path segments and query values", n)
-		case urlAuthority:
-			fn = "_lkHost"
-		case urlPort:
-			fn = "_lkPort"
-		case urlPath:
-			fn = "_lkPath"
-		default:
-			fn = "_lkQuery"
-		}
-	case Header:
-		fn = "_lkHeader"
-	default:
-		fn = "_lkText"
+		return escJSONString, st, nil
+	case jObjKey:
+		return "", st, fmt.Errorf("a value cannot be used as an object key")
+	case jStart, jDone:
+		return "", st, fmt.Errorf("a value cannot be used outside the JSON object")
+	case jLit:
+		return "", st, fmt.Errorf("a value cannot be part of a number or literal; use it as a whole value or inside a string")
 	}
-	cmd := &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Pos, Args: []parse.Node{
-		&parse.IdentifierNode{NodeType: parse.NodeIdentifier, Ident: fn, Pos: n.Pos},
-		&parse.StringNode{NodeType: parse.NodeString, Quoted: fmt.Sprintf("%q", n.String()), Text: n.String(), Pos: n.Pos},
-	}}
-	n.Pipe.Cmds = append(n.Pipe.Cmds, cmd)
+	return "", st, fmt.Errorf("a value cannot be used here (a ',' or ':' is missing before it)")
+}
+
+func (jsonAnalyzer) end(st lexState) error {
+	switch st.mode {
+	case jDone:
+		return nil
+	case jStart:
+		return fmt.Errorf("a request body must be one JSON object")
+	}
+	return fmt.Errorf("JSON syntax: the object is not complete at the end of the template")
+}
+
+// URL modes.
+const (
+	uScheme uint8 = iota
+	uSlash1
+	uSlash2
+	uHost
+	uIPv6
+	uPort
+	uPath
+	uQueryKey
+	uQueryValue
+	uFragment
+)
+
+// urlAnalyzer follows the parts of an absolute http(s) URL (RFC 3986 §3).
+type urlAnalyzer struct{}
+
+func (urlAnalyzer) start() lexState { return lexState{mode: uScheme} }
+
+func (urlAnalyzer) text(st lexState, s string, at func(int) string) (lexState, error) {
+	fail := func(i int, msg string) (lexState, error) {
+		return st, fmt.Errorf("%s: URL: %s", at(i), msg)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c == 0x7f {
+			return fail(i, "spaces and control characters must be escaped")
+		}
+		switch st.mode {
+		case uScheme:
+			switch {
+			case c == ':':
+				if st.stack != "http" && st.stack != "https" {
+					return fail(i, "the scheme must be http or https")
+				}
+				st.mode, st.stack = uSlash1, ""
+			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.':
+				if len(st.stack) >= 5 {
+					return fail(i, "the scheme must be http or https")
+				}
+				st.stack += strings.ToLower(string(c))
+			default:
+				return fail(i, "expected an absolute URL starting with https://")
+			}
+		case uSlash1, uSlash2:
+			if c != '/' {
+				return fail(i, "expected '//' after the scheme")
+			}
+			st.mode++
+		case uHost:
+			switch {
+			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.':
+			case c == '[':
+				st.mode = uIPv6
+			case c == ':':
+				st.mode = uPort
+			case c == '/':
+				st.mode = uPath
+			case c == '?':
+				st.mode = uQueryKey
+			case c == '#':
+				st.mode = uFragment
+			case c == '@':
+				return fail(i, "user information (user@host) is not allowed")
+			default:
+				return fail(i, "invalid character in the host")
+			}
+		case uIPv6:
+			switch {
+			case c == ']':
+				st.mode = uHost
+			case c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':' || c == '.':
+			default:
+				return fail(i, "invalid character in an IPv6 address")
+			}
+		case uPort:
+			switch {
+			case c >= '0' && c <= '9':
+			case c == '/':
+				st.mode = uPath
+			case c == '?':
+				st.mode = uQueryKey
+			case c == '#':
+				st.mode = uFragment
+			default:
+				return fail(i, "invalid character in the port")
+			}
+		case uPath:
+			switch c {
+			case '?':
+				st.mode = uQueryKey
+			case '#':
+				st.mode = uFragment
+			}
+		case uQueryKey, uQueryValue:
+			switch c {
+			case '=':
+				st.mode = uQueryValue
+			case '&':
+				st.mode = uQueryKey
+			case '#':
+				st.mode = uFragment
+			}
+		}
+	}
+	return st, nil
+}
+
+func (urlAnalyzer) action(st lexState) (string, lexState, error) {
+	switch st.mode {
+	case uScheme, uSlash1, uSlash2:
+		return "", st, fmt.Errorf("a value cannot be used before the host: the scheme and host must be literal text")
+	case uHost:
+		return escURLHost, st, nil
+	case uIPv6:
+		return "", st, fmt.Errorf("a value cannot be used in an IP address")
+	case uPort:
+		return "", st, fmt.Errorf("a value cannot be used in the port")
+	case uPath:
+		return escURLPath, st, nil
+	case uQueryKey, uQueryValue:
+		return escURLQuery, st, nil
+	}
+	return escURLFragment, st, nil
+}
+
+func (urlAnalyzer) end(st lexState) error {
+	if st.mode < uHost {
+		return fmt.Errorf("URL: expected an absolute URL starting with https:// and a host")
+	}
+	if st.mode == uIPv6 {
+		return fmt.Errorf("URL: the IPv6 address is not closed")
+	}
 	return nil
 }
 
-// collect records the values a pipeline refers to: .name and $.name.
-func (w *walker) collect(p *parse.PipeNode) {
-	if p == nil {
-		return
-	}
-	for _, c := range p.Cmds {
-		for _, a := range c.Args {
-			w.node(a)
-		}
-	}
-}
+// Names of the escaping functions Compile appends to actions.
+const (
+	escJSONValue   = reservedPrefix + "json_value"
+	escJSONString  = reservedPrefix + "json_string"
+	escURLHost     = reservedPrefix + "url_host"
+	escURLPath     = reservedPrefix + "url_path"
+	escURLQuery    = reservedPrefix + "url_query"
+	escURLFragment = reservedPrefix + "url_fragment"
+)
 
-func (w *walker) node(n parse.Node) {
-	switch n := n.(type) {
-	case *parse.FieldNode:
-		w.vars[n.Ident[0]] = true
-	case *parse.VariableNode:
-		if n.Ident[0] == "$" && len(n.Ident) > 1 {
-			w.vars[n.Ident[1]] = true
-		}
-	case *parse.ChainNode:
-		w.node(n.Node)
-	case *parse.PipeNode:
-		w.collect(n)
-	}
-}
-
-var hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-var portRE = regexp.MustCompile(`^[0-9]{1,5}$`)
-
-// escapers are the functions the walker appends; their names cannot be
-// written in a template by mistake because they are not documented.
+// escapers are the escaping functions. The first argument is the action's
+// source text (for errors); the last is the pipeline's value.
 var escapers = map[string]any{
-	"_lkJSONValue": func(at string, v any) (string, error) {
-		switch v.(type) {
-		case nil:
-			return "null", nil
-		case string:
-			b, _ := json.Marshal(v)
-			return string(b), nil
-		}
-		rv := reflect.ValueOf(v)
-		switch rv.Kind() {
-		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-			b, err := json.Marshal(v)
-			if err != nil {
-				return "", &valueError{msg: at + " is not a finite number"}
-			}
-			return string(b), nil
-		case reflect.Slice, reflect.Map, reflect.Array:
-			b, err := json.Marshal(v)
-			if err != nil {
-				return "", &valueError{msg: at + " cannot be written as JSON"}
-			}
-			return string(b), nil
-		}
-		b, _ := json.Marshal(fmt.Sprint(v))
-		return string(b), nil
+	escJSONValue: func(_ string, args ...any) string {
+		return `"` + jsonEscape(stringify(args)) + `"`
 	},
-	"_lkJSONString": func(at string, v any) (string, error) {
-		b, _ := json.Marshal(toString(v))
-		return string(b[1 : len(b)-1]), nil
-	},
-	"_lkHost": func(at string, v any) (string, error) {
-		s := toString(v)
-		if !hostLabelRE.MatchString(s) {
-			return "", &valueError{msg: "the value of " + at + " cannot stand in the URL's host: it must be one host label (letters, digits and '-', at most 63)"}
+	escJSONString: func(_ string, args ...any) string { return jsonEscape(stringify(args)) },
+	escURLHost: func(src string, args ...any) (string, error) {
+		s := stringify(args)
+		if !validLabel(s) {
+			return "", &limitError{fmt.Sprintf("the value of {{%s}} in the host is not a host label (1 to 63 letters, digits or '-')", src)}
 		}
 		return s, nil
 	},
-	"_lkPort": func(at string, v any) (string, error) {
-		s := toString(v)
-		if !portRE.MatchString(s) {
-			return "", &valueError{msg: "the value of " + at + " is not a port number"}
-		}
-		return s, nil
-	},
-	"_lkPath": func(at string, v any) (string, error) {
-		return url.PathEscape(toString(v)), nil
-	},
-	"_lkQuery": func(at string, v any) (string, error) {
-		return url.QueryEscape(toString(v)), nil
-	},
-	"_lkHeader": func(at string, v any) (string, error) {
-		s := toString(v)
-		if strings.ContainsAny(s, "\r\n\x00") {
-			return "", &valueError{msg: "the value of " + at + " holds a line break or NUL, which a header cannot"}
-		}
-		return s, nil
-	},
-	"_lkText": func(at string, v any) (string, error) {
-		s := toString(v)
-		if strings.ContainsAny(s, "\r\n\x00") {
-			return "", &valueError{msg: "the value of " + at + " holds a line break or NUL"}
-		}
-		return s, nil
-	},
+	escURLPath:     func(_ string, args ...any) string { return url.PathEscape(stringify(args)) },
+	escURLQuery:    func(_ string, args ...any) string { return url.QueryEscape(stringify(args)) },
+	escURLFragment: func(_ string, args ...any) string { return url.PathEscape(stringify(args)) },
 }
 
-func toString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case nil:
-		return ""
+// stringify is how a pipeline's value is printed: strings as is, nil as "".
+func stringify(args []any) string {
+	if len(args) == 1 {
+		switch v := args[0].(type) {
+		case string:
+			return v
+		case nil:
+			return ""
+		}
 	}
-	return fmt.Sprint(v)
+	return fmt.Sprint(args...)
+}
+
+// validLabel reports whether s is one DNS label of letters, digits and '-'
+// (RFC 1123 §2.1), 1 to 63 bytes long.
+func validLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonEscape escapes s for the inside of a JSON string (RFC 8259 §7):
+// quotes, backslashes and control characters are escaped, U+2028 and U+2029
+// too, and invalid UTF-8 becomes U+FFFD.
+func jsonEscape(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteString(`\ufffd`)
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }

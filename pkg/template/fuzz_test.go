@@ -20,7 +20,7 @@ func FuzzRenderJSON(f *testing.F) {
 		if err != nil {
 			// JSON escaping can make a value six times longer: three large
 			// values may meet the output cap, as intended.
-			if errors.Is(err, errOutputTooLarge) && 3*6*len(v) > MaxValueSize {
+			if errors.Is(err, errOutputTooLarge) && 3*6*len(v) > MaxOutput {
 				return
 			}
 			t.Fatalf("Render: %v", err)
@@ -29,8 +29,12 @@ func FuzzRenderJSON(f *testing.F) {
 		if err := json.Unmarshal([]byte(out), &obj); err != nil {
 			t.Fatalf("invalid JSON: %v", err)
 		}
-		if len(obj) != 5 || obj["grant_type"] != "authorization_code" {
-			t.Fatalf("got %d keys, want the seed's 5", len(obj))
+		if got := strings.Join(sortedKeys(obj), ","); got != "client_id,client_secret,code,grant_type,redirect_uri" {
+			t.Fatalf("got keys %s, want the seed's five", got)
+		}
+		params, err := tp.RenderParams(map[string]string{"auth_code": v, "client_id": v, "client_secret": v})
+		if err != nil || len(params) != 5 || params[2].Key != "code" {
+			t.Fatalf("got params %d (%v), want the seed's five in order", len(params), err)
 		}
 	})
 }
@@ -41,20 +45,23 @@ func FuzzRenderURL(f *testing.F) {
 	for _, v := range hostile {
 		f.Add("acme", v)
 	}
-	tp := MustCompile("link_url", "https://{{tenant}}.example.com/o/{{path}}/authorize?client_id={{v}}&state=s", URL)
+	tp := MustCompile("link_url", "https://{{tenant}}.example.com/o/{{path}}/authorize?client_id={{v}}&state=s#{{v}}", URL)
 	f.Fuzz(func(t *testing.T, tenant, v string) {
 		out, err := tp.Render(map[string]string{"tenant": tenant, "path": v, "v": v})
 		if err != nil {
-			if hostLabelRE.MatchString(tenant) {
-				t.Fatalf("Render with a valid host label: %v", err)
+			if !validLabel(tenant) || v == "." || v == ".." || errors.Is(err, errOutputTooLarge) {
+				return
 			}
-			return
+			t.Fatalf("Render with a valid host label: %v", err)
+		}
+		if !validLabel(tenant) {
+			t.Fatalf("got %q from an invalid host label, want an error", out)
 		}
 		u, err := url.Parse(out)
 		if err != nil {
 			t.Fatalf("unparsable URL: %v", err)
 		}
-		if u.Scheme != "https" || u.Host != tenant+".example.com" {
+		if u.Scheme != "https" || u.Host != tenant+".example.com" || u.User != nil {
 			t.Fatalf("got %s://%s, want https://%s.example.com", u.Scheme, u.Host, tenant)
 		}
 		if n := strings.Count(u.EscapedPath(), "/"); n != 3 {
@@ -75,8 +82,14 @@ func FuzzRenderHeader(f *testing.F) {
 	tp := MustCompile("Authorization", "Bearer {{access_token}}", Header)
 	f.Fuzz(func(t *testing.T, v string) {
 		out, err := tp.Render(map[string]string{"access_token": v})
+		clean := true
+		for i := 0; i < len(v); i++ {
+			if badTextByte(v[i], true) {
+				clean = false
+			}
+		}
 		if err != nil {
-			if !strings.ContainsAny(v, "\r\n\x00") {
+			if clean && len(v) < MaxOutput-10 {
 				t.Fatalf("Render of a clean value: %v", err)
 			}
 			return

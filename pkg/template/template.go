@@ -8,24 +8,51 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
-	"text/template"
+	ttemplate "text/template"
+	"text/template/parse"
+	"time"
 )
 
-// Context is where a template's output goes, which decides how every value
-// is escaped.
+// Limits of one Render; see the package documentation.
+const (
+	// MaxOutput is the largest rendered result, in bytes.
+	MaxOutput = 64 << 10
+	// MaxIterations is the most range iterations one Render may run, counted
+	// over all loops.
+	MaxIterations = 10000
+	// MaxSource is the longest template source, in bytes.
+	MaxSource = 16 << 10
+	// MaxRenderTime is the longest one Render may run, checked at every range
+	// iteration.
+	MaxRenderTime = time.Second
+)
+
+// Context says what a template renders and so how its values are escaped.
 type Context int
 
-// Contexts.
+// The contexts.
 const (
-	Text     Context = iota // a plain string; values with CR, LF or NUL are refused
-	JSONBody                // a JSON object of parameters
-	URL                     // an absolute http or https URL
-	Header                  // an HTTP header value
+	// Text is a plain string: values are not escaped, but a result holding
+	// CR, LF or NUL is refused.
+	Text Context = iota
+	// JSONBody is a JSON object of request parameters (RFC 8259): values
+	// render as JSON strings or inside them.
+	JSONBody
+	// URL is an absolute http or https URL (RFC 3986): scheme and host are
+	// literal, values are escaped for the part they are in.
+	URL
+	// Header is an HTTP header field value (RFC 9110 §5.5): a result holding
+	// CR, LF, NUL or another control character but tab is refused.
+	Header
 )
 
+// String returns the context's name.
 func (c Context) String() string {
 	switch c {
+	case Text:
+		return "text"
 	case JSONBody:
 		return "JSON body"
 	case URL:
@@ -33,91 +60,85 @@ func (c Context) String() string {
 	case Header:
 		return "header"
 	}
-	return "text"
+	return "Context(" + strconv.Itoa(int(c)) + ")"
 }
 
-// Template is a compiled template. It is safe for concurrent use.
+// Template is a compiled template: safe for concurrent use by many
+// goroutines, executed many times.
 type Template struct {
 	name string
 	src  string
 	ctx  Context
-	t    *template.Template
 	vars []string
+	tmpl *ttemplate.Template
 }
 
-// MissingValueError reports a value a template refers to that the render was
-// not given.
-type MissingValueError struct{ Name string }
+// MissingValueError is returned, wrapped, by Render when the template refers
+// to a value that is absent from the values given.
+type MissingValueError struct {
+	// Name is the missing value's name.
+	Name string
+}
 
-func (e *MissingValueError) Error() string { return fmt.Sprintf("no value for %q", e.Name) }
+// Error names the missing value.
+func (e *MissingValueError) Error() string { return fmt.Sprintf("value %q is missing", e.Name) }
 
-// Param is one parameter of a rendered JSON body.
-type Param struct{ Key, Value string }
-
-// seedRE matches the seed syntax: a bare name, optionally piped on, as in
-// {{client_id}} or {{ client_id | upper }}.
-var seedRE = regexp.MustCompile(`\{\{(-?\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*(?:\|[^{}]*)?-?)\}\}`)
-
-var keywords = map[string]bool{"if": true, "else": true, "end": true, "range": true, "with": true, "define": true,
-	"template": true, "block": true, "break": true, "continue": true, "nil": true, "true": true, "false": true}
-
-// Compile parses src as a template for ctx and gives every action its
-// escaper. The error says what is wrong and where, and holds no value.
+// Compile parses src as a template named name rendering in ctx, resolves the
+// seed syntax ({{client_id}} for {{.client_id}}), follows the lexical state of
+// the literal text and appends the escaping functions of ctx to its actions.
+// Its error says what is wrong and where; it holds no value and may be shown
+// to the template's author.
 func Compile(name, src string, ctx Context) (*Template, error) {
-	if len(src) > MaxSourceSize {
-		return nil, fmt.Errorf("the template is longer than %d bytes", MaxSourceSize)
+	if ctx < Text || ctx > Header {
+		return nil, fmt.Errorf("template %q: unknown context %d", name, int(ctx))
 	}
-	if strings.TrimSpace(src) == "" {
-		return nil, errors.New("the template is empty")
+	if len(src) > MaxSource {
+		return nil, fmt.Errorf("template %q: the source is longer than %d bytes", name, MaxSource)
 	}
-	rewritten := seedRE.ReplaceAllStringFunc(src, func(m string) string {
-		sub := seedRE.FindStringSubmatch(m)
-		// A bare {{name}} is always a value, even when a function has the
-		// name (sprig's sub, list…); piped on, a function name stays one.
-		piped := strings.Contains(sub[3], "|")
-		if keywords[sub[2]] || (piped && (funcMap[sub[2]] != nil || builtinFunc[sub[2]])) {
-			return m
-		}
-		return "{{" + sub[1] + "." + sub[2] + sub[3] + "}}"
-	})
-	t, err := template.New(name).Option("missingkey=error").Funcs(funcMap).Funcs(escapers).Parse(rewritten)
+	tree := parse.New(name)
+	tree.Mode = parse.SkipFuncCheck
+	treeSet := map[string]*parse.Tree{}
+	if _, err := tree.Parse(src, "", "", treeSet); err != nil {
+		return nil, fmt.Errorf("template %q: %s", name, strings.TrimPrefix(err.Error(), "template: "))
+	}
+	if len(treeSet) > 1 || (len(treeSet) == 1 && treeSet[name] != tree) {
+		return nil, fmt.Errorf("template %q: define and block are not allowed", name)
+	}
+	c := &compiler{name: name, src: src, tree: tree, an: analyzerFor(ctx), vars: map[string]bool{}}
+	end, err := c.walkList(c.an.start(), tree.Root, true)
+	if err == nil {
+		err = c.an.end(end)
+	}
 	if err != nil {
-		return nil, cleanParseError(err)
+		return nil, fmt.Errorf("template %q: %w", name, err)
 	}
-	if len(t.Templates()) > 1 {
-		return nil, errors.New("define and block are not allowed")
+	tmpl := ttemplate.New(name).Funcs(allFuncs).Option("missingkey=error")
+	if _, err := tmpl.AddParseTree(name, tree); err != nil {
+		return nil, fmt.Errorf("template %q: %w", name, err)
 	}
-	if t.Tree == nil || t.Tree.Root == nil {
-		return nil, errors.New("the template is empty")
+	t := &Template{name: name, src: src, ctx: ctx, tmpl: tmpl}
+	for v := range c.vars {
+		t.vars = append(t.vars, v)
 	}
-	w := &walker{ctx: ctx, vars: map[string]bool{}}
-	end, err := w.list(t.Tree.Root, startState(ctx))
-	if err != nil {
-		return nil, err
-	}
-	if ctx == JSONBody && end.json != jsonOutside {
-		return nil, errors.New("a JSON string is not closed")
-	}
-	tp := &Template{name: name, src: src, ctx: ctx, t: t}
-	for v := range w.vars {
-		tp.vars = append(tp.vars, v)
-	}
-	sort.Strings(tp.vars)
-	// A trial render with placeholder values finds a body that is not a
-	// JSON object, or a URL that is not absolute, at compile time.
+	sort.Strings(t.vars)
+	// A trial render with a placeholder for every value finds, at compile
+	// time, literal text that cannot render to a valid result (a bad JSON
+	// literal, a host label too long) on the paths the placeholders take.
 	if ctx == JSONBody || ctx == URL {
-		sample := map[string]string{}
-		for _, v := range tp.vars {
+		sample := make(map[string]string, len(t.vars))
+		for _, v := range t.vars {
 			sample[v] = "x"
 		}
-		if _, err := tp.render(sample); err != nil && !isValueError(err) {
+		var ce *checkError
+		if _, err := t.Render(sample); errors.As(err, &ce) || errors.Is(err, errOutputTooLarge) || errors.Is(err, errValueTooLarge) {
 			return nil, err
 		}
 	}
-	return tp, nil
+	return t, nil
 }
 
-// MustCompile is Compile that panics on error, for templates fixed in code.
+// MustCompile is Compile panicking on error, for tests, examples and
+// templates written in Go code.
 func MustCompile(name, src string, ctx Context) *Template {
 	t, err := Compile(name, src, ctx)
 	if err != nil {
@@ -126,189 +147,226 @@ func MustCompile(name, src string, ctx Context) *Template {
 	return t
 }
 
+// Vars returns the sorted names of the values the template refers to
+// ({{name}}, {{.name}} and {{$.name}}).
+func (t *Template) Vars() []string { return append([]string(nil), t.vars...) }
+
+// Source returns the template's source text.
+func (t *Template) Source() string { return t.src }
+
 // Name returns the template's name.
 func (t *Template) Name() string { return t.name }
 
-// Source returns the template's source as written.
-func (t *Template) Source() string { return t.src }
+// Context returns the context the template renders in.
+func (t *Template) Context() Context { return t.ctx }
 
-// Vars returns the names of the values the template refers to, sorted.
-func (t *Template) Vars() []string { return append([]string(nil), t.vars...) }
-
-// Render executes the template with vals. A value the template refers to and
-// vals lacks is a *MissingValueError; a value that cannot stand where it is
-// used (a host label with a dot, a header with a line break) is an error
-// naming the place, never the value.
-func (t *Template) Render(vals map[string]string) (string, error) {
-	return t.render(vals)
+// renderState is the data of one execution. Templates cannot reach it: a
+// reference to a field of the root is rewritten into a call of Value, and the
+// root itself ({{.}} or {{$}} at top level) is refused by Compile.
+type renderState struct {
+	vals     map[string]string
+	deadline time.Time
+	ticks    int
 }
 
-func (t *Template) render(vals map[string]string) (string, error) {
-	if vals == nil {
-		vals = map[string]string{}
+// Value returns the value named name or a MissingValueError.
+func (s *renderState) Value(name string) (string, error) {
+	v, ok := s.vals[name]
+	if !ok {
+		return "", &MissingValueError{Name: name}
 	}
-	var buf limitedBuffer
-	if err := t.t.Execute(&buf, vals); err != nil {
-		return "", t.execError(err)
-	}
-	out := buf.String()
-	switch t.ctx {
-	case JSONBody:
-		if err := checkObject(out); err != nil {
-			return "", err
-		}
-	case URL:
-		u, err := url.Parse(out)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			return "", errors.New("the rendered URL is not an absolute http or https URL")
-		}
-	case Header:
-		if strings.ContainsAny(out, "\r\n\x00") {
-			return "", errors.New("a header value cannot hold a line break or NUL")
-		}
-	}
-	return out, nil
+	return v, nil
 }
 
-// RenderParams renders a JSONBody template and returns its members in order:
-// strings as they are, numbers and booleans as their JSON text, null as "",
-// objects and arrays as compact JSON.
-func (t *Template) RenderParams(vals map[string]string) ([]Param, error) {
-	if t.ctx != JSONBody {
-		return nil, errors.New("RenderParams needs a JSON body template")
+var (
+	errTooManyIterations = &limitError{fmt.Sprintf("more than %d range iterations", MaxIterations)}
+	errTooSlow           = &limitError{fmt.Sprintf("rendering took longer than %s", MaxRenderTime)}
+	errOutputTooLarge    = &limitError{fmt.Sprintf("the result exceeds %d bytes", MaxOutput)}
+)
+
+// Tick counts a range iteration and stops rendering beyond the limits.
+func (s *renderState) Tick() (string, error) {
+	s.ticks++
+	if s.ticks > MaxIterations {
+		return "", errTooManyIterations
 	}
-	out, err := t.render(vals)
-	if err != nil {
-		return nil, err
+	if s.ticks%64 == 0 && time.Now().After(s.deadline) {
+		return "", errTooSlow
 	}
-	dec := json.NewDecoder(strings.NewReader(out))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // {
-		return nil, err
-	}
-	var params []Param
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, err
-		}
-		params = append(params, Param{Key: key, Value: rawValue(raw)})
-	}
-	return params, nil
+	return "", nil
 }
 
-func rawValue(raw json.RawMessage) string {
-	switch raw[0] {
-	case '"':
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		return s
-	case 'n':
-		return ""
-	case '{', '[':
-		var b bytes.Buffer
-		_ = json.Compact(&b, raw)
-		return b.String()
-	}
-	return string(raw)
-}
-
-func checkObject(out string) error {
-	trimmed := strings.TrimSpace(out)
-	if !strings.HasPrefix(trimmed, "{") {
-		return errors.New("the rendered body is not a JSON object")
-	}
-	dec := json.NewDecoder(strings.NewReader(trimmed))
-	var v map[string]json.RawMessage
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("the rendered body is not a JSON object: %s", jsonProblem(err))
-	}
-	if dec.More() {
-		return errors.New("the rendered body has data after its JSON object")
-	}
-	return nil
-}
-
-// jsonProblem describes a JSON syntax error without quoting the input.
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	}
-	return "invalid JSON"
-}
-
-var missingRE = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
-
-// valueError marks an error caused by a value, as opposed to the template.
-type valueError struct{ msg string }
-
-func (e *valueError) Error() string { return e.msg }
-
-func isValueError(err error) bool {
-	var ve *valueError
-	var mv *MissingValueError
-	return errors.As(err, &ve) || errors.As(err, &mv)
-}
-
-// execError turns an execution error into one that names the place and the
-// value's name but never quotes a value.
-func (t *Template) execError(err error) error {
-	msg := err.Error()
-	if m := missingRE.FindStringSubmatch(msg); m != nil {
-		return &MissingValueError{Name: m[1]}
-	}
-	var ve *valueError
-	if errors.As(err, &ve) {
-		return ve
-	}
-	var ee template.ExecError
-	if errors.As(err, &ee) {
-		if errors.Is(err, errOutputTooLarge) {
-			return errOutputTooLarge
-		}
-		if errors.Is(err, errTooLarge) {
-			return errTooLarge
-		}
-		// The text of an ExecError names the action ("at <.x | upper>:"),
-		// then the cause, which may quote a value: keep the place only.
-		if i := strings.Index(msg, ">: "); i >= 0 {
-			return fmt.Errorf("%s: a function failed", strings.TrimPrefix(msg[:i+1], "template: "))
-		}
-		return errors.New("the template failed to render")
-	}
-	if errors.Is(err, errOutputTooLarge) {
-		return errOutputTooLarge
-	}
-	return errors.New("the template failed to render")
-}
-
-func cleanParseError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "template: ")
-	if strings.Contains(msg, "function \"") && strings.Contains(msg, "not defined") {
-		msg += " (the function is not offered; see the template documentation for the list)"
-	}
-	return errors.New(msg)
-}
-
-var errOutputTooLarge = fmt.Errorf("the output is larger than %d bytes", MaxValueSize)
-
+// limitedBuffer is a bytes.Buffer refusing to grow beyond MaxOutput.
 type limitedBuffer struct{ bytes.Buffer }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if b.Len()+len(p) > MaxValueSize {
+	if b.Len()+len(p) > MaxOutput {
 		return 0, errOutputTooLarge
 	}
 	return b.Buffer.Write(p)
 }
 
-// builtinFunc are text/template's own functions, which the seed syntax must
-// not turn into values.
-var builtinFunc = map[string]bool{"and": true, "call": true, "html": true, "index": true, "slice": true, "js": true,
-	"len": true, "not": true, "or": true, "print": true, "printf": true, "println": true, "urlquery": true,
-	"eq": true, "ge": true, "gt": true, "le": true, "lt": true, "ne": true}
+// execLocation finds "name:line:col" in a text/template execution error.
+var execLocation = regexp.MustCompile(`^template: .*?:(\d+):(\d+): executing `)
+
+// Render executes the template with vals and checks the result for the
+// template's context. A value the template refers to but vals lacks is a
+// MissingValueError. Errors name the template and values, never a value.
+func (t *Template) Render(vals map[string]string) (string, error) {
+	st := &renderState{vals: vals, deadline: time.Now().Add(MaxRenderTime)}
+	var buf limitedBuffer
+	if err := t.tmpl.Execute(&buf, st); err != nil {
+		return "", t.safeError(err)
+	}
+	out := buf.String()
+	if err := t.check(out); err != nil {
+		return "", fmt.Errorf("template %q: %w", t.name, &checkError{err.Error()})
+	}
+	return out, nil
+}
+
+// safeError rewrites an execution error so that it holds no value: function
+// errors may quote their arguments, so only our own errors keep their text.
+func (t *Template) safeError(err error) error {
+	var mv *MissingValueError
+	if errors.As(err, &mv) {
+		return fmt.Errorf("template %q: %w", t.name, mv)
+	}
+	where := ""
+	if m := execLocation.FindStringSubmatch(err.Error()); m != nil {
+		where = fmt.Sprintf(" at line %s, column %s", m[1], m[2])
+	}
+	var le *limitError
+	if errors.As(err, &le) {
+		return fmt.Errorf("template %q: cannot render%s: %w", t.name, where, le)
+	}
+	return fmt.Errorf("template %q: cannot render%s: a function or operation failed (details withheld: they may contain values)", t.name, where)
+}
+
+// checkError is a rendered result that is not valid for its context.
+type checkError struct{ msg string }
+
+func (e *checkError) Error() string { return e.msg }
+
+// check verifies a rendered result against the template's context.
+func (t *Template) check(out string) error {
+	switch t.ctx {
+	case Text, Header:
+		for i := 0; i < len(out); i++ {
+			if badTextByte(out[i], t.ctx == Header) {
+				return fmt.Errorf("the rendered %s contains the control character %s", t.ctx, ctlName(out[i]))
+			}
+		}
+	case JSONBody:
+		if !json.Valid([]byte(out)) {
+			return errors.New("the rendered body is not valid JSON")
+		}
+		if !strings.HasPrefix(strings.TrimLeft(out, " \t\r\n"), "{") {
+			return errors.New("the rendered body is not a JSON object")
+		}
+	case URL:
+		return checkURL(out)
+	}
+	return nil
+}
+
+// checkURL verifies that s is an absolute http(s) URL with a host made of
+// labels and no "." or ".." path segments.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("the rendered URL does not parse")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		if !strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https") {
+			return errors.New("the rendered URL is not an http or https URL")
+		}
+	}
+	if u.Opaque != "" || u.User != nil || u.Host == "" {
+		return errors.New("the rendered URL has no valid host")
+	}
+	host := u.Hostname()
+	if !strings.HasPrefix(u.Host, "[") {
+		for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+			if !validLabel(label) {
+				return errors.New("the rendered URL's host is not a sequence of host labels")
+			}
+		}
+	}
+	for _, seg := range strings.Split(u.EscapedPath(), "/") {
+		if seg == "." || seg == ".." {
+			return errors.New("the rendered URL's path has a '.' or '..' segment")
+		}
+	}
+	return nil
+}
+
+// Param is one parameter of a rendered JSON body.
+type Param struct {
+	// Key is the parameter's name.
+	Key string
+	// Value is a string value as is, a number or boolean as its JSON text,
+	// null as "", an object or array as its compact JSON text.
+	Value string
+}
+
+// RenderParams renders a JSONBody template and returns the object's members
+// in order, as parameters of a form-encoded token request (RFC 6749 §4.1.3).
+func (t *Template) RenderParams(vals map[string]string) ([]Param, error) {
+	if t.ctx != JSONBody {
+		return nil, fmt.Errorf("template %q: RenderParams needs a JSON body template, not a %s", t.name, t.ctx)
+	}
+	out, err := t.Render(vals)
+	if err != nil {
+		return nil, err
+	}
+	params, err := objectParams(out)
+	if err != nil {
+		return nil, fmt.Errorf("template %q: %w", t.name, err)
+	}
+	return params, nil
+}
+
+// objectParams splits a JSON object into ordered parameters.
+func objectParams(body string) ([]Param, error) {
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	bad := errors.New("the rendered body is not a JSON object")
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, bad
+	}
+	var params []Param
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bad
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, bad
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, bad
+		}
+		p := Param{Key: key}
+		switch raw[0] {
+		case '"':
+			if err := json.Unmarshal(raw, &p.Value); err != nil {
+				return nil, bad
+			}
+		case 'n':
+			p.Value = ""
+		case '{', '[':
+			var b bytes.Buffer
+			if err := json.Compact(&b, raw); err != nil {
+				return nil, bad
+			}
+			p.Value = b.String()
+		default:
+			p.Value = string(raw)
+		}
+		params = append(params, p)
+	}
+	return params, nil
+}
