@@ -4,7 +4,13 @@
 //
 // The syntax is Go's text/template with a curated set of sprig functions, plus
 // the seed syntax of the original platform: a bare {{client_id}} means the
-// value named client_id, exactly like {{.client_id}}.
+// value named client_id, exactly like {{.client_id}}. An action that is only
+// {{name}} is always a value, even when a function has that name ({{sub}} is
+// the value sub); elsewhere (arguments, pipelines, if) an identifier is a
+// function when one has that name and a value otherwise. Values are strings.
+// Inside with and range, dot is the current element and values are reached
+// as $.name. A value missing from the map given to Render is a
+// *MissingValueError.
 //
 // Every template is compiled once for a Context (Text, JSONBody, URL or
 // Header). Like html/template, Compile follows the lexical state of the
@@ -32,7 +38,7 @@
 // output is limited to MaxOutput bytes; every function result is limited to
 // MaxOutput bytes of strings and elements; functions that allocate in
 // proportion to a number (repeat, until, seq, indent, ...) or generate keys
-// are not available (see funcs.go for the list).
+// are not available (see dropped in funcs.go, and FuncNames).
 //
 // Errors never contain a value, only the template's name, the value's name
 // and the place in the template source: values may be secrets.
