@@ -1,0 +1,298 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
+	"github.com/latchkey/latchkey/migrations"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/secretbox"
+	"github.com/latchkey/latchkey/pkg/store"
+)
+
+// DefaultSQLiteFile is the database file Open uses when Config.URL is empty,
+// relative to the working folder.
+const DefaultSQLiteFile = "latchkey.db"
+
+// busyTimeout is how long a SQLite writer waits for the write lock.
+const busyTimeout = 15 * time.Second
+
+// Config says which database Open opens and how values are sealed.
+type Config struct {
+	// URL selects the database: "" (DefaultSQLiteFile), a file path, or
+	// "sqlite:///path/to/latchkey.db" for SQLite; "postgres://…" or
+	// "postgresql://…" for PostgreSQL (any libpq/pgx URL parameter, such as
+	// sslmode or search_path, is passed on).
+	URL string
+	// Keyring seals and opens the encrypted columns. Required.
+	Keyring *secretbox.Keyring
+	// Logger receives the store's own messages (migrations applied). It is
+	// optional. SQL statements are never logged, since their arguments may
+	// be secrets.
+	Logger *slog.Logger
+}
+
+// Store is a store.Store on SQLite or PostgreSQL. It is safe for concurrent
+// use.
+type Store struct {
+	db       *gorm.DB
+	ring     *secretbox.Keyring
+	log      *slog.Logger
+	postgres bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the database cfg.URL names, applies the migrations it lacks
+// (each in a transaction; on PostgreSQL under an advisory lock, so replicas
+// starting together migrate once) and returns the ready store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Keyring == nil {
+		return nil, errors.New("sqlstore: a keyring is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var (
+		dialector gorm.Dialector
+		dialect   goose.Dialect
+		dir       string
+		pg        bool
+	)
+	switch u := cfg.URL; {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		dialector, dialect, dir, pg = postgres.Open(u), goose.DialectPostgres, "postgres", true
+	default:
+		dsn, err := sqliteDSN(u)
+		if err != nil {
+			return nil, err
+		}
+		dialector, dialect, dir = sqlite.Open(dsn), goose.DialectSQLite3, "sqlite"
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Default.LogMode(logger.Silent),
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return utc(time.Now()) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: opening the %s database: %w", dir, redactURL(err, cfg.URL))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	s := &Store{db: db, ring: cfg.Keyring, log: log, postgres: pg}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore: connecting to the %s database: %w", dir, redactURL(err, cfg.URL))
+	}
+	sub, err := fs.Sub(migrations.FS, dir)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if pg {
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	provider, err := goose.NewProvider(dialect, sqlDB, sub, opts...)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore: reading the migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore: migrating the %s database: %w", dir, err)
+	}
+	for _, r := range results {
+		log.Info("database migrated", "dialect", dir, "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a SQLite URL or path into a go-sqlite3 DSN with WAL, a busy
+// timeout, foreign keys and IMMEDIATE transactions, creating the file (mode
+// 0600) and its folder (0700) when they do not exist.
+func sqliteDSN(u string) (string, error) {
+	path := u
+	if after, ok := strings.CutPrefix(path, "sqlite://"); ok {
+		path = after
+	} else if after, ok := strings.CutPrefix(path, "sqlite:"); ok {
+		path = after
+	}
+	if path == "" {
+		path = DefaultSQLiteFile
+	}
+	if strings.Contains(path, "?") || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return "", fmt.Errorf("sqlstore: the SQLite database must be a plain file path, got %q", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("sqlstore: creating the database folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("sqlstore: opening the database file: %w", err)
+	}
+	f.Close()
+	params := fmt.Sprintf("_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL",
+		busyTimeout.Milliseconds())
+	return path + "?" + params, nil
+}
+
+// redactURL keeps a password in the database URL out of an error's text.
+func redactURL(err error, u string) error {
+	if err == nil || !strings.Contains(u, "@") {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), u, "<database URL>"))
+}
+
+// DB returns the underlying gorm handle, for tests and benchmarks only.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// tx runs fn in one transaction: IMMEDIATE on SQLite, so that it holds the
+// write lock from BEGIN; READ COMMITTED on PostgreSQL. fn's error is returned
+// as it is, and nothing fn wrote is kept.
+func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// forUpdate adds FOR UPDATE to a query on PostgreSQL. On SQLite the
+// IMMEDIATE transaction already excludes every other writer.
+func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
+	if s.postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
+}
+
+// find loads at most one row into dst and reports whether there was one.
+func find(q *gorm.DB, dst any) (bool, error) {
+	res := q.Limit(1).Find(dst)
+	return res.RowsAffected == 1, res.Error
+}
+
+// fail wraps a database error with what the store was doing. Domain errors
+// pass through; a duplicate key is ErrConflict.
+func fail(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var le *latchkey.Error
+	if errors.As(err, &le) {
+		return err
+	}
+	what := fmt.Sprintf(format, args...)
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return latchkey.WrapError(latchkey.ECONFLICT, err, "%s: it exists already", what)
+	}
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return latchkey.WrapError(latchkey.ENOTFOUND, err, "%s: the app it belongs to does not exist", what)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", what, err)
+}
+
+func notFound(format string, args ...any) error {
+	return latchkey.Errorf(latchkey.ENOTFOUND, format, args...)
+}
+
+// ad returns the associated data binding a sealed value to its row: the JSON
+// array of its parts, so that no two rows share it whatever their names hold.
+func ad(parts ...string) []byte {
+	b, _ := json.Marshal(parts)
+	return b
+}
+
+// seal encrypts plain for the row the ad parts name.
+func (s *Store) seal(plain string, parts ...string) (string, error) {
+	ct, err := s.ring.Encrypt([]byte(plain), ad(parts...))
+	if err != nil {
+		return "", fmt.Errorf("sqlstore: %w", err)
+	}
+	return ct, nil
+}
+
+// open decrypts a sealed value of the row the ad parts name; what names the
+// value in the error.
+func (s *Store) open(ct, what string, parts ...string) (string, error) {
+	plain, err := s.ring.Decrypt(ct, ad(parts...))
+	if err != nil {
+		return "", latchkey.WrapError(latchkey.EINTERNAL, err, "%s cannot be decrypted: %v", what, err)
+	}
+	return string(plain), nil
+}
+
+// hashHex returns the SHA-256 of a link token or state, in hex: what the
+// store keeps instead of it.
+func hashHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// utc returns t in UTC to the microsecond (PostgreSQL's precision), so both
+// dialects give back what they were given.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := utc(t)
+	return &u
+}
+
+func fromPtr(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return utc(*t)
+}
+
+func (s *Store) now() time.Time { return utc(time.Now()) }
+
+func connName(k latchkey.ConnectionKey) string {
+	if k.User == "" {
+		return fmt.Sprintf("%s/%s (org)/%s", k.App, k.Org, k.Config)
+	}
+	return fmt.Sprintf("%s/%s/%s/%s", k.App, k.Org, k.User, k.Config)
+}
