@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -205,6 +206,12 @@ func compileTemplate(fe *latchkey.FieldErrors, known map[string]bool, field, src
 		fe.Add(field, "%v", err)
 		return nil
 	}
+	if ctx == template.URL {
+		if err := checkHost(src); err != nil {
+			fe.Add(field, "%v", err)
+			return nil
+		}
+	}
 	if known != nil {
 		var unknown []string
 		for _, v := range t.Vars() {
@@ -227,4 +234,36 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+var actionRE = regexp.MustCompile(`\{\{.*?\}\}`)
+
+// checkHost refuses a URL template whose registrable domain could come from
+// a value: after the last value in the host, the literal text must hold at
+// least two labels ({{shop}}.myshopify.com), so a value can choose a
+// subdomain of a domain the admin wrote, never the domain itself.
+func checkHost(src string) error {
+	rest, ok := strings.CutPrefix(src, "https://")
+	if !ok {
+		rest, _ = strings.CutPrefix(src, "http://")
+	}
+	host := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host = rest[:i]
+	}
+	if !strings.Contains(host, "{{") {
+		return nil
+	}
+	if i := strings.LastIndex(host, ":"); i > strings.LastIndex(host, "}}") {
+		host = host[:i]
+	}
+	locs := actionRE.FindAllStringIndex(host, -1)
+	if len(locs) == 0 {
+		return nil
+	}
+	tail := host[locs[len(locs)-1][1]:]
+	if strings.Count(tail, ".") < 2 || strings.HasSuffix(tail, ".") {
+		return fmt.Errorf("a value may fill only a subdomain: write the domain after it in the template, such as {{shop}}.myshopify.com")
+	}
+	return nil
 }

@@ -166,7 +166,13 @@ func (e *Engine) authURL(cc *compiledConfig, vals map[string]string) (string, er
 			q.Set(k, v)
 		}
 	}
+	// As golang.org/x/oauth2's AuthCodeURL: the client and the redirect URI
+	// go on the link unless the template names them (RFC 6749 §4.1.1).
 	setDefault("response_type", "code")
+	if id, err := cc.clientID.Render(vals); err == nil {
+		setDefault("client_id", id)
+	}
+	setDefault("redirect_uri", vals["redirect_uri"])
 	q.Set("state", vals["state"])
 	if vals["code_challenge"] != "" {
 		q.Set("code_challenge", vals["code_challenge"])
