@@ -1,0 +1,74 @@
+// Command latchkey runs the Latchkey server and its operator commands.
+//
+//	latchkey serve [flags]              run the server
+//	latchkey apply -f FILE...           create or replace app documents through the API
+//	latchkey apikeys create|list|revoke manage API keys on the database
+//	latchkey keys generate              print a new encryption key
+//	latchkey demo-provider [flags]      run a tiny local OAuth 2 provider to try flows against
+//
+// Every flag has an environment variable (LATCHKEY_ADDR, LATCHKEY_DATA_DIR,
+// LATCHKEY_PUBLIC_URL, LATCHKEY_DATABASE_URL, LATCHKEY_APPS_DIR); secrets
+// come only from the environment (LATCHKEY_ADMIN_API_KEY,
+// LATCHKEY_ENCRYPTION_KEY) or from files in the data folder.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "latchkey:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `Latchkey: OAuth integrations from configuration.
+
+Usage:
+  latchkey serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--public-url URL] [--database-url URL] [--apps DIR]
+  latchkey apply -f FILE [-f FILE...] [--server URL]     (API key from LATCHKEY_API_KEY or LATCHKEY_ADMIN_API_KEY)
+  latchkey apikeys create --scope admin|runtime [--app APP] [--name NAME]
+  latchkey apikeys list
+  latchkey apikeys revoke ID
+  latchkey keys generate
+  latchkey demo-provider [--addr 127.0.0.1:9090]
+
+Run "latchkey COMMAND -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "apply":
+		return runApply(ctx, args[1:], stdout, stderr)
+	case "apikeys":
+		return runAPIKeys(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, stderr)
+	case "demo-provider":
+		return runDemoProvider(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "latchkey: unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}

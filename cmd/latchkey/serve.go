@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/apikey"
+	"github.com/latchkey/latchkey/pkg/flow"
+	"github.com/latchkey/latchkey/pkg/httpapi"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/secretbox"
+	"github.com/latchkey/latchkey/pkg/store"
+	"github.com/latchkey/latchkey/pkg/store/sqlstore"
+)
+
+// Config is the server's configuration, from flags and environment.
+type Config struct {
+	Addr        string
+	DataDir     string
+	PublicURL   string
+	DatabaseURL string
+	AppsDir     string
+	// AdminAPIKey, when set, is an admin key accepted from the start
+	// (LATCHKEY_ADMIN_API_KEY), for automation.
+	AdminAPIKey string
+	// EncryptionKeys are LATCHKEY_ENCRYPTION_KEY's keys; when empty, the key
+	// file in the data folder is used, and created on first run.
+	EncryptionKeys string
+}
+
+// envOr returns the environment variable name's value, or def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// storeFlags registers the flags every command that opens the database
+// shares.
+func storeFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.DataDir, "data-dir", envOr("LATCHKEY_DATA_DIR", "data"), "folder for the SQLite database and the key file (LATCHKEY_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("LATCHKEY_DATABASE_URL", ""), "postgres://… to use PostgreSQL; empty for SQLite in the data folder (LATCHKEY_DATABASE_URL)")
+	cfg.EncryptionKeys = os.Getenv("LATCHKEY_ENCRYPTION_KEY")
+}
+
+// Main is a running Latchkey server: built by Run, stopped by Close. Tests
+// start it on port 0 with a temporary data folder.
+type Main struct {
+	Config Config
+	// Now and HTTPClient, when set, replace the clock and the client for
+	// providers (tests inject them).
+	Now        func() time.Time
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Stdout     io.Writer
+
+	// URL is the address the server listens on, once Run returned.
+	URL string
+
+	store    *sqlstore.Store
+	server   *http.Server
+	listener net.Listener
+	done     chan error
+}
+
+// Run opens the store (applying migrations), makes sure an admin key exists,
+// loads the apps folder, and starts serving; it returns once the server
+// listens.
+func (m *Main) Run(ctx context.Context) error {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if m.Stdout == nil {
+		m.Stdout = os.Stdout
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	st, err := openStore(ctx, m.Config, m.Logger)
+	if err != nil {
+		return err
+	}
+	m.store = st
+	if err := m.ensureAdminKey(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return err
+	}
+	m.listener = ln
+	m.URL = "http://" + ln.Addr().String()
+	public := strings.TrimSuffix(m.Config.PublicURL, "/")
+	if public == "" {
+		public = m.URL
+	}
+	engine := flow.New(flow.Config{
+		Store: st, HTTPClient: m.HTTPClient, Now: m.Now, Logger: m.Logger,
+		CallbackURL: public + "/oauth/callback", ConnectURL: public + "/connect",
+	})
+	if m.Config.AppsDir != "" {
+		if err := loadApps(ctx, engine, m.Config.AppsDir, m.Logger); err != nil {
+			return err
+		}
+	}
+	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now})
+	if err != nil {
+		return err
+	}
+	m.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.server.Serve(ln) }()
+	m.Logger.Info("latchkey is serving", "addr", ln.Addr().String(), "public_url", public)
+	return nil
+}
+
+// Close stops the server, letting requests in flight finish, and closes the
+// store.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		errs = append(errs, m.server.Shutdown(ctx))
+		if err := <-m.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Store returns the server's store (for tests).
+func (m *Main) Store() store.Store { return m.store }
+
+// ensureAdminKey registers LATCHKEY_ADMIN_API_KEY, or on a database with no
+// admin key generates one and prints it once.
+func (m *Main) ensureAdminKey(ctx context.Context) error {
+	now := m.Now()
+	if m.Config.AdminAPIKey != "" {
+		rec, err := apikey.FromSecret(m.Config.AdminAPIKey, latchkey.ScopeAdmin, "LATCHKEY_ADMIN_API_KEY", now)
+		if err != nil {
+			return fmt.Errorf("LATCHKEY_ADMIN_API_KEY: %w", err)
+		}
+		existing, err := m.store.GetAPIKey(ctx, rec.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return m.store.CreateAPIKey(ctx, rec)
+		case err != nil:
+			return err
+		case existing.RevokedAt != nil:
+			return fmt.Errorf("LATCHKEY_ADMIN_API_KEY was revoked; choose another key")
+		}
+		return nil
+	}
+	keys, err := m.store.ListAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.IsAdmin() {
+			return nil
+		}
+	}
+	rec, full, err := apikey.Generate(latchkey.ScopeAdmin, "", "first run", now)
+	if err != nil {
+		return err
+	}
+	if err := m.store.CreateAPIKey(ctx, rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "\nAn admin API key was created. It is shown this once; keep it somewhere safe:\n\n  %s\n\n", full)
+	return nil
+}
+
+// openStore opens the configured database with the configured keys.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlstore.Store, error) {
+	var keys []secretbox.Key
+	var err error
+	if cfg.EncryptionKeys != "" {
+		keys, err = secretbox.ParseKeys(cfg.EncryptionKeys)
+		if err != nil {
+			return nil, fmt.Errorf("LATCHKEY_ENCRYPTION_KEY: %w", err)
+		}
+	} else {
+		keys, err = secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "encryption.key"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	ring, err := secretbox.NewKeyring(keys...)
+	if err != nil {
+		return nil, err
+	}
+	url := cfg.DatabaseURL
+	if url == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		url = filepath.Join(cfg.DataDir, "latchkey.db")
+	}
+	return sqlstore.Open(ctx, sqlstore.Config{URL: url, Keyring: ring, Logger: logger})
+}
+
+// loadApps saves every app document (.yaml, .yml, .json) of a folder.
+func loadApps(ctx context.Context, engine *flow.Engine, dir string, logger *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("apps folder: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".yaml", ".yml", ".json":
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		app, err := latchkey.ParseApp(data)
+		if err == nil {
+			_, err = engine.SaveApp(ctx, app)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		logger.Info("app loaded", "file", name, "app", app.Name)
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", envOr("LATCHKEY_ADDR", "127.0.0.1:8080"), "address to listen on (LATCHKEY_ADDR)")
+	fs.StringVar(&cfg.PublicURL, "public-url", envOr("LATCHKEY_PUBLIC_URL", ""), "URL users and providers reach this server at; default http://ADDR (LATCHKEY_PUBLIC_URL)")
+	fs.StringVar(&cfg.AppsDir, "apps", envOr("LATCHKEY_APPS_DIR", ""), "folder of app documents to load at start (LATCHKEY_APPS_DIR)")
+	storeFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg.AdminAPIKey = os.Getenv("LATCHKEY_ADMIN_API_KEY")
+	m := &Main{Config: cfg, Stdout: stdout, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		return err
+	}
+	<-ctx.Done()
+	return m.Close()
+}
