@@ -1,0 +1,103 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
+// DefaultRotateBatch is the batch size Rotate uses when given none.
+const DefaultRotateBatch = 500
+
+// sealedColumn is a column Rotate re-encrypts: the table, its key columns,
+// the sealed column, and the associated data of a row from its key.
+type sealedColumn struct {
+	table  string
+	keys   []string
+	column string
+	ad     func(key []string) []string
+	what   string
+}
+
+var sealedColumns = []sealedColumn{
+	{"apps", []string{"name"}, "document", func(k []string) []string { return []string{"app", k[0]} }, "an app document"},
+	{"setting_values", []string{"app", "org", "user_id", "name"}, "value", func(k []string) []string { return valueAD(k[0], k[1], k[2], k[3]) }, "a setting value"},
+	{"auth_states", []string{"state_hash"}, "code_verifier", func(k []string) []string { return []string{"state", k[0]} }, "a code verifier"},
+}
+
+// Rotate re-encrypts every sealed value that is not under the keyring's
+// primary key (app documents, setting values, code verifiers), batch rows at
+// a time, each batch in its own transaction, so that the store keeps
+// serving while it runs. progress, when not nil, is called after each batch
+// with the rows done and the rows that needed it when Rotate began. Once it
+// returns nil, the keys other than the primary can be dropped from the
+// keyring. It is safe to run again after a failure.
+func (s *Store) Rotate(ctx context.Context, batch int, progress func(done, total int)) error {
+	if batch <= 0 {
+		batch = DefaultRotateBatch
+	}
+	prefix := "v1." + s.ring.PrimaryID() + "."
+	stale := fmt.Sprintf("%%s <> '' AND substr(%%s, 1, %d) <> ?", len(prefix))
+	total := 0
+	for _, c := range sealedColumns {
+		var n int64
+		if err := s.db.WithContext(ctx).Table(c.table).Where(fmt.Sprintf(stale, c.column, c.column), prefix).Count(&n).Error; err != nil {
+			return fail(err, "counting the values to rotate in %s", c.table)
+		}
+		total += int(n)
+	}
+	done := 0
+	for _, c := range sealedColumns {
+		for {
+			n, err := s.rotateBatch(ctx, c, fmt.Sprintf(stale, c.column, c.column), prefix, batch)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+			done += n
+			if progress != nil {
+				progress(done, max(total, done))
+			}
+		}
+	}
+	return nil
+}
+
+// rotateBatch re-encrypts up to batch stale rows of c in one transaction and
+// returns how many it did.
+func (s *Store) rotateBatch(ctx context.Context, c sealedColumn, stale, prefix string, batch int) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var rows []map[string]any
+		err := s.forUpdate(tx.Table(c.table).Select(append(append([]string{}, c.keys...), c.column)).Where(stale, prefix).Limit(batch)).Find(&rows).Error
+		if err != nil {
+			return fail(err, "reading the values to rotate in %s", c.table)
+		}
+		for _, row := range rows {
+			key := make([]string, len(c.keys))
+			where := tx.Table(c.table)
+			for i, k := range c.keys {
+				key[i] = fmt.Sprint(row[k])
+				where = where.Where(k+" = ?", key[i])
+			}
+			old := fmt.Sprint(row[c.column])
+			plain, err := s.open(old, c.what+" in "+c.table, c.ad(key)...)
+			if err != nil {
+				return err
+			}
+			sealed, err := s.seal(plain, c.ad(key)...)
+			if err != nil {
+				return err
+			}
+			if err := where.Where(c.column+" = ?", old).Update(c.column, sealed).Error; err != nil {
+				return fail(err, "re-encrypting %s in %s", c.what, c.table)
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
