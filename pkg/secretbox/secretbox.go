@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 )
 
@@ -116,11 +117,23 @@ func decodeBase64(s string) ([]byte, error) {
 // (blank lines and lines starting with '#' are skipped), the first being the
 // primary. When the file does not exist it creates its parent folders (mode
 // 0700) and the file (mode 0600) holding one new key, and returns that key.
+//
+// Like ssh with a private key, it refuses (on systems with Unix permissions)
+// a key file that its group or other users may read or write: the error says
+// to chmod it 600. Keys kept by a secrets manager, whose mounted files are
+// often readable by all, are better given to ParseKeys from the environment.
 func LoadOrCreateKeyFile(path string) ([]Key, error) {
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return createKeyFile(path)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("secretbox: reading the key file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return nil, fmt.Errorf("secretbox: key file %s is open to other users (mode %o); make it private with chmod 600", path, perm)
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("secretbox: reading the key file: %w", err)
 	}

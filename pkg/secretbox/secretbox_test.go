@@ -266,6 +266,21 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 		t.Fatalf("got %d keys, want the new primary then the old key", len(keys))
 	}
 
+	// A key file others may read is refused, without echoing its keys.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = secretbox.LoadOrCreateKeyFile(path)
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("got %v, want a mode 644 key file refused with advice to chmod 600", err)
+	}
+	if strings.Contains(err.Error(), next.String()) {
+		t.Fatalf("error %q echoes the key", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := os.WriteFile(path, []byte("k1:garbage\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
