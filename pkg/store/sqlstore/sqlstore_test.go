@@ -307,8 +307,18 @@ func TestOpenURLs(t *testing.T) {
 // TestRotate re-encrypts everything under a new primary key; afterwards the
 // old key can be dropped from the keyring.
 func TestRotate(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) { testRotate(t, filepath.Join(t.TempDir(), "latchkey.db")) })
+	t.Run("Postgres", func(t *testing.T) {
+		base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
+		if base == "" {
+			t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
+		}
+		testRotate(t, postgresSchema(t, base))
+	})
+}
+
+func testRotate(t *testing.T, path string) {
 	oldKey, newKey := newKey(t), newKey(t)
-	path := filepath.Join(t.TempDir(), "latchkey.db")
 	s := openAt(t, path, newRing(t, oldKey))
 	fill(t, s)
 	bob := alice

@@ -27,6 +27,8 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InstallationDelete", testInstallationDelete},
 		{"ConnectionPutGet", testConnectionPutGet},
 		{"ConnectionVersionConflict", testConnectionVersionConflict},
+		{"ConnectionVersionOfDeleted", testConnectionVersionOfDeleted},
+		{"ConnectionValueOwnership", testConnectionValueOwnership},
 		{"ConnectionReplaceDropsValues", testConnectionReplaceDropsValues},
 		{"ConnectionList", testConnectionList},
 		{"ConnectionDelete", testConnectionDelete},
@@ -436,6 +438,71 @@ func testConnectionVersionConflict(t *testing.T, s store.Store) {
 	if v3.Version != 3 {
 		t.Fatalf("PutConnection with the current version: got %d, want 3", v3.Version)
 	}
+}
+
+func testConnectionVersionOfDeleted(t *testing.T, s store.Store) {
+	mustPutApp(t, s, "demo")
+	k := key("demo", "acme", "alice", "main")
+	v1 := mustPutConn(t, s, conn(k, map[string]string{"access_token": "at-1"}))
+	if err := s.DeleteConnection(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	// A writer that read version 1 before the user disconnected must not
+	// bring the connection back.
+	stale := conn(k, map[string]string{"access_token": "at-stale"})
+	stale.Version = v1.Version
+	_, err := s.PutConnection(ctx, stale)
+	wantErr(t, "PutConnection with a version of a deleted connection", err, store.ErrConflict)
+	_, err = s.GetConnection(ctx, k)
+	wantErr(t, "GetConnection after the refused put", err, store.ErrNotFound)
+	uv, err := s.UserValues(ctx, "demo", "acme", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValues(t, "user values after the refused put", uv, nil)
+}
+
+func testConnectionValueOwnership(t *testing.T, s store.Store) {
+	mustPutApp(t, s, "demo")
+	if _, err := s.PutInstallation(ctx, latchkey.Installation{App: "demo", Org: "acme", Values: map[string]string{"client_id": "id"}}); err != nil {
+		t.Fatal(err)
+	}
+	main := key("demo", "acme", "alice", "main")
+	alt := key("demo", "acme", "alice", "alt")
+	mustPutConn(t, s, conn(main, map[string]string{"access_token": "at-main", "refresh_token": "rt-main"}))
+
+	// Another connection of the same user storing the same setting takes it
+	// over: the last connection made wins.
+	mustPutConn(t, s, conn(alt, map[string]string{"access_token": "at-alt"}))
+	got, err := s.GetConnection(ctx, main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValues(t, "the first connection after another took its setting", got.Values, map[string]string{"refresh_token": "rt-main"})
+	uv, err := s.UserValues(ctx, "demo", "acme", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValues(t, "user values after the takeover", uv, map[string]string{"access_token": "at-alt", "refresh_token": "rt-main"})
+
+	// An org-level connection cannot take an installation's value, and an
+	// installation cannot take an org-level connection's.
+	cc := key("demo", "acme", "", "cc")
+	_, err = s.PutConnection(ctx, conn(cc, map[string]string{"client_id": "stolen"}))
+	wantErr(t, "an org-level connection storing an installation value", err, store.ErrConflict)
+	mustPutConn(t, s, conn(cc, map[string]string{"org_token": "ot"}))
+	_, err = s.PutInstallation(ctx, latchkey.Installation{App: "demo", Org: "acme", Values: map[string]string{"org_token": "mine"}})
+	wantErr(t, "an installation naming an org-level connection's value", err, store.ErrConflict)
+	inst, err := s.GetInstallation(ctx, "demo", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValues(t, "installation after refused writes", inst.Values, map[string]string{"client_id": "id"})
+	got, err = s.GetConnection(ctx, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValues(t, "org-level connection after refused writes", got.Values, map[string]string{"org_token": "ot"})
 }
 
 func testConnectionReplaceDropsValues(t *testing.T, s store.Store) {
