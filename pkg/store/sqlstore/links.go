@@ -118,6 +118,7 @@ func (s *Store) CreateState(ctx context.Context, state string, st latchkey.AuthS
 func (s *Store) TakeState(ctx context.Context, state string, now time.Time) (latchkey.AuthState, error) {
 	h := hashHex(state)
 	var row stateRow
+	var verifier string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		err := s.forUpdate(tx).Where("state_hash = ?", h).Take(&row).Error
 		switch {
@@ -127,6 +128,14 @@ func (s *Store) TakeState(ctx context.Context, state string, now time.Time) (lat
 			return err
 		case row.ExpiresAt.Before(now):
 			return latchkey.Errorf(latchkey.EEXPIRED, "the state has expired")
+		}
+		// Open the verifier before the state is deleted: a state that
+		// cannot be read is kept, as the contract keeps nothing of a
+		// failed call.
+		if row.CodeVerifier != "" {
+			if verifier, err = s.open(row.CodeVerifier, "the code verifier of a state", "state", h); err != nil {
+				return err
+			}
 		}
 		res := tx.Where("state_hash = ?", h).Delete(&stateRow{})
 		if res.Error != nil {
@@ -141,14 +150,8 @@ func (s *Store) TakeState(ctx context.Context, state string, now time.Time) (lat
 		return latchkey.AuthState{}, fail(err, "take a state")
 	}
 	st := latchkey.AuthState{ConnectionKey: latchkey.ConnectionKey{App: row.App, Org: row.Org, User: row.UserID, Config: row.Config},
-		ReturnTo: row.ReturnTo, Popup: row.Popup, RedirectURI: row.RedirectURI, ExpiresAt: row.ExpiresAt.UTC()}
-	if row.CodeVerifier != "" {
-		v, err := s.open(row.CodeVerifier, "the code verifier of a state", "state", h)
-		if err != nil {
-			return latchkey.AuthState{}, err
-		}
-		st.CodeVerifier = v
-	}
+		ReturnTo: row.ReturnTo, Popup: row.Popup, RedirectURI: row.RedirectURI, ExpiresAt: row.ExpiresAt.UTC(),
+		CodeVerifier: verifier}
 	return st, nil
 }
 
