@@ -71,6 +71,13 @@ type Template struct {
 	ctx  Context
 	vars []string
 	tmpl *ttemplate.Template
+	// plan, for a JSON body that is a flat object of literals and plain
+	// value references, lets RenderParams skip text/template.
+	plan plan
+	// single is the value's name when a Text or Header template is nothing
+	// but one value reference ({{client_id}}): Render then skips
+	// text/template, with the same checks.
+	single string
 }
 
 // MissingValueError is returned, wrapped, by Render when the template refers
@@ -117,6 +124,9 @@ func Compile(name, src string, ctx Context) (*Template, error) {
 		return nil, fmt.Errorf("template %q: %w", name, err)
 	}
 	t := &Template{name: name, src: src, ctx: ctx, tmpl: tmpl}
+	if m := singleRE.FindStringSubmatch(src); m != nil && (ctx == Text || ctx == Header) && !notValues[m[1]] {
+		t.single = m[1]
+	}
 	for v := range c.vars {
 		t.vars = append(t.vars, v)
 	}
@@ -132,6 +142,11 @@ func Compile(name, src string, ctx Context) (*Template, error) {
 		var ce *checkError
 		if _, err := t.Render(sample); errors.As(err, &ce) || errors.Is(err, errOutputTooLarge) || errors.Is(err, errValueTooLarge) {
 			return nil, err
+		}
+	}
+	if ctx == JSONBody {
+		if p := buildPlan(src); p != nil && t.samePlan(p) {
+			t.plan = p
 		}
 	}
 	return t, nil
@@ -206,6 +221,12 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
+// notValues are the words a lone {{word}} does not read as a value.
+var notValues = map[string]bool{"nil": true, "true": true, "false": true, "end": true, "else": true, "break": true, "continue": true}
+
+// singleRE matches a template that is one bare value reference.
+var singleRE = regexp.MustCompile(`^\{\{\s*\.?([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$`)
+
 // execLocation finds "name:line:col" in a text/template execution error.
 var execLocation = regexp.MustCompile(`^template: .*?:(\d+):(\d+): executing `)
 
@@ -213,16 +234,31 @@ var execLocation = regexp.MustCompile(`^template: .*?:(\d+):(\d+): executing `)
 // template's context. A value the template refers to but vals lacks is a
 // MissingValueError. Errors name the template and values, never a value.
 func (t *Template) Render(vals map[string]string) (string, error) {
+	out, err := t.execute(vals)
+	if err != nil {
+		return "", err
+	}
+	if err := t.check(out); err != nil {
+		return "", fmt.Errorf("template %q: %w", t.name, &checkError{err.Error()})
+	}
+	return out, nil
+}
+
+// execute runs the template without the final check of its context.
+func (t *Template) execute(vals map[string]string) (string, error) {
+	if t.single != "" {
+		v, ok := vals[t.single]
+		if !ok {
+			return "", fmt.Errorf("template %q: %w", t.name, &MissingValueError{Name: t.single})
+		}
+		return v, nil // Render checks it, as it would the executed output
+	}
 	st := &renderState{vals: vals, deadline: time.Now().Add(MaxRenderTime)}
 	var buf limitedBuffer
 	if err := t.tmpl.Execute(&buf, st); err != nil {
 		return "", t.safeError(err)
 	}
-	out := buf.String()
-	if err := t.check(out); err != nil {
-		return "", fmt.Errorf("template %q: %w", t.name, &checkError{err.Error()})
-	}
-	return out, nil
+	return buf.String(), nil
 }
 
 // safeError rewrites an execution error so that it holds no value: function
@@ -311,12 +347,22 @@ type Param struct {
 }
 
 // RenderParams renders a JSONBody template and returns the object's members
-// in order, as parameters of a form-encoded token request (RFC 6749 §4.1.3).
+// sorted by key, as parameters of a form-encoded token request (RFC 6749
+// §4.1.3; url.Values encodes them sorted too).
 func (t *Template) RenderParams(vals map[string]string) ([]Param, error) {
 	if t.ctx != JSONBody {
 		return nil, fmt.Errorf("template %q: RenderParams needs a JSON body template, not a %s", t.name, t.ctx)
 	}
-	out, err := t.Render(vals)
+	if t.plan != nil {
+		return t.plan.params(t.name, vals)
+	}
+	return t.renderParams(vals)
+}
+
+// renderParams is RenderParams through text/template.
+func (t *Template) renderParams(vals map[string]string) ([]Param, error) {
+	// objectParams parses the whole object, which checks it as Render would.
+	out, err := t.execute(vals)
 	if err != nil {
 		return nil, err
 	}
@@ -327,46 +373,44 @@ func (t *Template) RenderParams(vals map[string]string) ([]Param, error) {
 	return params, nil
 }
 
-// objectParams splits a JSON object into ordered parameters.
+// objectParams splits a JSON object into parameters sorted by key.
 func objectParams(body string) ([]Param, error) {
-	dec := json.NewDecoder(strings.NewReader(body))
-	dec.UseNumber()
 	bad := errors.New("the rendered body is not a JSON object")
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &obj); err != nil || obj == nil {
 		return nil, bad
 	}
-	var params []Param
-	for dec.More() {
-		tok, err := dec.Token()
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	params := make([]Param, 0, len(keys))
+	for _, key := range keys {
+		raw := obj[key]
+		v, err := rawValue(raw)
 		if err != nil {
 			return nil, bad
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, bad
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, bad
-		}
-		p := Param{Key: key}
-		switch raw[0] {
-		case '"':
-			if err := json.Unmarshal(raw, &p.Value); err != nil {
-				return nil, bad
-			}
-		case 'n':
-			p.Value = ""
-		case '{', '[':
-			var b bytes.Buffer
-			if err := json.Compact(&b, raw); err != nil {
-				return nil, bad
-			}
-			p.Value = b.String()
-		default:
-			p.Value = string(raw)
-		}
-		params = append(params, p)
+		params = append(params, Param{Key: key, Value: v})
 	}
 	return params, nil
+}
+
+// rawValue is a parameter's value from its JSON: strings as they are, null
+// as "", objects and lists as compact JSON, numbers and booleans as written.
+func rawValue(raw json.RawMessage) (string, error) {
+	switch raw[0] {
+	case '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	case 'n':
+		return "", nil
+	case '{', '[':
+		var b bytes.Buffer
+		err := json.Compact(&b, raw)
+		return b.String(), err
+	}
+	return string(raw), nil
 }

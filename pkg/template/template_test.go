@@ -154,13 +154,13 @@ func TestJSONTemplatesAreCheckedAtCompile(t *testing.T) {
 	}
 }
 
-func TestRenderParamsKeepsOrderAndTypes(t *testing.T) {
+func TestRenderParamsSortsByKeyAndKeepsTypes(t *testing.T) {
 	tp := MustCompile("b", `{"b": {{x}}, "a": 1, "c": true, "d": null, "e": {"n": [1, 2]}, "f": "{{x}}-y"}`, JSONBody)
 	params, err := tp.RenderParams(map[string]string{"x": `q"`})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Param{{"b", `q"`}, {"a", "1"}, {"c", "true"}, {"d", ""}, {"e", `{"n":[1,2]}`}, {"f", `q"-y`}}
+	want := []Param{{"a", "1"}, {"b", `q"`}, {"c", "true"}, {"d", ""}, {"e", `{"n":[1,2]}`}, {"f", `q"-y`}}
 	if len(params) != len(want) {
 		t.Fatalf("got %v, want %v", params, want)
 	}
@@ -412,5 +412,44 @@ func BenchmarkRenderJSONBody(b *testing.B) {
 		if _, err := tp.RenderParams(vals); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestFlatBodiesTakeTheFastPathWithTheSameResult(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		plan bool
+	}{
+		{seedRequestBody, true},
+		{seedRefreshBody, true},
+		{`{"a": "x-{{v}}-y", "n": 1, "b": true, "o": {"k": [1]}, "z": null}`, true},
+		{`{"a": {{ .v | upper }}}`, false},
+		{`{"a": {"nested": {{v}}}}`, false},
+		{`{"a": {{ if .v }}"y"{{ else }}"n"{{ end }}}`, false},
+	} {
+		tp := MustCompile("b", tc.src, JSONBody)
+		if got := tp.plan != nil; got != tc.plan {
+			t.Errorf("%s: got plan %v, want %v", tc.src, got, tc.plan)
+		}
+		for _, v := range hostile {
+			vals := map[string]string{}
+			for _, name := range tp.Vars() {
+				vals[name] = v
+			}
+			fast, err1 := tp.RenderParams(vals)
+			slow, err2 := tp.renderParams(vals)
+			if (err1 == nil) != (err2 == nil) || len(fast) != len(slow) {
+				t.Fatalf("%s with %q: got %v (%v), want %v (%v)", tc.src, v, fast, err1, slow, err2)
+			}
+			for i := range fast {
+				if fast[i] != slow[i] {
+					t.Fatalf("%s with %q: param %d: got %q, want %q", tc.src, v, i, fast[i], slow[i])
+				}
+			}
+		}
+	}
+	var mv *MissingValueError
+	if _, err := MustCompile("b", seedRefreshBody, JSONBody).RenderParams(nil); !errors.As(err, &mv) || mv.Name != "refresh_token" {
+		t.Fatalf("fast path, missing value: got %v, want refresh_token named", err)
 	}
 }
