@@ -18,7 +18,9 @@
 //
 // so that a ciphertext copied to another row fails to decrypt. Link tokens
 // and authorization states are kept only as SHA-256 hashes. Rotate
-// re-encrypts every sealed column under the keyring's primary key.
+// re-encrypts every sealed column under the keyring's primary key, and
+// SetKeyring swaps the keyring of an open store, so that keys rotate while
+// it serves.
 //
 // Times are kept in UTC, to the microsecond.
 package sqlstore

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"github.com/latchkey/latchkey/pkg/secretbox"
 )
 
 // DefaultRotateBatch is the batch size Rotate uses when given none.
@@ -32,12 +34,14 @@ var sealedColumns = []sealedColumn{
 // serving while it runs. progress, when not nil, is called after each batch
 // with the rows done and the rows that needed it when Rotate began. Once it
 // returns nil, the keys other than the primary can be dropped from the
-// keyring. It is safe to run again after a failure.
+// keyring. It is safe to run again after a failure. Rotate works with the
+// keyring current when it begins, whatever SetKeyring does meanwhile.
 func (s *Store) Rotate(ctx context.Context, batch int, progress func(done, total int)) error {
 	if batch <= 0 {
 		batch = DefaultRotateBatch
 	}
-	prefix := "v1." + s.ring.PrimaryID() + "."
+	ring := s.ring.Load()
+	prefix := "v1." + ring.PrimaryID() + "."
 	stale := fmt.Sprintf("%%s <> '' AND substr(%%s, 1, %d) <> ?", len(prefix))
 	total := 0
 	for _, c := range sealedColumns {
@@ -50,7 +54,7 @@ func (s *Store) Rotate(ctx context.Context, batch int, progress func(done, total
 	done := 0
 	for _, c := range sealedColumns {
 		for {
-			n, err := s.rotateBatch(ctx, c, fmt.Sprintf(stale, c.column, c.column), prefix, batch)
+			n, err := s.rotateBatch(ctx, ring, c, fmt.Sprintf(stale, c.column, c.column), prefix, batch)
 			if err != nil {
 				return err
 			}
@@ -68,7 +72,7 @@ func (s *Store) Rotate(ctx context.Context, batch int, progress func(done, total
 
 // rotateBatch re-encrypts up to batch stale rows of c in one transaction and
 // returns how many it did.
-func (s *Store) rotateBatch(ctx context.Context, c sealedColumn, stale, prefix string, batch int) (int, error) {
+func (s *Store) rotateBatch(ctx context.Context, ring *secretbox.Keyring, c sealedColumn, stale, prefix string, batch int) (int, error) {
 	n := 0
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var rows []map[string]any
@@ -84,11 +88,11 @@ func (s *Store) rotateBatch(ctx context.Context, c sealedColumn, stale, prefix s
 				where = where.Where(k+" = ?", key[i])
 			}
 			old := fmt.Sprint(row[c.column])
-			plain, err := s.open(old, c.what+" in "+c.table, c.ad(key)...)
+			plain, err := openWith(ring, old, c.what+" in "+c.table, c.ad(key)...)
 			if err != nil {
 				return err
 			}
-			sealed, err := s.seal(plain, c.ad(key)...)
+			sealed, err := sealWith(ring, plain, c.ad(key)...)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -54,7 +55,7 @@ type Config struct {
 // use.
 type Store struct {
 	db       *gorm.DB
-	ring     *secretbox.Keyring
+	ring     atomic.Pointer[secretbox.Keyring]
 	log      *slog.Logger
 	postgres bool
 }
@@ -101,7 +102,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
-	s := &Store{db: db, ring: cfg.Keyring, log: log, postgres: pg}
+	s := &Store{db: db, log: log, postgres: pg}
+	s.ring.Store(cfg.Keyring)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: connecting to the %s database: %w", dir, redactURL(err, cfg.URL))
@@ -173,6 +175,17 @@ func redactURL(err error, u string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), u, "<database URL>"))
 }
 
+// SetKeyring replaces the keyring that seals and opens values, atomically:
+// every seal and open after it returns uses the new ring, so a running server
+// can take new keys without a restart. To rotate, give a ring whose primary
+// is the new key and which still holds the old ones, run Rotate, and only
+// then a ring without the old keys. A nil keyring is ignored.
+func (s *Store) SetKeyring(k *secretbox.Keyring) {
+	if k != nil {
+		s.ring.Store(k)
+	}
+}
+
 // DB returns the underlying gorm handle, for tests and benchmarks only.
 func (s *Store) DB() *gorm.DB { return s.db }
 
@@ -238,19 +251,28 @@ func ad(parts ...string) []byte {
 	return b
 }
 
-// seal encrypts plain for the row the ad parts name.
+// seal encrypts plain for the row the ad parts name, with the current
+// keyring.
 func (s *Store) seal(plain string, parts ...string) (string, error) {
-	ct, err := s.ring.Encrypt([]byte(plain), ad(parts...))
+	return sealWith(s.ring.Load(), plain, parts...)
+}
+
+func sealWith(ring *secretbox.Keyring, plain string, parts ...string) (string, error) {
+	ct, err := ring.Encrypt([]byte(plain), ad(parts...))
 	if err != nil {
 		return "", fmt.Errorf("sqlstore: %w", err)
 	}
 	return ct, nil
 }
 
-// open decrypts a sealed value of the row the ad parts name; what names the
-// value in the error.
+// open decrypts a sealed value of the row the ad parts name, with the
+// current keyring; what names the value in the error.
 func (s *Store) open(ct, what string, parts ...string) (string, error) {
-	plain, err := s.ring.Decrypt(ct, ad(parts...))
+	return openWith(s.ring.Load(), ct, what, parts...)
+}
+
+func openWith(ring *secretbox.Keyring, ct, what string, parts ...string) (string, error) {
+	plain, err := ring.Decrypt(ct, ad(parts...))
 	if err != nil {
 		return "", latchkey.WrapError(latchkey.EINTERNAL, err, "%s cannot be decrypted: %v", what, err)
 	}
