@@ -70,6 +70,7 @@ type Main struct {
 	URL string
 
 	store    *sqlstore.Store
+	api      *httpapi.Server
 	server   *http.Server
 	listener net.Listener
 	done     chan error
@@ -119,6 +120,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.api = srv
 	m.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(ln) }()
@@ -137,6 +139,9 @@ func (m *Main) Close() error {
 		if err := <-m.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if m.api != nil {
+		m.api.Close() // writes the audit events still queued
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())

@@ -53,6 +53,9 @@ func (s *Server) createAPIKey(c echo.Context) error {
 	if err := s.store.CreateAPIKey(c.Request().Context(), rec); err != nil {
 		return err
 	}
+	ev := event(c, latchkey.AuditAPIKeyCreate)
+	ev.App, ev.Detail = rec.App, "key "+rec.ID+" scope "+rec.Scope
+	s.audit.record(c.Request().Context(), ev)
 	noStore(c)
 	return c.JSON(http.StatusCreated, map[string]any{"api_key": rec, "key": full})
 }
@@ -66,5 +69,8 @@ func (s *Server) revokeAPIKey(c echo.Context) error {
 		return err
 	}
 	s.keys.forget(id)
+	ev := event(c, latchkey.AuditAPIKeyRevoke)
+	ev.Detail = "key " + id
+	s.audit.record(c.Request().Context(), ev)
 	return c.NoContent(http.StatusNoContent)
 }

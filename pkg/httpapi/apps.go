@@ -3,6 +3,7 @@ package httpapi
 import (
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -70,6 +71,9 @@ func (s *Server) putApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ev := event(c, latchkey.AuditAppPut)
+	ev.App, ev.Detail = saved.Name, "revision "+strconv.FormatInt(saved.Revision, 10)
+	s.audit.record(c.Request().Context(), ev)
 	status := http.StatusOK
 	if existed != nil {
 		status = http.StatusCreated
@@ -84,5 +88,8 @@ func (s *Server) deleteApp(c echo.Context) error {
 	if err := s.engine.DeleteApp(c.Request().Context(), c.Param("app")); err != nil {
 		return err
 	}
+	ev := event(c, latchkey.AuditAppDelete)
+	ev.App = c.Param("app")
+	s.audit.record(c.Request().Context(), ev)
 	return c.NoContent(http.StatusNoContent)
 }

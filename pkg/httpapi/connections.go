@@ -60,6 +60,7 @@ func (s *Server) createLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit.enqueue(c.Request().Context(), keyEvent(c, latchkey.AuditLinkCreate, key))
 	noStore(c)
 	return c.JSON(http.StatusCreated, link)
 }
@@ -87,6 +88,7 @@ func (s *Server) writeToken(c echo.Context, key latchkey.ConnectionKey) error {
 	if err != nil {
 		return err
 	}
+	s.audit.enqueue(c.Request().Context(), keyEvent(c, latchkey.AuditTokenRead, conn.ConnectionKey))
 	app, err := s.engine.App(c.Request().Context(), key.App)
 	if err != nil {
 		return err
@@ -114,6 +116,7 @@ func (s *Server) deleteConnection(c echo.Context) error {
 	if err := s.engine.Disconnect(c.Request().Context(), key, force); err != nil {
 		return err
 	}
+	s.audit.record(c.Request().Context(), keyEvent(c, latchkey.AuditConnectionDelete, key))
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -126,6 +129,9 @@ func (s *Server) getSetting(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ev := event(c, latchkey.AuditSettingRead)
+	ev.App, ev.Org, ev.User, ev.Detail = app, org, user, "setting "+v.Name
+	s.audit.enqueue(c.Request().Context(), ev)
 	noStore(c)
 	return c.JSON(http.StatusOK, v)
 }
@@ -140,4 +146,11 @@ func (s *Server) listConnections(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"connections": conns})
+}
+
+// keyEvent is an audit event about one connection.
+func keyEvent(c echo.Context, action string, key latchkey.ConnectionKey) latchkey.AuditEvent {
+	ev := event(c, action)
+	ev.App, ev.Org, ev.User, ev.Config = key.App, key.Org, key.User, key.Config
+	return ev
 }

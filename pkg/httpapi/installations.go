@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -108,6 +109,14 @@ func (s *Server) putInstallation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	names := make([]string, 0, len(values))
+	for k := range values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	ev := event(c, latchkey.AuditInstallationPut)
+	ev.App, ev.Org, ev.Detail = app.Name, org, "settings: "+strings.Join(names, ", ")
+	s.audit.record(ctx, ev)
 	inst.Values = app.RedactValues(inst.Values)
 	return c.JSON(http.StatusOK, inst)
 }
@@ -119,6 +128,9 @@ func (s *Server) deleteInstallation(c echo.Context) error {
 	if err := s.store.DeleteInstallation(c.Request().Context(), c.Param("app"), c.Param("org")); err != nil {
 		return err
 	}
+	ev := event(c, latchkey.AuditInstallationDelete)
+	ev.App, ev.Org = c.Param("app"), c.Param("org")
+	s.audit.record(c.Request().Context(), ev)
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -33,6 +33,7 @@ type Server struct {
 	echo   *echo.Echo
 	pages  pageSet
 	keys   *keyCache
+	audit  *auditLog
 }
 
 // New builds a Server with its routes.
@@ -48,6 +49,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache()}
+	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -69,9 +71,14 @@ func New(cfg Config) (*Server, error) {
 	s.installationRoutes(api)
 	s.connectionRoutes(api)
 	s.apiKeyRoutes(api)
+	api.GET("/audit", s.listAudit)
 	s.echo = e
 	return s, nil
 }
+
+// Close writes the audit events still queued. Call it after the HTTP server
+// has stopped taking requests.
+func (s *Server) Close() { s.audit.close() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

@@ -102,6 +102,11 @@ type Store interface {
 	// RevokeAPIKey marks an API key revoked at the given time.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 
+	// AppendAudit records audit events, in one transaction.
+	AppendAudit(ctx context.Context, events ...latchkey.AuditEvent) error
+	// ListAudit returns audit events matching the filter, newest first.
+	ListAudit(ctx context.Context, filter latchkey.AuditFilter) ([]latchkey.AuditEvent, error)
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -44,6 +44,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StateExpiredAndUnknown", testStateExpiredAndUnknown},
 		{"DeleteExpired", testDeleteExpired},
 		{"APIKeys", testAPIKeys},
+		{"AuditLog", testAuditLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

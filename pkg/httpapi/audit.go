@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
+)
+
+// auditLog writes audit events. Admin changes are written before the
+// response goes out; reads, which are many, are queued and written in
+// batches so that a token read does not wait on a database write.
+type auditLog struct {
+	store  store.Store
+	logger interface {
+		Error(msg string, args ...any)
+	}
+	now   func() time.Time
+	queue chan latchkey.AuditEvent
+	done  chan struct{}
+	once  sync.Once
+}
+
+const (
+	auditBatch    = 256
+	auditInterval = time.Second
+)
+
+func newAuditLog(st store.Store, logger interface{ Error(string, ...any) }, now func() time.Time) *auditLog {
+	a := &auditLog{store: st, logger: logger, now: now, queue: make(chan latchkey.AuditEvent, 4096), done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// record writes an event now.
+func (a *auditLog) record(ctx context.Context, e latchkey.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = a.now()
+	}
+	if err := a.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		a.logger.Error("cannot write the audit log", "action", e.Action, "error", err)
+	}
+}
+
+// enqueue queues an event for the next batch; when the queue is full the
+// caller writes it itself, so no event is dropped.
+func (a *auditLog) enqueue(ctx context.Context, e latchkey.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = a.now()
+	}
+	select {
+	case a.queue <- e:
+	default:
+		a.record(ctx, e)
+	}
+}
+
+func (a *auditLog) run() {
+	defer close(a.done)
+	tick := time.NewTicker(auditInterval)
+	defer tick.Stop()
+	var batch []latchkey.AuditEvent
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.store.AppendAudit(ctx, batch...); err != nil {
+			a.logger.Error("cannot write the audit log", "events", len(batch), "error", err)
+		}
+		cancel()
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case e, ok := <-a.queue:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, e)
+			if len(batch) >= auditBatch {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// close writes what is queued and stops the writer.
+func (a *auditLog) close() {
+	a.once.Do(func() { close(a.queue) })
+	<-a.done
+}
+
+// event starts an audit event for the caller of c.
+func event(c echo.Context, action string) latchkey.AuditEvent {
+	return latchkey.AuditEvent{Actor: callerKey(c).ID, Action: action}
+}
+
+// listAudit returns audit events, newest first: ?app=, ?action=, ?before=
+// (an id, for the next page) and ?limit= (at most 1,000).
+func (s *Server) listAudit(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	f := latchkey.AuditFilter{App: c.QueryParam("app"), Action: c.QueryParam("action")}
+	for name, dst := range map[string]*int64{"before": &f.Before} {
+		if v := c.QueryParam(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return &latchkey.Error{Code: latchkey.EINVALID, Message: "the query is invalid",
+					Fields: []latchkey.FieldError{{Field: name, Message: "must be a non-negative whole number"}}}
+			}
+			*dst = n
+		}
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return &latchkey.Error{Code: latchkey.EINVALID, Message: "the query is invalid",
+				Fields: []latchkey.FieldError{{Field: "limit", Message: "must be a whole number from 1 to 1000"}}}
+		}
+		f.Limit = n
+	}
+	events, err := s.store.ListAudit(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"events": events})
+}

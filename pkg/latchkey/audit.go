@@ -1,0 +1,43 @@
+package latchkey
+
+import "time"
+
+// Audit actions. Admin changes are recorded as they happen; reads of tokens
+// and settings are recorded too, so that an admin can see which key read
+// which connection.
+const (
+	AuditAppPut             = "app.put"
+	AuditAppDelete          = "app.delete"
+	AuditInstallationPut    = "installation.put"
+	AuditInstallationDelete = "installation.delete"
+	AuditAPIKeyCreate       = "apikey.create"
+	AuditAPIKeyRevoke       = "apikey.revoke"
+	AuditLinkCreate         = "link.create"
+	AuditConnectionDelete   = "connection.delete"
+	AuditTokenRead          = "token.read"
+	AuditSettingRead        = "setting.read"
+)
+
+// AuditEvent is one entry of the audit log: who did what to which resource,
+// and when. It never holds a value: Detail names things (a revision, the
+// names of the settings changed, a setting read), never what they hold.
+type AuditEvent struct {
+	ID     int64     `json:"id"`
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"` // the API key's id, or "cli"
+	Action string    `json:"action"`
+	App    string    `json:"app,omitempty"`
+	Org    string    `json:"org,omitempty"`
+	User   string    `json:"user,omitempty"`
+	Config string    `json:"config,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// AuditFilter selects audit events: those of one app and one action when
+// set, with an id below Before when set, newest first, at most Limit.
+type AuditFilter struct {
+	App    string
+	Action string
+	Before int64
+	Limit  int
+}

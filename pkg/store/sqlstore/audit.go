@@ -1,0 +1,70 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+type auditRow struct {
+	ID     int64     `gorm:"column:id;primaryKey;autoIncrement"`
+	At     time.Time `gorm:"column:at"`
+	Actor  string    `gorm:"column:actor"`
+	Action string    `gorm:"column:action"`
+	App    string    `gorm:"column:app"`
+	Org    string    `gorm:"column:org"`
+	UserID string    `gorm:"column:user_id"`
+	Config string    `gorm:"column:config"`
+	Detail string    `gorm:"column:detail"`
+}
+
+func (auditRow) TableName() string { return "audit_events" }
+
+// AppendAudit records audit events, in one transaction.
+func (s *Store) AppendAudit(ctx context.Context, events ...latchkey.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([]auditRow, len(events))
+	for i, e := range events {
+		at := e.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
+		rows[i] = auditRow{At: utc(at), Actor: e.Actor, Action: e.Action, App: e.App, Org: e.Org, UserID: e.User, Config: e.Config, Detail: e.Detail}
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error { return tx.CreateInBatches(rows, 200).Error })
+	return fail(err, "append %d audit events", len(events))
+}
+
+// ListAudit returns audit events matching the filter, newest first; at most
+// 1,000 at a time.
+func (s *Store) ListAudit(ctx context.Context, f latchkey.AuditFilter) ([]latchkey.AuditEvent, error) {
+	q := s.db.WithContext(ctx).Model(&auditRow{}).Order("id DESC")
+	if f.App != "" {
+		q = q.Where("app = ?", f.App)
+	}
+	if f.Action != "" {
+		q = q.Where("action = ?", f.Action)
+	}
+	if f.Before > 0 {
+		q = q.Where("id < ?", f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	var rows []auditRow
+	if err := q.Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fail(err, "list audit events")
+	}
+	out := make([]latchkey.AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = latchkey.AuditEvent{ID: r.ID, Time: r.At.UTC(), Actor: r.Actor, Action: r.Action, App: r.App, Org: r.Org,
+			User: r.UserID, Config: r.Config, Detail: r.Detail}
+	}
+	return out, nil
+}
