@@ -130,6 +130,22 @@ func LoadOrCreateKeyFile(path string) ([]Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secretbox: reading the key file: %w", err)
 	}
+	return readKeyFile(path, fi)
+}
+
+// LoadKeyFile reads the keys of an existing key file, as LoadOrCreateKeyFile
+// does, but never creates one: a missing file is an error (fs.ErrNotExist).
+// A server that reloads its key file uses it, so that a file deleted by
+// mistake does not become a new key.
+func LoadKeyFile(path string) ([]Key, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("secretbox: reading the key file: %w", err)
+	}
+	return readKeyFile(path, fi)
+}
+
+func readKeyFile(path string, fi fs.FileInfo) ([]Key, error) {
 	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
 		return nil, fmt.Errorf("secretbox: key file %s is open to other users (mode %o); make it private with chmod 600", path, perm)
 	}
@@ -151,6 +167,50 @@ func LoadOrCreateKeyFile(path string) ([]Key, error) {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return keys, nil
+}
+
+// WriteKeyFile replaces the key file at path with keys, one per line, the
+// first being the primary. It writes a temporary file (mode 0600) in the same
+// folder, syncs it and renames it over path, so that a reader sees the old
+// file or the new one, never a part of either.
+func WriteKeyFile(path string, keys []Key) error {
+	if len(keys) == 0 {
+		return errors.New("secretbox: a key file needs at least one key")
+	}
+	if _, err := NewKeyring(keys...); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k.String() + "\n")
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("secretbox: writing the key file: %w", err)
+	}
+	tmp := f.Name()
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.WriteString(b.String())
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("secretbox: writing the key file: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync() // make the rename durable; not every system can sync a folder
+		d.Close()
+	}
+	return nil
 }
 
 func createKeyFile(path string) ([]Key, error) {
