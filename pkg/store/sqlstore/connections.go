@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -60,7 +61,59 @@ func (s *Store) PutConnection(ctx context.Context, conn latchkey.Connection) (la
 
 // GetConnection returns a connection with the values it owns.
 func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
-	return s.readConnection(s.db.WithContext(ctx), key, false)
+	// One statement reads the row and the values it owns, so a refresh
+	// committed between two queries cannot pair a connection with another
+	// version's tokens; a transaction would take SQLite's write lock.
+	var rows []connectionJoinRow
+	err := s.db.WithContext(ctx).Raw(`SELECT c.*, v.name AS v_name, v.value AS v_value
+		FROM connections c LEFT JOIN setting_values v
+		  ON v.app = c.app AND v.org = c.org AND v.user_id = c.user_id AND v.config = c.config
+		WHERE c.app = ? AND c.org = ? AND c.user_id = ? AND c.config = ?`,
+		key.App, key.Org, key.User, key.Config).Scan(&rows).Error
+	if err != nil {
+		return latchkey.Connection{}, fail(err, "reading connection %s", connName(key))
+	}
+	if len(rows) == 0 {
+		return latchkey.Connection{}, notFound("connection %s not found", connName(key))
+	}
+	conn := fromRow(rows[0].connection())
+	conn.Values = make(map[string]string, len(rows))
+	for _, r := range rows {
+		if r.VName == nil {
+			continue
+		}
+		v := valueRow{App: key.App, Org: key.Org, UserID: key.User, Name: *r.VName, Value: *r.VValue}
+		if conn.Values[v.Name], err = s.openValue(v); err != nil {
+			return latchkey.Connection{}, err
+		}
+	}
+	return conn, nil
+}
+
+// connectionJoinRow is a connection row joined with one of its values.
+type connectionJoinRow struct {
+	App         string     `gorm:"column:app"`
+	Org         string     `gorm:"column:org"`
+	UserID      string     `gorm:"column:user_id"`
+	Config      string     `gorm:"column:config"`
+	Status      string     `gorm:"column:status"`
+	TokenType   string     `gorm:"column:token_type"`
+	Scope       string     `gorm:"column:scope"`
+	ExpiresAt   *time.Time `gorm:"column:expires_at"`
+	Version     int64      `gorm:"column:version"`
+	CreatedAt   time.Time  `gorm:"column:created_at"`
+	UpdatedAt   time.Time  `gorm:"column:updated_at"`
+	RefreshedAt *time.Time `gorm:"column:refreshed_at"`
+	LastError   string     `gorm:"column:last_error"`
+	Failures    int        `gorm:"column:failures"`
+	VName       *string    `gorm:"column:v_name"`
+	VValue      *string    `gorm:"column:v_value"`
+}
+
+func (r connectionJoinRow) connection() connectionRow {
+	return connectionRow{App: r.App, Org: r.Org, UserID: r.UserID, Config: r.Config, Status: r.Status, TokenType: r.TokenType,
+		Scope: r.Scope, ExpiresAt: r.ExpiresAt, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		RefreshedAt: r.RefreshedAt, LastError: r.LastError, Failures: r.Failures}
 }
 
 // UpdateConnection reads the connection under a lock, calls update with it
