@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/configs"
+	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/providertest"
 	"github.com/latchkey/latchkey/pkg/store"
@@ -312,4 +313,45 @@ func keysOf[V any](m map[string]V) []string {
 		k = append(k, key)
 	}
 	return k
+}
+
+// TestMetadataFromTheCallbackQuery stores a value the provider adds to its
+// redirect (QuickBooks' realmId) as a setting, usable in later templates.
+func TestMetadataFromTheCallbackQuery(t *testing.T) {
+	e := newEnv(t)
+	p := providertest.New(t, providertest.Options{Now: e.clock.Now})
+	e.save(strings.ReplaceAll(`
+name: books
+settings:
+  - {name: client_id, level: org}
+  - {name: client_secret, level: org, secret: true}
+  - {name: access_token, level: user, secret: true}
+  - {name: realm_id, level: user}
+oauth_configs:
+  - name: qb
+    link_url: "BASE/oauth/authorize"
+    token_url: "BASE/oauth/token"
+    access_token_variable_name: access_token
+    metadata:
+      - {setting: realm_id, from: callback, path: $.realmId}
+apis:
+  - name: company
+    url: "https://quickbooks.example.com/v3/company/{{realm_id}}/companyinfo"
+`, "BASE", p.URL))
+	e.install("books", "acme", map[string]string{"client_id": p.ClientID(), "client_secret": p.ClientSecret()})
+	key := latchkey.ConnectionKey{App: "books", Org: "acme", User: "u", Config: "qb"}
+	cb := p.Authorize(t, e.authorize(key).String())
+	q := cb.Query()
+	q.Set("realmId", "4620816365")
+	res, err := e.engine.Callback(e.ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Connection.Values["realm_id"]; got != "4620816365" {
+		t.Fatalf("got realm_id %q, want the callback's realmId", got)
+	}
+	v, err := e.engine.Setting(e.ctx, "books", "acme", "u", "realm_id")
+	if err != nil || v.Value != "4620816365" || v.Source != flow.SourceUser {
+		t.Fatalf("got %+v (%v), want the user's realm_id", v, err)
+	}
 }
