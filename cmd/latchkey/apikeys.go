@@ -10,7 +10,6 @@ import (
 
 	"github.com/latchkey/latchkey/pkg/apikey"
 	"github.com/latchkey/latchkey/pkg/latchkey"
-	"github.com/latchkey/latchkey/pkg/secretbox"
 )
 
 // runAPIKeys manages API keys directly on the database.
@@ -84,18 +83,4 @@ func appSuffix(app string) string {
 		return ""
 	}
 	return " app " + app
-}
-
-// runKeys manages encryption keys.
-func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "generate" {
-		fmt.Fprintln(stderr, "usage: latchkey keys generate")
-		return errUsage
-	}
-	k, err := secretbox.GenerateKey()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, k.String())
-	return nil
 }

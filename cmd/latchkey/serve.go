@@ -65,6 +65,9 @@ type Main struct {
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Stdout     io.Writer
+	// KeyReloadInterval is how often, in key-file mode, the server looks
+	// for a changed key file to load; 0 is DefaultKeyReloadInterval.
+	KeyReloadInterval time.Duration
 
 	// URL is the address the server listens on, once Run returned.
 	URL string
@@ -74,6 +77,7 @@ type Main struct {
 	server   *http.Server
 	listener net.Listener
 	done     chan error
+	reload   *keyReloader
 }
 
 // Run opens the store (applying migrations), makes sure an admin key exists,
@@ -89,11 +93,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Now == nil {
 		m.Now = time.Now
 	}
+	m.reload = newKeyReloader(m.Config, m.KeyReloadInterval, m.Logger)
 	st, err := openStore(ctx, m.Config, m.Logger)
 	if err != nil {
 		return err
 	}
 	m.store = st
+	m.reload.start(st)
 	if err := m.ensureAdminKey(ctx); err != nil {
 		return err
 	}
@@ -143,6 +149,7 @@ func (m *Main) Close() error {
 	if m.api != nil {
 		m.api.Close() // writes the audit events still queued
 	}
+	m.reload.stop()
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 	}
