@@ -107,6 +107,45 @@ type Store interface {
 	// ListAudit returns audit events matching the filter, newest first.
 	ListAudit(ctx context.Context, filter latchkey.AuditFilter) ([]latchkey.AuditEvent, error)
 
+	// CreateAdmin stores an admin account of the builder UI; an email in
+	// use is refused with ErrConflict.
+	CreateAdmin(ctx context.Context, admin Admin) error
+	// GetAdmin returns the admin account of email.
+	GetAdmin(ctx context.Context, email string) (Admin, error)
+	// ListAdmins returns every admin account, by email.
+	ListAdmins(ctx context.Context) ([]Admin, error)
+	// SetAdminPassword replaces an admin's password hash and ends the
+	// admin's sessions.
+	SetAdminPassword(ctx context.Context, email string, hash []byte) error
+	// CreateSession stores a signed-in admin's session under id (the store
+	// keeps only a hash of it).
+	CreateSession(ctx context.Context, id string, s Session) error
+	// GetSession returns the session of id: ErrNotFound when there is none,
+	// ErrExpired when it expired before now.
+	GetSession(ctx context.Context, id string, now time.Time) (Session, error)
+	// DeleteSession ends the session of id; ending an unknown one is no
+	// error.
+	DeleteSession(ctx context.Context, id string) error
+	// ServerSecret returns the server's random secret called name, creating
+	// it (32 random bytes, sealed at rest) on first use, so that every
+	// replica on the same database shares it.
+	ServerSecret(ctx context.Context, name string) ([]byte, error)
+
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Admin is a person who signs in to the builder UI with an email and a
+// password; only a bcrypt hash of the password is kept.
+type Admin struct {
+	Email        string    `json:"email"`
+	PasswordHash []byte    `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Session is a signed-in admin's browser session.
+type Session struct {
+	Email     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }

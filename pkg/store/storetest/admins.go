@@ -1,0 +1,100 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/store"
+)
+
+// RunAdminTests runs the conformance suite of admin accounts, sessions and
+// server secrets. open returns a new, empty store for each subtest.
+func RunAdminTests(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("Admins", func(t *testing.T) { testAdmins(t, open(t)) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("ServerSecret", func(t *testing.T) { testServerSecret(t, open(t)) })
+}
+
+func testAdmins(t *testing.T, s store.Store) {
+	if err := s.CreateAdmin(ctx, store.Admin{Email: "Ada@Example.com ", PasswordHash: []byte("h1"), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.CreateAdmin(ctx, store.Admin{Email: "ada@example.com", PasswordHash: []byte("h2")})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second admin with the same email: got %v, want ErrConflict", err)
+	}
+	a, err := s.GetAdmin(ctx, "ADA@example.com")
+	if err != nil || a.Email != "ada@example.com" || string(a.PasswordHash) != "h1" || !a.CreatedAt.Equal(t0) {
+		t.Fatalf("got %+v (err %v), want ada with hash h1 created at t0", a, err)
+	}
+	if _, err := s.GetAdmin(ctx, "bob@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown admin: got %v, want ErrNotFound", err)
+	}
+	list, err := s.ListAdmins(ctx)
+	if err != nil || len(list) != 1 || list[0].Email != "ada@example.com" || list[0].PasswordHash != nil {
+		t.Fatalf("got %+v (err %v), want ada without her hash", list, err)
+	}
+	if err := s.CreateSession(ctx, "sess-1", store.Session{Email: "ada@example.com", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAdminPassword(ctx, "ada@example.com", []byte("h3")); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.GetAdmin(ctx, "ada@example.com"); string(a.PasswordHash) != "h3" {
+		t.Fatalf("got hash %q, want h3", a.PasswordHash)
+	}
+	if _, err := s.GetSession(ctx, "sess-1", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("session after a password change: got %v, want ErrNotFound", err)
+	}
+	if err := s.SetAdminPassword(ctx, "bob@example.com", []byte("h")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("password of an unknown admin: got %v, want ErrNotFound", err)
+	}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	if err := s.CreateAdmin(ctx, store.Admin{Email: "ada@example.com", PasswordHash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, "sess-1", store.Session{Email: "ada@example.com", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetSession(ctx, "sess-1", t0.Add(59*time.Minute))
+	if err != nil || got.Email != "ada@example.com" || !got.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("got %+v (err %v), want ada's session until t0+1h", got, err)
+	}
+	if _, err := s.GetSession(ctx, "sess-1", t0.Add(time.Hour)); !errors.Is(err, store.ErrExpired) {
+		t.Fatalf("at expiry: got %v, want ErrExpired", err)
+	}
+	if _, err := s.GetSession(ctx, "sess-2", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown session: got %v, want ErrNotFound", err)
+	}
+	if err := s.CreateSession(ctx, "sess-3", store.Session{Email: "bob@example.com", ExpiresAt: t0.Add(time.Hour)}); err == nil {
+		t.Fatal("a session of an unknown admin was stored")
+	}
+	if err := s.DeleteSession(ctx, "sess-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSession(ctx, "sess-1", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after delete: got %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteSession(ctx, "sess-1"); err != nil {
+		t.Fatalf("deleting an ended session: got %v, want no error", err)
+	}
+}
+
+func testServerSecret(t *testing.T, s store.Store) {
+	a, err := s.ServerSecret(ctx, "install-links")
+	if err != nil || len(a) != 32 {
+		t.Fatalf("got %d bytes (err %v), want 32", len(a), err)
+	}
+	b, err := s.ServerSecret(ctx, "install-links")
+	if err != nil || !bytes.Equal(a, b) {
+		t.Fatalf("second read: got a different secret (err %v), want the same", err)
+	}
+	c, err := s.ServerSecret(ctx, "other")
+	if err != nil || bytes.Equal(a, c) {
+		t.Fatalf("another name: got the same secret (err %v), want a different one", err)
+	}
+}
