@@ -55,6 +55,7 @@ type Engine struct {
 	mu      sync.Mutex
 	apps    map[string]cachedApp
 	refresh singleflight.Group
+	loading singleflight.Group
 }
 
 type cachedApp struct {
@@ -145,23 +146,31 @@ func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
 	if ok && now.Sub(c.loaded) < e.cfg.AppCacheTTL && now.Sub(c.loaded) >= 0 {
 		return c.compiled, nil
 	}
-	app, err := e.cfg.Store.GetApp(ctx, name)
+	// One load per app at a time: a cold cache under load must not compile
+	// the same document once per caller.
+	v, err, _ := e.loading.Do(name, func() (any, error) {
+		app, err := e.cfg.Store.GetApp(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if ok && c.compiled.App.Revision == app.Revision {
+			c.loaded = now
+		} else {
+			compiled, err := Compile(app)
+			if err != nil {
+				return nil, latchkey.WrapError(latchkey.EINTERNAL, err, "the stored document of app %q does not compile", name)
+			}
+			c = cachedApp{compiled: compiled, loaded: now}
+		}
+		e.mu.Lock()
+		e.apps[name] = c
+		e.mu.Unlock()
+		return c.compiled, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if ok && c.compiled.App.Revision == app.Revision {
-		c.loaded = now
-	} else {
-		compiled, err := Compile(app)
-		if err != nil {
-			return nil, latchkey.WrapError(latchkey.EINTERNAL, err, "the stored document of app %q does not compile", name)
-		}
-		c = cachedApp{compiled: compiled, loaded: now}
-	}
-	e.mu.Lock()
-	e.apps[name] = c
-	e.mu.Unlock()
-	return c.compiled, nil
+	return v.(*Compiled), nil
 }
 
 func (c *Compiled) config(name string) (*compiledConfig, error) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -196,32 +195,6 @@ func TestRefreshAnswerWithoutRefreshTokenKeepsTheOld(t *testing.T) {
 	}
 	if conn.Values["refresh_token"] != first.Values["refresh_token"] {
 		t.Fatal("got the refresh token dropped, want the old one kept")
-	}
-}
-
-func TestConcurrentReadsOfAnExpiredTokenRefreshOnce(t *testing.T) {
-	e, p := genericEnv(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true})
-	e.mustConnect(p, alice)
-	e.clock.Advance(2 * time.Hour)
-	var wg sync.WaitGroup
-	tokens := make([]string, 100)
-	errs := make([]error, 100)
-	for i := range tokens {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			conn, err := e.engine.Token(e.ctx, alice)
-			tokens[i], errs[i] = conn.Values["access_token"], err
-		}()
-	}
-	wg.Wait()
-	for i := range tokens {
-		if errs[i] != nil || tokens[i] != tokens[0] {
-			t.Fatalf("caller %d: got err %v and a token equal to the first: %v", i, errs[i], tokens[i] == tokens[0])
-		}
-	}
-	if got := p.RefreshCalls(); got != 1 {
-		t.Fatalf("got %d refreshes at the provider, want exactly 1", got)
 	}
 }
 

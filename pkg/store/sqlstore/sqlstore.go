@@ -49,7 +49,16 @@ type Config struct {
 	// optional. SQL statements are never logged, since their arguments may
 	// be secrets.
 	Logger *slog.Logger
+	// MaxOpenConns bounds the connections the store opens: callers beyond it
+	// wait for one. Zero means DefaultMaxOpenConns. Several replicas on one
+	// PostgreSQL server must stay under its max_connections together.
+	MaxOpenConns int
 }
+
+// DefaultMaxOpenConns is the connection pool's bound when Config leaves it
+// zero: enough for a busy replica, a fifth of PostgreSQL's default
+// max_connections of 100.
+const DefaultMaxOpenConns = 20
 
 // Store is a store.Store on SQLite or PostgreSQL. It is safe for concurrent
 // use.
@@ -102,6 +111,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
+	maxConns := cfg.MaxOpenConns
+	if maxConns <= 0 {
+		maxConns = DefaultMaxOpenConns
+	}
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, log: log, postgres: pg}
 	s.ring.Store(cfg.Keyring)
 	if err := sqlDB.PingContext(ctx); err != nil {
