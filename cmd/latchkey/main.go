@@ -3,7 +3,7 @@
 //	latchkey serve [flags]              run the server
 //	latchkey apply -f FILE...           create or replace app documents through the API
 //	latchkey apikeys create|list|revoke manage API keys on the database
-//	latchkey keys generate              print a new encryption key
+//	latchkey keys generate|rotate       print a new encryption key; re-encrypt every value under a new key
 //	latchkey demo-provider [flags]      run a tiny local OAuth 2 provider to try flows against
 //
 // Every flag has an environment variable (LATCHKEY_ADDR, LATCHKEY_DATA_DIR,
@@ -44,6 +44,7 @@ Usage:
   latchkey apikeys list
   latchkey apikeys revoke ID
   latchkey keys generate
+  latchkey keys rotate [--remove-old] [--batch N] [--wait DURATION]
   latchkey demo-provider [--addr 127.0.0.1:9090]
 
 Run "latchkey COMMAND -h" for a command's flags.
