@@ -1,6 +1,7 @@
 // Package templates holds the end-user pages Latchkey renders itself: the
 // landing page where a user allows access, and the result pages after the
-// provider's callback. They use no third-party resources and work without
+// provider's callback, and the install prompt where an org fills the app's
+// org-level settings. They use no third-party resources and work without
 // JavaScript.
 package templates
 
@@ -16,7 +17,7 @@ var files embed.FS
 // rendered through "layout".
 func Pages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"landing.html", "result.html"} {
+	for _, name := range []string{"landing.html", "result.html", "install.html"} {
 		t, err := template.New(name).ParseFS(files, "layout.html", name)
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@
 //	latchkey serve [flags]              run the server
 //	latchkey apply -f FILE...           create or replace app documents through the API
 //	latchkey apikeys create|list|revoke manage API keys on the database
+//	latchkey admins create|password|list manage the web UI's admin accounts
 //	latchkey keys generate|rotate       print a new encryption key; re-encrypt every value under a new key
 //	latchkey demo-provider [flags]      run a tiny local OAuth 2 provider to try flows against
 //
@@ -43,6 +44,8 @@ Usage:
   latchkey apikeys create --scope admin|runtime [--app APP] [--name NAME]
   latchkey apikeys list
   latchkey apikeys revoke ID
+  latchkey admins create|password --email E             (password from LATCHKEY_ADMIN_PASSWORD or stdin)
+  latchkey admins list
   latchkey keys generate
   latchkey keys rotate [--remove-old] [--batch N] [--wait DURATION]
   latchkey demo-provider [--addr 127.0.0.1:9090]
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runApply(ctx, args[1:], stdout, stderr)
 	case "apikeys":
 		return runAPIKeys(ctx, args[1:], stdout, stderr)
+	case "admins":
+		return runAdmins(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "demo-provider":

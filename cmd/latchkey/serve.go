@@ -103,6 +103,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.ensureAdminKey(ctx); err != nil {
 		return err
 	}
+	if err := m.ensureFirstAdmin(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return err

@@ -42,6 +42,13 @@ func (kc *keyCache) forget(id string) {
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get("Authorization")
+		if cookie, cerr := c.Cookie(SessionCookie); h == "" && cerr == nil && cookie.Value != "" {
+			// The builder UI: a session cookie, with a CSRF token on changes.
+			if err := s.authenticateSession(c, cookie); err != nil {
+				return err
+			}
+			return next(c)
+		}
 		token, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || strings.TrimSpace(token) == "" {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)

@@ -71,6 +71,9 @@ func New(cfg Config) (*Server, error) {
 	s.installationRoutes(api)
 	s.connectionRoutes(api)
 	s.apiKeyRoutes(api)
+	s.sessionRoutes(e)
+	s.installRoutes(e, api)
+	s.uiRoutes(e)
 	api.GET("/audit", s.listAudit)
 	s.echo = e
 	return s, nil
