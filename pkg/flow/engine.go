@@ -21,6 +21,13 @@ const (
 	DefaultStateTTL      = 10 * time.Minute
 	DefaultRefreshMargin = time.Minute
 	DefaultAppCacheTTL   = 2 * time.Second
+	// DefaultRefreshBackoff is the wait after a first failed refresh; it
+	// doubles with each failure up to DefaultMaxRefreshBackoff.
+	DefaultRefreshBackoff    = 2 * time.Second
+	DefaultMaxRefreshBackoff = 5 * time.Minute
+	// DefaultMaxRefreshFailures is how many refreshes of an expired token
+	// may fail in a row before the connection is refresh_failed.
+	DefaultMaxRefreshFailures = 8
 )
 
 // Config configures an Engine. Store, CallbackURL and ConnectURL are required.
@@ -46,7 +53,14 @@ type Config struct {
 	// AppCacheTTL bounds how long a compiled app read from the store is
 	// reused before the store is asked again (other replicas may change it).
 	AppCacheTTL time.Duration
-	Logger      *slog.Logger
+	// RefreshBackoff, MaxRefreshBackoff and MaxRefreshFailures govern
+	// retries of refreshes that fail for a passing reason (network,
+	// timeouts, 429, 5xx): capped exponential backoff with jitter, or the
+	// provider's Retry-After; then refresh_failed.
+	RefreshBackoff     time.Duration
+	MaxRefreshBackoff  time.Duration
+	MaxRefreshFailures int
+	Logger             *slog.Logger
 }
 
 // Engine runs OAuth flows. It is safe for concurrent use.
@@ -82,6 +96,15 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.AppCacheTTL == 0 {
 		cfg.AppCacheTTL = DefaultAppCacheTTL
+	}
+	if cfg.RefreshBackoff == 0 {
+		cfg.RefreshBackoff = DefaultRefreshBackoff
+	}
+	if cfg.MaxRefreshBackoff == 0 {
+		cfg.MaxRefreshBackoff = DefaultMaxRefreshBackoff
+	}
+	if cfg.MaxRefreshFailures == 0 {
+		cfg.MaxRefreshFailures = DefaultMaxRefreshFailures
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

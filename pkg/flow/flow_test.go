@@ -221,23 +221,6 @@ func TestRefusedRefreshNeedsReauthAndKeepsTheTokens(t *testing.T) {
 	}
 }
 
-func TestTransientRefreshFailureKeepsTheConnectionActive(t *testing.T) {
-	e, p := genericEnv(t, providertest.Options{AccessTTL: time.Hour})
-	e.mustConnect(p, alice)
-	e.clock.Advance(2 * time.Hour)
-	p.FailNext(1, providertest.FailStatus(503))
-	if _, err := e.engine.Token(e.ctx, alice); latchkey.ErrorCode(err) != latchkey.EPROVIDER {
-		t.Fatalf("got %v, want a provider error", err)
-	}
-	conn, _ := e.store.GetConnection(e.ctx, alice)
-	if conn.Status != latchkey.StatusActive || conn.Failures != 1 {
-		t.Fatalf("got status %q failures %d, want active with 1 failure", conn.Status, conn.Failures)
-	}
-	if _, err := e.engine.Token(e.ctx, alice); err != nil {
-		t.Fatalf("retry: got %v, want a fresh token", err)
-	}
-}
-
 func TestClientCredentialsGivesTheOrgAToken(t *testing.T) {
 	e, p := genericEnv(t, providertest.Options{})
 	key := latchkey.ConnectionKey{App: "crm", Org: "acme", Config: "machine"}

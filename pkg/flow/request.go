@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/pkg/extract"
 	"github.com/latchkey/latchkey/pkg/latchkey"
@@ -56,11 +58,27 @@ func (e *Engine) send(ctx context.Context, cc *compiledConfig, tr tokenRequest, 
 	}
 	doc, err := extract.ParseResponse(resp.Header.Get("Content-Type"), body)
 	if err != nil {
-		return extract.Token{}, &latchkey.Error{Code: latchkey.EPROVIDER, Err: err,
+		return extract.Token{}, withRetryAfter(&latchkey.Error{Code: latchkey.EPROVIDER, Err: err,
 			Message:  "the provider's answer is not a token response: " + err.Error(),
-			Provider: &latchkey.ProviderError{Status: resp.StatusCode}}
+			Provider: &latchkey.ProviderError{Status: resp.StatusCode}}, resp.Header.Get("Retry-After"), e.cfg.Now())
 	}
-	return cc.rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
+	tok, err := cc.rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
+	return tok, withRetryAfter(err, resp.Header.Get("Retry-After"), e.cfg.Now())
+}
+
+// withRetryAfter records on a provider error how long the provider asked
+// to wait (RFC 9110 §10.2.3: seconds or an HTTP date).
+func withRetryAfter(err error, header string, now time.Time) error {
+	var le *latchkey.Error
+	if header == "" || !errors.As(err, &le) || le.Provider == nil {
+		return err
+	}
+	if secs, perr := strconv.Atoi(strings.TrimSpace(header)); perr == nil && secs >= 0 {
+		le.Provider.RetryAfter = time.Duration(secs) * time.Second
+	} else if at, perr := http.ParseTime(header); perr == nil && at.After(now) {
+		le.Provider.RetryAfter = at.Sub(now)
+	}
+	return err
 }
 
 func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenRequest, vals map[string]string) (*http.Request, error) {

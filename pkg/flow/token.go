@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchke
 		}
 		if !conn.Expired(now, margin) {
 			return conn, nil
+		}
+		if conn, err, wait := backingOff(conn, now); wait {
+			return conn, err
 		}
 	}
 	if cc.cfg.Grant() != latchkey.GrantClientCredentials && (cc.refreshBody == nil || conn.Values[cc.cfg.RefreshTokenVariableName] == "") {
@@ -107,6 +111,13 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 		if !old.Expired(now, e.margin(cc)) {
 			return old, errFresh
 		}
+		if _, err, wait := backingOff(old, now); wait {
+			// Another caller or replica failed a moment ago.
+			if err == nil {
+				err = errFresh
+			}
+			return old, err
+		}
 		var next latchkey.Connection
 		if cc.cfg.Grant() == latchkey.GrantClientCredentials {
 			next, refreshErr = e.fetchClientCredentials(ctx, c, cc, key, now)
@@ -114,18 +125,7 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 			next, refreshErr = e.refreshToken(ctx, c, cc, old, now)
 		}
 		if refreshErr != nil {
-			if !old.Expired(now, 0) {
-				// A refresh ahead of expiry failed, but the token still
-				// works: count the failure, keep the status, and hand out
-				// the current token (Slingr refuses early refreshes with
-				// "Token is not yet expired.").
-				next := old
-				next.Failures++
-				next.LastError = describeFailure(refreshErr)
-				next.UpdatedAt = now
-				return next, nil
-			}
-			return failed(old, refreshErr, now), nil
+			return e.failed(old, refreshErr, now), nil
 		}
 		next.CreatedAt = old.CreatedAt
 		next.Version = old.Version
@@ -182,22 +182,76 @@ func (e *Engine) refreshToken(ctx context.Context, c *Compiled, cc *compiledConf
 	return next, nil
 }
 
-// failed records a refresh failure on a connection. A provider's refusal
-// (an error answer with a 4xx status or an OAuth error code) means the
-// refresh token is no good and the user must connect again; anything else
-// (network, timeouts, 5xx) only counts a failure and keeps the old tokens.
-func failed(old latchkey.Connection, err error, now time.Time) latchkey.Connection {
+// failed records a refresh failure on a connection (its old tokens kept).
+//   - Ahead of expiry, while the token still works, the failure is counted
+//     and retried after a backoff, and the status stays (Slingr refuses early
+//     refreshes with "Token is not yet expired.").
+//   - A provider's refusal (an OAuth error code, or a 4xx other than 429)
+//     means the refresh token is no good: needs_reauth at once, no retries.
+//   - Anything else (network, timeouts, 429, 5xx, an unreadable answer) is
+//     retried after a capped exponential backoff with jitter, or after the
+//     provider's Retry-After, and after MaxRefreshFailures in a row the
+//     connection is refresh_failed.
+func (e *Engine) failed(old latchkey.Connection, err error, now time.Time) latchkey.Connection {
 	next := old
 	next.Failures++
 	next.LastError = describeFailure(err)
-	var le *latchkey.Error
-	if errors.As(err, &le) && le.Provider != nil {
-		if le.Provider.Code != "" || (le.Provider.Status >= 400 && le.Provider.Status < 500 && le.Provider.Status != 429) {
-			next.Status = latchkey.StatusNeedsReauth
-		}
-	}
 	next.UpdatedAt = now
+	next.NextAttemptAt = now.Add(e.backoff(next.Failures, err))
+	switch {
+	case !old.Expired(now, 0):
+	case permanent(err):
+		next.Status = latchkey.StatusNeedsReauth
+		next.NextAttemptAt = time.Time{}
+	case next.Failures >= e.cfg.MaxRefreshFailures:
+		next.Status = latchkey.StatusRefreshFailed
+		next.NextAttemptAt = time.Time{}
+	}
 	return next
+}
+
+// permanent reports whether a refresh failure is the provider's refusal.
+func permanent(err error) bool {
+	var le *latchkey.Error
+	if !errors.As(err, &le) || le.Provider == nil {
+		return false
+	}
+	p := le.Provider
+	if p.Status == 429 || p.Status >= 500 {
+		return false
+	}
+	return p.Code != "" || (p.Status >= 400 && p.Status < 500)
+}
+
+// backoff is how long to wait before the next attempt after failures in a
+// row: the provider's Retry-After when it gave one (at most an hour), else
+// RefreshBackoff doubled per failure up to MaxRefreshBackoff, with ±20%
+// jitter so that connections failing together do not retry together.
+func (e *Engine) backoff(failures int, err error) time.Duration {
+	var le *latchkey.Error
+	if errors.As(err, &le) && le.Provider != nil && le.Provider.RetryAfter > 0 {
+		return min(le.Provider.RetryAfter, time.Hour)
+	}
+	d := e.cfg.RefreshBackoff
+	for i := 1; i < failures && d < e.cfg.MaxRefreshBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, e.cfg.MaxRefreshBackoff)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// backingOff reports whether a connection waits for its next refresh
+// attempt: then a token that still works is handed out, and an expired one
+// answers refresh_pending with the last error, without calling the provider.
+func backingOff(conn latchkey.Connection, now time.Time) (latchkey.Connection, error, bool) {
+	if conn.NextAttemptAt.IsZero() || !now.Before(conn.NextAttemptAt) {
+		return conn, nil, false
+	}
+	if !conn.Expired(now, 0) {
+		return conn, nil, true
+	}
+	return conn, latchkey.Errorf(latchkey.EREFRESHING, "the access token expired and refreshing it failed (%s); the next attempt is at %s",
+		conn.LastError, conn.NextAttemptAt.UTC().Format(time.RFC3339)), true
 }
 
 func (e *Engine) clientCredentials(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, old latchkey.Connection) (latchkey.Connection, error) {

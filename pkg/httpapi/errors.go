@@ -21,6 +21,7 @@ var statusOf = map[string]int{
 	latchkey.EFORBIDDEN:    http.StatusForbidden,
 	latchkey.EPROVIDER:     http.StatusBadGateway,
 	latchkey.ENEEDSREAUTH:  http.StatusConflict,
+	latchkey.EREFRESHING:   http.StatusFailedDependency,
 	latchkey.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -43,6 +43,9 @@ type Connection struct {
 	RefreshedAt time.Time `json:"refreshed_at,omitzero"`
 	// LastError is the last refresh failure, as the provider said it.
 	LastError string `json:"last_error,omitempty"`
+	// NextAttemptAt is when a refresh that failed for a passing reason
+	// (network, timeout, 429, 5xx) may be tried again; zero when none failed.
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
 	// Failures counts refresh failures since the last success.
 	Failures int `json:"failures,omitempty"`
 }

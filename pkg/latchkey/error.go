@@ -5,20 +5,22 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Error codes, each mapped to one HTTP status by the HTTP API.
 const (
-	EINVALID      = "invalid"        // the input is malformed or breaks a rule (422)
-	EBADREQUEST   = "bad_request"    // the request itself cannot be read (400)
-	ENOTFOUND     = "not_found"      // no such resource, or not visible to the caller (404)
-	ECONFLICT     = "conflict"       // the resource changed or exists already (409)
-	EEXPIRED      = "expired"        // a link or state that was valid is no longer (410)
-	EUNAUTHORIZED = "unauthorized"   // no or a wrong credential (401)
-	EFORBIDDEN    = "forbidden"      // a valid credential without the right (403)
-	EPROVIDER     = "provider_error" // the OAuth provider refused or failed (502)
-	ENEEDSREAUTH  = "needs_reauth"   // the connection must be authorized again (409)
-	EINTERNAL     = "internal"       // a fault of Latchkey itself (500)
+	EINVALID      = "invalid"         // the input is malformed or breaks a rule (422)
+	EBADREQUEST   = "bad_request"     // the request itself cannot be read (400)
+	ENOTFOUND     = "not_found"       // no such resource, or not visible to the caller (404)
+	ECONFLICT     = "conflict"        // the resource changed or exists already (409)
+	EEXPIRED      = "expired"         // a link or state that was valid is no longer (410)
+	EUNAUTHORIZED = "unauthorized"    // no or a wrong credential (401)
+	EFORBIDDEN    = "forbidden"       // a valid credential without the right (403)
+	EPROVIDER     = "provider_error"  // the OAuth provider refused or failed (502)
+	ENEEDSREAUTH  = "needs_reauth"    // the connection must be authorized again (409)
+	EREFRESHING   = "refresh_pending" // the token expired and refreshing it fails for now; retried later (424)
+	EINTERNAL     = "internal"        // a fault of Latchkey itself (500)
 )
 
 // Error is the one error type of Latchkey's domain. Message is safe to show to
@@ -49,6 +51,9 @@ type ProviderError struct {
 	Code        string `json:"error,omitempty"`
 	Description string `json:"error_description,omitempty"`
 	URI         string `json:"error_uri,omitempty"`
+	// RetryAfter is how long the provider asked to wait (HTTP Retry-After,
+	// RFC 9110 §10.2.3), zero when it did not say.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Error implements error.

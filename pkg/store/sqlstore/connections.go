@@ -104,6 +104,7 @@ type connectionJoinRow struct {
 	CreatedAt   time.Time  `gorm:"column:created_at"`
 	UpdatedAt   time.Time  `gorm:"column:updated_at"`
 	RefreshedAt *time.Time `gorm:"column:refreshed_at"`
+	NextAttempt *time.Time `gorm:"column:next_attempt_at"`
 	LastError   string     `gorm:"column:last_error"`
 	Failures    int        `gorm:"column:failures"`
 	VName       *string    `gorm:"column:v_name"`
@@ -113,7 +114,7 @@ type connectionJoinRow struct {
 func (r connectionJoinRow) connection() connectionRow {
 	return connectionRow{App: r.App, Org: r.Org, UserID: r.UserID, Config: r.Config, Status: r.Status, TokenType: r.TokenType,
 		Scope: r.Scope, ExpiresAt: r.ExpiresAt, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-		RefreshedAt: r.RefreshedAt, LastError: r.LastError, Failures: r.Failures}
+		RefreshedAt: r.RefreshedAt, NextAttempt: r.NextAttempt, LastError: r.LastError, Failures: r.Failures}
 }
 
 // UpdateConnection reads the connection under a lock, calls update with it
@@ -254,9 +255,9 @@ func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.
 	} else {
 		row.Version, row.CreatedAt = prev.Version+1, prev.CreatedAt
 		res := tx.Exec(`UPDATE connections SET status = ?, token_type = ?, scope = ?, expires_at = ?, version = ?,
-			updated_at = ?, refreshed_at = ?, last_error = ?, failures = ?
+			updated_at = ?, refreshed_at = ?, next_attempt_at = ?, last_error = ?, failures = ?
 			WHERE app = ? AND org = ? AND user_id = ? AND config = ? AND version = ?`,
-			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.LastError, row.Failures,
+			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.NextAttempt, row.LastError, row.Failures,
 			k.App, k.Org, k.User, k.Config, prev.Version)
 		if res.Error != nil {
 			return latchkey.Connection{}, fail(res.Error, "saving connection %s", connName(k))
@@ -301,7 +302,7 @@ func toRow(c latchkey.Connection) connectionRow {
 	return connectionRow{
 		App: c.App, Org: c.Org, UserID: c.User, Config: c.Config,
 		Status: string(c.Status), TokenType: c.TokenType, Scope: c.Scope,
-		ExpiresAt: utcPtr(c.ExpiresAt), RefreshedAt: utcPtr(c.RefreshedAt),
+		ExpiresAt: utcPtr(c.ExpiresAt), RefreshedAt: utcPtr(c.RefreshedAt), NextAttempt: utcPtr(c.NextAttemptAt),
 		LastError: c.LastError, Failures: c.Failures,
 	}
 }
@@ -317,6 +318,7 @@ func fromRow(r connectionRow) latchkey.Connection {
 		CreatedAt:     utc(r.CreatedAt),
 		UpdatedAt:     utc(r.UpdatedAt),
 		RefreshedAt:   fromPtr(r.RefreshedAt),
+		NextAttemptAt: fromPtr(r.NextAttempt),
 		LastError:     r.LastError,
 		Failures:      r.Failures,
 	}

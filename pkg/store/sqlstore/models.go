@@ -48,6 +48,7 @@ type connectionRow struct {
 	CreatedAt   time.Time  `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt   time.Time  `gorm:"column:updated_at;autoUpdateTime:false"`
 	RefreshedAt *time.Time `gorm:"column:refreshed_at"`
+	NextAttempt *time.Time `gorm:"column:next_attempt_at"`
 	LastError   string     `gorm:"column:last_error"`
 	Failures    int        `gorm:"column:failures"`
 }

@@ -1,0 +1,7 @@
+-- When a refresh that failed for a passing reason may be tried again.
+
+-- +goose Up
+ALTER TABLE connections ADD COLUMN next_attempt_at TIMESTAMP;
+
+-- +goose Down
+ALTER TABLE connections DROP COLUMN next_attempt_at;
