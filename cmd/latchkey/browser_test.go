@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/latchkey/latchkey/pkg/providertest"
+)
+
+// chromiumPath is Debian's Chromium, which .ci/run installs when missing.
+const chromiumPath = "/usr/bin/chromium"
+
+// axePath is axe-core from the UI's npm dev dependencies (npm ci in ui/).
+const axePath = "../../ui/node_modules/axe-core/axe.min.js"
+
+// outputDir receives the screenshots, for review; it is not committed.
+const outputDir = "../../test-output"
+
+// newBrowser starts a headless Chromium with a fresh profile. Without
+// Chromium the test is skipped, except under CI=true, where it fails.
+func newBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s is missing: CI must run the browser tests (.ci/run installs chromium)", chromiumPath)
+		}
+		tb.Skipf("%s is missing: install Debian's chromium (apt-get install -y chromium) to run the browser tests", chromiumPath)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(tb.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	tb.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Run(ctx, page.SetBypassCSP(true)); err != nil {
+		tb.Fatalf("starting Chromium: %v", err)
+	}
+	return ctx
+}
+
+// browse runs browser actions and fails the test on error.
+func browse(tb testing.TB, ctx context.Context, what string, actions ...chromedp.Action) {
+	tb.Helper()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
+}
+
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
+
+// checkPage saves a screenshot of the page at 375 and 1280 px wide and runs
+// axe-core at each width, failing on any serious or critical violation.
+func checkPage(tb testing.TB, ctx context.Context, name string) {
+	tb.Helper()
+	axe, err := os.ReadFile(axePath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("axe-core is missing (%v): run npm ci in ui/", err)
+		}
+		tb.Logf("axe-core is missing (%v): run npm ci in ui/ for the accessibility check; screenshots only", err)
+	}
+	if err := os.MkdirAll(outputDir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	for _, width := range []int64{375, 1280} {
+		var shot []byte
+		browse(tb, ctx, name+": screenshot", chromedp.EmulateViewport(width, 900), chromedp.Sleep(100*time.Millisecond), chromedp.FullScreenshot(&shot, 80))
+		if err := os.WriteFile(filepath.Join(outputDir, fmt.Sprintf("%s-%d.jpg", name, width)), shot, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		if axe == nil {
+			continue
+		}
+		var violations []struct {
+			ID, Impact, Help string
+			Nodes            []string
+		}
+		script := `(async () => {
+			if (!window.axe) { ` + string(axe) + ` }
+			const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
+			return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+				.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+		})()`
+		browse(tb, ctx, name+": axe", chromedp.Evaluate(script, &violations, awaitPromise))
+		for _, v := range violations {
+			tb.Errorf("%s at %d px: %s accessibility violation %s (%s) at %v", name, width, v.Impact, v.ID, v.Help, v.Nodes)
+		}
+	}
+	browse(tb, ctx, name+": viewport", chromedp.EmulateViewport(1280, 900))
+}
+
+// setInput sets a text field's value as typing would, so the UI sees it.
+func setInput(sel, value string) chromedp.Action {
+	v, _ := json.Marshal(value)
+	s, _ := json.Marshal(sel)
+	return chromedp.Evaluate(`(() => { const el = document.querySelector(`+string(s)+`);
+		const proto = el instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+		Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, `+string(v)+`);
+		el.dispatchEvent(new Event('input', {bubbles: true})); })()`, nil)
+}
+
+const browserApp = `name: capacity
+label: Capacity
+allowed_return_urls: ["https://app.example.com/integrations"]
+settings:
+  - {name: client_id, level: org, required: true, description: Client id issued by the provider}
+  - {name: client_secret, level: org, secret: true, required: true, description: Client secret issued by the provider}
+  - {name: access_token, level: user, secret: true}
+  - {name: refresh_token, level: user, secret: true}
+oauth_configs:
+  - name: example
+    label: Example Provider
+    description: Capacity reads your example projects to plan your week.
+    link_url: "AUTHORIZE?client_id={{client_id}}&redirect_uri={{redirect_uri}}&response_type=code"
+    token_url: TOKEN
+    refresh_token_url: TOKEN
+    scopes: [read, projects]
+    access_token_variable_name: access_token
+    refresh_token_variable_name: refresh_token
+`
+
+// TestBrowserBuilderAndEndUserPages drives the builder UI and the end-user
+// pages in headless Chromium: sign in, create an app from YAML, see a broken
+// config's validation message beside its field, fill the org settings
+// through the install prompt, connect a user through the landing page
+// against a fake provider, see the connection active in the UI, and see a
+// provider's refusal rendered. Every page is checked with axe-core at 375 and
+// 1280 px and photographed into test-output/.
+func TestBrowserBuilderAndEndUserPages(t *testing.T) {
+	ctx := newBrowser(t)
+	h := startLatchkey(t)
+	addAdmin(t, h)
+	provider := providertest.New(t, providertest.Options{ClientID: "capacity-client", ClientSecret: "s3cr3t-client-value",
+		Now: h.clock.Now, AccessTTL: time.Hour, RedirectURIs: []string{h.main.URL + "/oauth/callback"}})
+	doc := strings.NewReplacer("AUTHORIZE", provider.AuthorizeURL(), "TOKEN", provider.TokenURL()).Replace(browserApp)
+
+	// Sign in; the first screen's render time is measured in the browser.
+	var firstRender float64
+	browse(t, ctx, "open the UI", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
+		chromedp.Evaluate(`window.__latchkeyReady || performance.now()`, &firstRender))
+	t.Logf("first screen rendered %.0f ms after navigation start", firstRender)
+	_ = os.MkdirAll(outputDir, 0o755)
+	_ = os.WriteFile(filepath.Join(outputDir, "ui-first-render.txt"), fmt.Appendf(nil, "%.0f ms\n", firstRender), 0o644)
+	checkPage(t, ctx, "01-sign-in")
+	browse(t, ctx, "sign in", setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible("#app-doc", chromedp.ByQuery))
+	checkPage(t, ctx, "02-apps")
+
+	// Create the app from its YAML document.
+	browse(t, ctx, "create the app", setInput("#app-doc", doc), chromedp.Click(`//button[text()="Create app"]`),
+		chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery))
+	checkPage(t, ctx, "03-app-editor")
+
+	// A broken token URL: the server's message is shown beside its field.
+	var fieldError string
+	browse(t, ctx, "save a broken config", setInput("#c0-token_url", "not a url"), chromedp.Click(`//button[text()="Save app"]`),
+		chromedp.WaitVisible(`[data-field="c0-token_url"] .field-error`, chromedp.ByQuery),
+		chromedp.Text(`[data-field="c0-token_url"] .field-error`, &fieldError, chromedp.ByQuery))
+	if fieldError == "" {
+		t.Fatal("got no message beside the token URL field, want the server's validation message")
+	}
+	t.Logf("token_url message: %q", fieldError)
+	checkPage(t, ctx, "04-config-error")
+
+	// The install link, issued from the UI, and the install prompt.
+	var installURL string
+	browse(t, ctx, "issue an install link", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
+		setInput("#install-org", "acme"), chromedp.Click(`//button[text()="Create install link"]`),
+		chromedp.WaitVisible("#install-link-url", chromedp.ByQuery), chromedp.AttributeValue("#install-link-url", "href", &installURL, nil, chromedp.ByQuery))
+	checkPage(t, ctx, "05-org-installs")
+	browse(t, ctx, "open the install prompt", chromedp.Navigate(installURL), chromedp.WaitVisible("#s_client_id", chromedp.ByQuery))
+	checkPage(t, ctx, "06-install-prompt")
+	browse(t, ctx, "submit without the client id", setInput("#s_client_secret", "s3cr3t-client-value"),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible("#e_client_id", chromedp.ByQuery))
+	checkPage(t, ctx, "07-install-missing")
+	var page string
+	browse(t, ctx, "install", setInput("#s_client_id", "capacity-client"), setInput("#s_client_secret", "s3cr3t-client-value"),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible("h1.ok", chromedp.ByQuery),
+		chromedp.OuterHTML("html", &page, chromedp.ByQuery))
+	if strings.Contains(page, "s3cr3t-client-value") {
+		t.Fatal("the install page echoed the client secret")
+	}
+	checkPage(t, ctx, "08-installed")
+
+	// A user connects through the landing page against the fake provider.
+	link := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/users/u-42/connections/example/link", testAdminKey, "", ""))
+	browse(t, ctx, "open the landing page", chromedp.Navigate(link["url"].(string)), chromedp.WaitVisible(`//button[text()="Allow access"]`))
+	checkPage(t, ctx, "09-landing")
+	var result string
+	browse(t, ctx, "allow", chromedp.Click(`//button[text()="Allow access"]`), chromedp.WaitVisible("h1.ok", chromedp.ByQuery),
+		chromedp.Text("h1", &result, chromedp.ByQuery))
+	if !strings.Contains(result, "Connected") {
+		t.Fatalf("got result %q, want Connected", result)
+	}
+	checkPage(t, ctx, "10-connected")
+
+	// The connection is active in the UI.
+	browse(t, ctx, "see the connection", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/connections"),
+		chromedp.WaitVisible(".status-active", chromedp.ByQuery))
+	checkPage(t, ctx, "11-connections")
+
+	// The provider refuses: its error is rendered in words.
+	provider.DenyNext()
+	link = decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/users/u-43/connections/example/link", testAdminKey, "", ""))
+	browse(t, ctx, "denied", chromedp.Navigate(link["url"].(string)), chromedp.WaitVisible(`//button[text()="Allow access"]`),
+		chromedp.Click(`//button[text()="Allow access"]`), chromedp.WaitVisible("h1.error", chromedp.ByQuery),
+		chromedp.OuterHTML("main", &page, chromedp.ByQuery))
+	if !strings.Contains(page, "access_denied") || !strings.Contains(page, "did not grant access") {
+		t.Fatalf("got error page %s, want the provider's access_denied in words", page)
+	}
+	checkPage(t, ctx, "12-provider-error")
+	h.assertNoLeak("s3cr3t-client-value")
+}

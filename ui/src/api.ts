@@ -1,0 +1,36 @@
+// The UI's only channel to the server: the /api/v1 JSON API, with the
+// session cookie and, on every change, the session's CSRF token.
+
+export interface FieldError { field: string; message: string }
+export class APIError extends Error {
+  constructor(public status: number, public code: string, message: string, public details: FieldError[] = [],
+    public provider?: { code?: string; description?: string }) { super(message) }
+  /** fieldError returns the message of the detail naming field, or a field inside it. */
+  fieldError(field: string): string | undefined {
+    const d = this.details.find(d => d.field === field || d.field.startsWith(field + '.') || d.field.startsWith(field + '['))
+    return d?.message
+  }
+}
+
+let csrf = ''
+export function setCSRF(token: string) { csrf = token }
+
+export async function api<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrf
+  let payload: BodyInit | undefined
+  if (body !== undefined) {
+    headers['Content-Type'] = contentType
+    payload = typeof body === 'string' ? body : JSON.stringify(body)
+  }
+  const resp = await fetch('/api/v1' + path, { method, headers, body: payload, credentials: 'same-origin' })
+  if (resp.status === 204) return undefined as T
+  const data = await resp.json().catch(() => ({}))
+  if (!resp.ok) {
+    const e = data.error || {}
+    throw new APIError(resp.status, e.code || 'error', e.message || resp.statusText, e.details || [], e.provider)
+  }
+  return data as T
+}
+
+export const enc = encodeURIComponent

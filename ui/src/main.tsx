@@ -1,0 +1,374 @@
+import { render } from 'preact'
+import { useEffect, useState } from 'preact/hooks'
+import { api, APIError, enc, setCSRF } from './api'
+import { documentYAML } from './yaml'
+import './style.css'
+
+type Session = { email: string; csrf_token: string }
+
+// ---------- routing: the hash names the screen ----------
+function useRoute(): string[] {
+  const [hash, setHash] = useState(location.hash)
+  useEffect(() => {
+    const on = () => setHash(location.hash)
+    addEventListener('hashchange', on)
+    return () => removeEventListener('hashchange', on)
+  }, [])
+  return hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent)
+}
+const go = (path: string) => { location.hash = '#/' + path }
+
+// ---------- small building blocks ----------
+function ErrorBox({ err }: { err: unknown }) {
+  if (!err) return null
+  const e = err as APIError
+  return <div class="alert" role="alert">
+    <strong>{e.message}</strong>
+    {e.provider && <p>Provider said: <code>{e.provider.code}</code> {e.provider.description}</p>}
+    {e.details && e.details.length > 0 && <ul>{e.details.map(d => <li><code>{d.field || 'body'}</code> {d.message}</li>)}</ul>}
+  </div>
+}
+
+function Field(props: { id: string; label: string; value: string; onInput: (v: string) => void; error?: string; hint?: string;
+  type?: string; multiline?: boolean; required?: boolean; autocomplete?: string }) {
+  const { id, label, value, onInput, error, hint, type = 'text', multiline, required, autocomplete } = props
+  const describedBy = [hint ? id + '-hint' : '', error ? id + '-error' : ''].filter(Boolean).join(' ') || undefined
+  const common = { id, name: id, value, 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': describedBy, required, autocomplete,
+    onInput: (e: Event) => onInput((e.target as HTMLInputElement).value) }
+  return <div class={'field' + (error ? ' has-error' : '')} data-field={id}>
+    <label for={id}>{label}{required && <span aria-hidden="true"> *</span>}</label>
+    {hint && <p class="hint" id={id + '-hint'}>{hint}</p>}
+    {multiline ? <textarea rows={4} spellcheck={false} {...common} /> : <input type={type} spellcheck={false} {...common} />}
+    {error && <p class="field-error" id={id + '-error'}>{error}</p>}
+  </div>
+}
+
+function fmtTime(t?: string) { return t ? new Date(t).toLocaleString() : '—' }
+
+function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [T | undefined, unknown, () => void] {
+  const [data, setData] = useState<T>()
+  const [err, setErr] = useState<unknown>()
+  const [n, setN] = useState(0)
+  useEffect(() => { setErr(undefined); load().then(setData, setErr) }, [...deps, n])
+  return [data, err, () => setN(n + 1)]
+}
+
+// ---------- sign-in ----------
+function SignIn({ onDone }: { onDone: (s: Session) => void }) {
+  const [email, setEmail] = useState('')
+  const [password, setPassword] = useState('')
+  const [err, setErr] = useState<APIError>()
+  const submit = async (e: Event) => {
+    e.preventDefault()
+    try { onDone(await api<Session>('POST', '/session', { email, password })) } catch (x) { setErr(x as APIError) }
+  }
+  return <main class="narrow" id="main">
+    <h1>Sign in to Latchkey</h1>
+    <form onSubmit={submit} novalidate>
+      {err && !err.details.length && <div class="alert" role="alert">{err.message}</div>}
+      <Field id="email" label="Email" type="email" autocomplete="username" value={email} onInput={setEmail} error={err?.fieldError('email')} required />
+      <Field id="password" label="Password" type="password" autocomplete="current-password" value={password} onInput={setPassword} error={err?.fieldError('password')} required />
+      <button class="primary" type="submit">Sign in</button>
+    </form>
+    <p class="hint">Accounts are made with <code>latchkey admins create --email you@example.com</code>; the first one is printed when the server first starts.</p>
+  </main>
+}
+
+// ---------- apps ----------
+const sampleDoc = `name: my-app
+label: My app
+settings:
+  - {name: client_id, level: org, required: true}
+  - {name: client_secret, level: org, secret: true, required: true}
+  - {name: access_token, level: user, secret: true}
+  - {name: refresh_token, level: user, secret: true}
+oauth_configs:
+  - name: provider
+    label: Provider
+    link_url: "https://provider.example/authorize?client_id={{client_id}}&redirect_uri={{redirect_uri}}&response_type=code"
+    token_url: https://provider.example/token
+    access_token_variable_name: access_token
+    refresh_token_variable_name: refresh_token
+`
+
+function Apps() {
+  const [data, err, reload] = useLoad(() => api<{ apps: any[] }>('GET', '/apps'), [])
+  const [doc, setDoc] = useState(sampleDoc)
+  const [createErr, setCreateErr] = useState<unknown>()
+  const create = async (e: Event) => {
+    e.preventDefault()
+    setCreateErr(undefined)
+    const m = /^name:\s*["']?([a-z0-9_-]+)/m.exec(doc)
+    if (!m) { setCreateErr(new APIError(422, 'invalid', 'The document needs a name: line', [{ field: 'name', message: 'is required' }])); return }
+    try { await api('PUT', '/apps/' + enc(m[1]), doc, 'application/yaml'); reload(); go('apps/' + m[1]) } catch (x) { setCreateErr(x) }
+  }
+  const onFile = async (e: Event) => {
+    const f = (e.target as HTMLInputElement).files?.[0]
+    if (f) setDoc(await f.text())
+  }
+  return <>
+    <h1>Apps</h1>
+    <ErrorBox err={err} />
+    {data && (data.apps.length === 0 ? <p>No app yet. Create one below.</p> :
+      <table><caption class="sr">Apps</caption><thead><tr><th scope="col">Name</th><th scope="col">Label</th><th scope="col">OAuth configs</th><th scope="col">Revision</th></tr></thead>
+        <tbody>{data.apps.map(a => <tr><td><a href={'#/apps/' + enc(a.name)}>{a.name}</a></td><td>{a.label}</td>
+          <td>{(a.oauth_configs || []).map((c: any) => c.name).join(', ')}</td><td>{a.revision}</td></tr>)}</tbody></table>)}
+    <section aria-labelledby="new-app">
+      <h2 id="new-app">Create or import an app</h2>
+      <form onSubmit={create}>
+        <div class="field"><label for="import-file">Import a YAML or JSON file</label>
+          <input id="import-file" type="file" accept=".yaml,.yml,.json,application/json,application/yaml" onChange={onFile} /></div>
+        <Field id="app-doc" label="App document (YAML, the format of latchkey apply)" multiline value={doc} onInput={setDoc} />
+        <ErrorBox err={createErr} />
+        <button class="primary" type="submit">Create app</button>
+      </form>
+    </section>
+  </>
+}
+
+const configFields: [string, string, string?][] = [
+  ['name', 'Name'], ['label', 'Label', 'shown on the landing page'], ['description', 'Description'], ['logo_url', 'Logo URL', '64×64 on the landing page'],
+  ['grant_type', 'Grant type', 'authorization_code (default) or client_credentials'],
+  ['link_url', 'Link URL', 'the provider\'s authorization URL; a template'], ['token_url', 'Token URL'], ['refresh_token_url', 'Refresh token URL'],
+  ['revocation_url', 'Revocation URL', 'called on disconnect (RFC 7009)'],
+  ['request_body', 'Request body', 'a JSON object template: the code exchange parameters'], ['refresh_token_body', 'Refresh token body'],
+  ['request_encoding', 'Request encoding', 'form (default), json or query'], ['client_auth', 'Client authentication', 'body (default), basic or none'],
+  ['client_id', 'Client id template', 'default {{client_id}}'], ['client_secret', 'Client secret template', 'default {{client_secret}}'],
+  ['scope_separator', 'Scope separator', 'a space (default), "," or "+"'],
+  ['extraction_path_auth_code', 'Extraction path: auth code'], ['extraction_path_access_token', 'Extraction path: access token'],
+  ['extraction_path_refresh_token', 'Extraction path: refresh token'], ['extraction_path_expires_in', 'Extraction path: expires in'],
+  ['extraction_path_expires_at', 'Extraction path: expires at'], ['extraction_path_scope', 'Extraction path: scope'],
+  ['extraction_path_token_type', 'Extraction path: token type'], ['extraction_path_id_token', 'Extraction path: id token'],
+  ['extraction_path_error', 'Extraction path: error'], ['extraction_path_error_description', 'Extraction path: error description'],
+  ['success_condition', 'Success condition', 'an expression over the token response, such as $.ok'],
+  ['access_token_variable_name', 'Access token variable name'], ['refresh_token_variable_name', 'Refresh token variable name'],
+  ['refresh_margin', 'Refresh margin', 'such as 5m'],
+]
+const jsonFields = ['auth_params', 'token_headers', 'values', 'metadata']
+
+function ConfigEditor({ cfg, index, err, onChange }: { cfg: any; index: number; err?: APIError; onChange: (c: any) => void }) {
+  const [json, setJSON] = useState<Record<string, string>>(() => Object.fromEntries(jsonFields.map(f => [f, cfg[f] ? JSON.stringify(cfg[f], null, 2) : ''])))
+  const [jsonErr, setJSONErr] = useState<Record<string, string>>({})
+  const fe = (f: string) => err?.fieldError(`oauth_configs[${index}].${f}`)
+  const set = (f: string, v: string) => onChange({ ...cfg, [f]: v })
+  const setJ = (f: string, v: string) => {
+    setJSON({ ...json, [f]: v })
+    try { onChange({ ...cfg, [f]: v.trim() ? JSON.parse(v) : undefined }); setJSONErr({ ...jsonErr, [f]: '' }) } catch { setJSONErr({ ...jsonErr, [f]: 'is not valid JSON' }) }
+  }
+  const p = `c${index}-`
+  return <fieldset class="config">
+    <legend>OAuth config {cfg.name || index + 1}</legend>
+    <div class="grid">
+      {configFields.map(([f, label, hint]) => <Field id={p + f} label={label} hint={hint} value={cfg[f] ?? ''} onInput={v => set(f, v)} error={fe(f)}
+        multiline={f.endsWith('_body')} />)}
+      <Field id={p + 'scopes'} label="Scopes" hint="separated by spaces" value={(cfg.scopes || []).join(' ')}
+        onInput={v => onChange({ ...cfg, scopes: v.split(/\s+/).filter(Boolean) })} error={fe('scopes')} />
+      <div class="field"><label for={p + 'pkce'}>PKCE (RFC 7636)</label>
+        <select id={p + 'pkce'} value={cfg.pkce === false ? 'off' : 'on'} onChange={e => onChange({ ...cfg, pkce: (e.target as HTMLSelectElement).value === 'on' ? undefined : false })}>
+          <option value="on">on (S256)</option><option value="off">off</option></select></div>
+      {jsonFields.map(f => <Field id={p + f} label={f.replace('_', ' ')} hint="JSON" multiline value={json[f]} onInput={v => setJ(f, v)} error={jsonErr[f] || fe(f)} />)}
+    </div>
+  </fieldset>
+}
+
+function SettingsEditor({ settings, err, onChange }: { settings: any[]; err?: APIError; onChange: (s: any[]) => void }) {
+  const set = (i: number, k: string, v: any) => onChange(settings.map((s, j) => j === i ? { ...s, [k]: v } : s))
+  return <fieldset><legend>Settings</legend>
+    <table class="settings"><thead><tr><th scope="col">Name</th><th scope="col">Level</th><th scope="col">Secret</th><th scope="col">Required</th><th scope="col">Description</th><th scope="col">Default</th><th scope="col"><span class="sr">Remove</span></th></tr></thead>
+      <tbody>{settings.map((s, i) => {
+        const fe = (f: string) => err?.fieldError(`settings[${i}].${f}`)
+        return <tr>
+          <td><input aria-label={`setting ${i + 1} name`} value={s.name} onInput={e => set(i, 'name', (e.target as HTMLInputElement).value)} aria-invalid={fe('name') ? 'true' : undefined} />
+            {fe('name') && <p class="field-error">{fe('name')}</p>}</td>
+          <td><select aria-label={`setting ${i + 1} level`} value={s.level} onChange={e => set(i, 'level', (e.target as HTMLSelectElement).value)}><option value="org">org</option><option value="user">user</option></select>
+            {fe('level') && <p class="field-error">{fe('level')}</p>}</td>
+          <td><input type="checkbox" aria-label={`setting ${i + 1} secret`} checked={!!s.secret} onChange={e => set(i, 'secret', (e.target as HTMLInputElement).checked)} /></td>
+          <td><input type="checkbox" aria-label={`setting ${i + 1} required`} checked={!!s.required} onChange={e => set(i, 'required', (e.target as HTMLInputElement).checked)} /></td>
+          <td><input aria-label={`setting ${i + 1} description`} value={s.description || ''} onInput={e => set(i, 'description', (e.target as HTMLInputElement).value)} /></td>
+          <td><input aria-label={`setting ${i + 1} default`} value={s.default || ''} onInput={e => set(i, 'default', (e.target as HTMLInputElement).value)} /></td>
+          <td><button type="button" class="link" onClick={() => onChange(settings.filter((_, j) => j !== i))}>Remove<span class="sr"> setting {s.name}</span></button></td>
+        </tr>
+      })}</tbody></table>
+    <button type="button" onClick={() => onChange([...settings, { name: '', level: 'org' }])}>Add a setting</button>
+  </fieldset>
+}
+
+function AppPage({ name }: { name: string }) {
+  const [app, loadErr, reload] = useLoad(() => api<any>('GET', '/apps/' + enc(name)), [name])
+  const [draft, setDraft] = useState<any>()
+  const [err, setErr] = useState<APIError>()
+  const [saved, setSaved] = useState('')
+  useEffect(() => { if (app) setDraft(structuredClone(app)) }, [app])
+  if (loadErr) return <ErrorBox err={loadErr} />
+  if (!draft) return <p>Loading…</p>
+  const save = async (e: Event) => {
+    e.preventDefault(); setErr(undefined); setSaved('')
+    const { revision, created_at, updated_at, ...doc } = draft
+    try { const a = await api<any>('PUT', '/apps/' + enc(name), doc); setSaved(`Saved: revision ${a.revision}.`); reload() } catch (x) { setErr(x as APIError) }
+  }
+  const remove = async () => {
+    if (!confirm(`Delete app ${name} with its installations and connections?`)) return
+    try { await api('DELETE', '/apps/' + enc(name)); go('apps') } catch (x) { setErr(x as APIError) }
+  }
+  const exportYAML = () => {
+    const url = URL.createObjectURL(new Blob([documentYAML(app)], { type: 'application/yaml' }))
+    const a = document.createElement('a'); a.href = url; a.download = name + '.yaml'; a.click(); URL.revokeObjectURL(url)
+  }
+  return <>
+    <h1>App {name}</h1>
+    <p><a href={`#/apps/${enc(name)}/orgs`}>Org installs</a> · <a href={`#/apps/${enc(name)}/connections`}>Connections</a> ·{' '}
+      <button type="button" class="link" onClick={exportYAML}>Export YAML</button> · <button type="button" class="link danger" onClick={remove}>Delete app</button></p>
+    <form onSubmit={save} novalidate>
+      {err && <div class="alert" role="alert"><strong>{err.message}</strong>{err.details.length > 0 && <p>{err.details.length} field(s) need attention; each message is shown beside its field.</p>}</div>}
+      {saved && <p class="ok" role="status">{saved}</p>}
+      <div class="grid">
+        <Field id="app-label" label="Label" value={draft.label || ''} onInput={v => setDraft({ ...draft, label: v })} error={err?.fieldError('label')} />
+        <Field id="app-description" label="Description" value={draft.description || ''} onInput={v => setDraft({ ...draft, description: v })} error={err?.fieldError('description')} />
+        <Field id="app-returns" label="Allowed return URLs" hint="separated by spaces" value={(draft.allowed_return_urls || []).join(' ')}
+          onInput={v => setDraft({ ...draft, allowed_return_urls: v.split(/\s+/).filter(Boolean) })} error={err?.fieldError('allowed_return_urls')} />
+      </div>
+      <SettingsEditor settings={draft.settings || []} err={err} onChange={s => setDraft({ ...draft, settings: s })} />
+      {(draft.oauth_configs || []).map((c: any, i: number) => <ConfigEditor key={i + ':' + (app?.revision ?? 0)} cfg={c} index={i} err={err}
+        onChange={nc => setDraft({ ...draft, oauth_configs: draft.oauth_configs.map((x: any, j: number) => j === i ? nc : x) })} />)}
+      <p><button type="button" onClick={() => setDraft({ ...draft, oauth_configs: [...(draft.oauth_configs || []), { name: '' }] })}>Add an OAuth config</button></p>
+      <div class="sticky"><button class="primary" type="submit">Save app</button></div>
+    </form>
+  </>
+}
+
+function Orgs({ name }: { name: string }) {
+  const [data, err, reload] = useLoad(() => api<{ installations: any[] }>('GET', `/apps/${enc(name)}/orgs`), [name])
+  const [org, setOrg] = useState('')
+  const [link, setLink] = useState('')
+  const [actErr, setActErr] = useState<APIError>()
+  const issue = async (e: Event) => {
+    e.preventDefault(); setActErr(undefined); setLink('')
+    try { setLink((await api<any>('POST', `/apps/${enc(name)}/orgs/${enc(org)}/install-link`)).url) } catch (x) { setActErr(x as APIError) }
+  }
+  const uninstall = async (o: string) => {
+    if (!confirm(`Uninstall ${name} for ${o}? Its users' connections are deleted.`)) return
+    try { await api('DELETE', `/apps/${enc(name)}/orgs/${enc(o)}`); reload() } catch (x) { setActErr(x as APIError) }
+  }
+  return <>
+    <h1>Org installs of {name}</h1>
+    <p><a href={'#/apps/' + enc(name)}>Back to the app</a></p>
+    <ErrorBox err={err} />
+    {data && (data.installations.length === 0 ? <p>No org has installed this app.</p> :
+      <table><thead><tr><th scope="col">Org</th><th scope="col">Values (secrets masked)</th><th scope="col">Updated</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
+        <tbody>{data.installations.map(i => <tr><td>{i.org}</td>
+          <td><dl class="values">{Object.entries(i.values || {}).map(([k, v]) => <><dt>{k}</dt><dd><code>{String(v)}</code></dd></>)}</dl></td>
+          <td>{fmtTime(i.updated_at)}</td><td><button type="button" class="link danger" onClick={() => uninstall(i.org)}>Uninstall<span class="sr"> {i.org}</span></button></td></tr>)}</tbody></table>)}
+    <section aria-labelledby="install-link"><h2 id="install-link">Install link</h2>
+      <p>An org fills its settings through a signed link that expires in a day.</p>
+      <form onSubmit={issue} class="inline">
+        <Field id="install-org" label="Org id" value={org} onInput={setOrg} error={actErr?.fieldError('org')} required />
+        <button class="primary" type="submit">Create install link</button>
+      </form>
+      <ErrorBox err={actErr} />
+      {link && <p class="ok" role="status">Install link: <a href={link} id="install-link-url" target="_blank" rel="noreferrer">{link}</a></p>}
+    </section>
+  </>
+}
+
+function Connections({ name }: { name: string }) {
+  const [org, setOrg] = useState('')
+  const [data, err, reload] = useLoad(() => api<{ connections: any[] }>('GET', `/apps/${enc(name)}/connections` + (org ? '?org=' + enc(org) : '')), [name, org])
+  const [msg, setMsg] = useState('')
+  const [actErr, setActErr] = useState<APIError>()
+  const path = (c: any) => c.user ? `/apps/${enc(name)}/orgs/${enc(c.org)}/users/${enc(c.user)}/connections/${enc(c.config)}` : `/apps/${enc(name)}/orgs/${enc(c.org)}/connections/${enc(c.config)}`
+  const refresh = async (c: any) => {
+    setActErr(undefined); setMsg('')
+    try { const r = await api<any>('GET', path(c)); setMsg(`${c.user || c.org}/${c.config}: ${r.status}, expires ${fmtTime(r.expires_at)}`); reload() } catch (x) { setActErr(x as APIError); reload() }
+  }
+  const disconnect = async (c: any) => {
+    if (!confirm(`Disconnect ${c.user || c.org} from ${c.config}?`)) return
+    try { await api('DELETE', path(c)); reload() } catch (x) { setActErr(x as APIError) }
+  }
+  return <>
+    <h1>Connections of {name}</h1>
+    <p><a href={'#/apps/' + enc(name)}>Back to the app</a></p>
+    <Field id="conn-org" label="Filter by org" value={org} onInput={setOrg} />
+    <ErrorBox err={err || actErr} />
+    {msg && <p class="ok" role="status">{msg}</p>}
+    {data && (data.connections.length === 0 ? <p>No connection yet.</p> :
+      <table><thead><tr><th scope="col">Org</th><th scope="col">User</th><th scope="col">Config</th><th scope="col">Status</th><th scope="col">Expires</th><th scope="col">Last refresh</th><th scope="col">Last error</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
+        <tbody>{data.connections.map(c => <tr><td>{c.org}</td><td>{c.user || '(org)'}</td><td>{c.config}</td>
+          <td><span class={'status status-' + c.status}>{c.status}</span></td><td>{fmtTime(c.expires_at)}</td><td>{fmtTime(c.refreshed_at)}</td><td>{c.last_error || '—'}</td>
+          <td><button type="button" class="link" onClick={() => refresh(c)}>Refresh now</button> <button type="button" class="link danger" onClick={() => disconnect(c)}>Disconnect</button></td></tr>)}</tbody></table>)}
+  </>
+}
+
+function APIKeys() {
+  const [data, err, reload] = useLoad(() => api<{ api_keys: any[] }>('GET', '/apikeys'), [])
+  const [form, setForm] = useState({ name: '', scope: 'runtime', app: '' })
+  const [created, setCreated] = useState('')
+  const [actErr, setActErr] = useState<APIError>()
+  const create = async (e: Event) => {
+    e.preventDefault(); setActErr(undefined); setCreated('')
+    try { setCreated((await api<any>('POST', '/apikeys', form)).key); reload() } catch (x) { setActErr(x as APIError) }
+  }
+  const revoke = async (id: string) => {
+    if (!confirm(`Revoke key ${id}?`)) return
+    try { await api('DELETE', '/apikeys/' + enc(id)); reload() } catch (x) { setActErr(x as APIError) }
+  }
+  return <>
+    <h1>API keys</h1>
+    <ErrorBox err={err || actErr} />
+    {data && <table><thead><tr><th scope="col">Id</th><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">App</th><th scope="col">Created</th><th scope="col">State</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
+      <tbody>{data.api_keys.map(k => <tr><td><code>{k.id}</code></td><td>{k.name}</td><td>{k.scope}</td><td>{k.app}</td><td>{fmtTime(k.created_at)}</td>
+        <td>{k.revoked_at ? 'revoked' : 'active'}</td><td>{!k.revoked_at && <button type="button" class="link danger" onClick={() => revoke(k.id)}>Revoke<span class="sr"> {k.id}</span></button>}</td></tr>)}</tbody></table>}
+    <section aria-labelledby="new-key"><h2 id="new-key">Create a key</h2>
+      <form onSubmit={create} class="inline">
+        <Field id="key-name" label="Name" value={form.name} onInput={v => setForm({ ...form, name: v })} />
+        <div class="field"><label for="key-scope">Scope</label><select id="key-scope" value={form.scope} onChange={e => setForm({ ...form, scope: (e.target as HTMLSelectElement).value })}>
+          <option value="runtime">runtime (one app's settings and connections)</option><option value="admin">admin</option></select></div>
+        {form.scope === 'runtime' && <Field id="key-app" label="App" value={form.app} onInput={v => setForm({ ...form, app: v })} error={actErr?.fieldError('app')} />}
+        <button class="primary" type="submit">Create key</button>
+      </form>
+      {created && <p class="ok" role="status">The key, shown this once: <code>{created}</code></p>}
+    </section>
+  </>
+}
+
+function Audit() {
+  const [app, setApp] = useState('')
+  const [data, err] = useLoad(() => api<{ events: any[] }>('GET', '/audit?limit=200' + (app ? '&app=' + enc(app) : '')), [app])
+  return <>
+    <h1>Audit log</h1>
+    <Field id="audit-app" label="Filter by app" value={app} onInput={setApp} />
+    <ErrorBox err={err} />
+    {data && <table><thead><tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">App</th><th scope="col">Org</th><th scope="col">User</th><th scope="col">Config</th><th scope="col">Detail</th></tr></thead>
+      <tbody>{data.events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{e.actor}</td><td>{e.action}</td><td>{e.app}</td><td>{e.org}</td><td>{e.user}</td><td>{e.config}</td><td>{e.detail}</td></tr>)}</tbody></table>}
+  </>
+}
+
+// ---------- the shell ----------
+function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined)
+  const route = useRoute()
+  useEffect(() => {
+    api<Session>('GET', '/session').then(s => { setCSRF(s.csrf_token); setSession(s) }, () => setSession(null))
+  }, [])
+  useEffect(() => { (window as any).__latchkeyReady = performance.now() }, [session])
+  if (session === undefined) return <main id="main"><p>Loading…</p></main>
+  if (session === null) return <SignIn onDone={s => { setCSRF(s.csrf_token); setSession(s); go('apps') }} />
+  const signOut = async () => { await api('DELETE', '/session').catch(() => { }); setSession(null) }
+  const [top, name, sub] = route
+  let page
+  if (top === 'apps' && name && sub === 'orgs') page = <Orgs name={name} />
+  else if (top === 'apps' && name && sub === 'connections') page = <Connections name={name} />
+  else if (top === 'apps' && name) page = <AppPage name={name} />
+  else if (top === 'keys') page = <APIKeys />
+  else if (top === 'audit') page = <Audit />
+  else page = <Apps />
+  return <>
+    <a class="skip" href="#main" onClick={e => { e.preventDefault(); document.getElementById('main')?.focus() }}>Skip to content</a>
+    <header><span class="brand">Latchkey</span>
+      <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
+        <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a></nav>
+      <span class="who">{session.email} <button type="button" class="link" onClick={signOut}>Sign out</button></span></header>
+    <main id="main" tabIndex={-1}>{page}</main>
+  </>
+}
+
+render(<App />, document.getElementById('app')!)
