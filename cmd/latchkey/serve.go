@@ -34,6 +34,11 @@ type Config struct {
 	// AdminAPIKey, when set, is an admin key accepted from the start
 	// (LATCHKEY_ADMIN_API_KEY), for automation.
 	AdminAPIKey string
+	// RefreshMargin is how long before expiry the background worker
+	// refreshes tokens; RefreshInterval is its pause between rounds, and a
+	// negative one turns it off.
+	RefreshMargin   time.Duration
+	RefreshInterval time.Duration
 	// EncryptionKeys are LATCHKEY_ENCRYPTION_KEY's keys; when empty, the key
 	// file in the data folder is used, and created on first run.
 	EncryptionKeys string
@@ -42,6 +47,15 @@ type Config struct {
 // envOr returns the environment variable name's value, or def.
 func envOr(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// envDuration returns the environment variable name's value as a duration,
+// or def when it is unset or not a duration.
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
 		return v
 	}
 	return def
@@ -78,6 +92,9 @@ type Main struct {
 	listener net.Listener
 	done     chan error
 	reload   *keyReloader
+	// stopWorker ends the refresh worker; workerDone closes when it has.
+	stopWorker context.CancelFunc
+	workerDone chan struct{}
 }
 
 // Run opens the store (applying migrations), makes sure an admin key exists,
@@ -130,6 +147,15 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.api = srv
+	m.workerDone = make(chan struct{})
+	if m.Config.RefreshInterval >= 0 {
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopWorker = cancel
+		w := &flow.Worker{Engine: engine, Interval: m.Config.RefreshInterval, Margin: m.Config.RefreshMargin}
+		go func() { defer close(m.workerDone); w.Run(wctx) }()
+	} else {
+		close(m.workerDone)
+	}
 	m.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(ln) }()
@@ -148,6 +174,10 @@ func (m *Main) Close() error {
 		if err := <-m.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if m.stopWorker != nil {
+		m.stopWorker()
+		<-m.workerDone // refreshes in flight finish, so no provider answer is lost
 	}
 	if m.api != nil {
 		m.api.Close() // writes the audit events still queued
@@ -268,6 +298,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", envOr("LATCHKEY_ADDR", "127.0.0.1:8080"), "address to listen on (LATCHKEY_ADDR)")
 	fs.StringVar(&cfg.PublicURL, "public-url", envOr("LATCHKEY_PUBLIC_URL", ""), "URL users and providers reach this server at; default http://ADDR (LATCHKEY_PUBLIC_URL)")
+	fs.DurationVar(&cfg.RefreshMargin, "refresh-margin", envDuration("LATCHKEY_REFRESH_MARGIN", flow.DefaultWorkerMargin), "refresh tokens this long before they expire (LATCHKEY_REFRESH_MARGIN)")
+	fs.DurationVar(&cfg.RefreshInterval, "refresh-interval", envDuration("LATCHKEY_REFRESH_INTERVAL", flow.DefaultWorkerInterval), "pause of the background refresh worker between rounds; negative turns it off (LATCHKEY_REFRESH_INTERVAL)")
 	fs.StringVar(&cfg.AppsDir, "apps", envOr("LATCHKEY_APPS_DIR", ""), "folder of app documents to load at start (LATCHKEY_APPS_DIR)")
 	storeFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {

@@ -67,7 +67,7 @@ func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchke
 	v, err, _ := e.refresh.Do(flightKey, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
 		defer cancel()
-		return e.refreshLocked(rctx, c, cc, key, missing)
+		return e.refreshLocked(rctx, c, cc, key, missing, margin)
 	})
 	if err != nil {
 		return latchkey.Connection{}, err
@@ -97,7 +97,7 @@ func (e *Engine) margin(cc *compiledConfig) time.Duration {
 
 // refreshLocked refreshes under the store's connection lock, re-reading the
 // connection first; the new token pair is written in the same transaction.
-func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool) (latchkey.Connection, error) {
+func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, margin time.Duration) (latchkey.Connection, error) {
 	if missing {
 		// Client credentials with no token yet: nothing to lock.
 		return e.clientCredentials(ctx, c, cc, key, latchkey.Connection{})
@@ -108,7 +108,7 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 		if err := usable(old, now); err != nil {
 			return old, err
 		}
-		if !old.Expired(now, e.margin(cc)) {
+		if !old.Expired(now, margin) {
 			return old, errFresh
 		}
 		if _, err, wait := backingOff(old, now); wait {

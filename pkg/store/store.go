@@ -71,6 +71,12 @@ type Store interface {
 	// ListConnections returns the connections of an app (all orgs when org is
 	// empty), without their Values.
 	ListConnections(ctx context.Context, app, org string) ([]latchkey.Connection, error)
+	// ClaimDue claims, for lease, up to limit active connections whose
+	// access token expires before due and that wait for no retry at now, and
+	// returns their keys, soonest expiry first. A claimed connection is not
+	// returned again until its lease ends, so that several workers on one
+	// database split the work.
+	ClaimDue(ctx context.Context, now, due time.Time, limit int, lease time.Duration) ([]latchkey.ConnectionKey, error)
 	// DeleteConnection deletes a connection and the values it owns.
 	DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error
 

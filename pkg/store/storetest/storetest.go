@@ -45,6 +45,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteExpired", testDeleteExpired},
 		{"APIKeys", testAPIKeys},
 		{"AuditLog", testAuditLog},
+		{"ClaimDue", testClaimDue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,150 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
+)
+
+// Defaults of Worker.
+const (
+	DefaultWorkerInterval    = 30 * time.Second
+	DefaultWorkerMargin      = 5 * time.Minute
+	DefaultWorkerBatch       = 200
+	DefaultWorkerConcurrency = 8
+)
+
+// Worker refreshes tokens ahead of their expiry, so that reads find them
+// fresh. Several workers, in one process or on replicas sharing a
+// database, split the due connections through the store's leases; a
+// connection claimed twice is still refreshed once, because the refresh
+// runs under the connection's lock and re-reads it first.
+type Worker struct {
+	Engine *Engine
+	// Interval is the pause between rounds when a round found nothing more
+	// to do.
+	Interval time.Duration
+	// Margin is how long before expiry a token is refreshed.
+	Margin time.Duration
+	// Batch is how many connections one claim takes.
+	Batch int
+	// Concurrency is how many refreshes run at once.
+	Concurrency int
+}
+
+func (w *Worker) defaults() {
+	if w.Interval <= 0 {
+		w.Interval = DefaultWorkerInterval
+	}
+	if w.Margin <= 0 {
+		w.Margin = DefaultWorkerMargin
+	}
+	if w.Batch <= 0 {
+		w.Batch = DefaultWorkerBatch
+	}
+	if w.Concurrency <= 0 {
+		w.Concurrency = DefaultWorkerConcurrency
+	}
+}
+
+// Run refreshes due tokens until ctx ends. A refresh in flight when ctx
+// ends is finished, so that no provider answer is lost.
+func (w *Worker) Run(ctx context.Context) {
+	w.defaults()
+	for {
+		n, err := w.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.Engine.cfg.Logger.Warn("refresh worker round failed", "error", latchkey.ErrorMessage(err))
+		}
+		if n >= w.Batch && err == nil {
+			continue // more may be due right now
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(w.Interval):
+		}
+	}
+}
+
+// RunOnce claims one batch of due connections and refreshes them; it
+// returns how many it claimed. Failures of single connections are recorded
+// on them (backoff, needs_reauth) as for a read, not returned.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	w.defaults()
+	e := w.Engine
+	now := e.cfg.Now()
+	// The lease outlasts a refresh, so another worker does not take a
+	// connection this one is still refreshing.
+	lease := e.cfg.HTTPClient.Timeout + time.Minute
+	keys, err := e.cfg.Store.ClaimDue(ctx, now, now.Add(w.Margin), w.Batch, lease)
+	if err != nil {
+		return 0, err
+	}
+	work := make(chan latchkey.ConnectionKey)
+	var wg sync.WaitGroup
+	for range min(w.Concurrency, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range work {
+				// Finish a started refresh even when ctx ends.
+				if err := e.RefreshDue(context.WithoutCancel(ctx), key, w.Margin); err != nil {
+					e.cfg.Logger.Info("proactive refresh failed", "app", key.App, "org", key.Org, "user", key.User,
+						"config", key.Config, "error", latchkey.ErrorMessage(err))
+				}
+			}
+		}()
+	}
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	return len(keys), nil
+}
+
+// RefreshDue refreshes a connection whose token expires within margin, as
+// a read would (one refresh at a time, under the connection's lock, after a
+// re-read); a connection that is fresh, waits for a retry, or has nothing to
+// refresh with is left alone.
+func (e *Engine) RefreshDue(ctx context.Context, key latchkey.ConnectionKey, margin time.Duration) error {
+	c, err := e.App(ctx, key.App)
+	if err != nil {
+		return err
+	}
+	cc, err := c.config(key.Config)
+	if err != nil {
+		return err
+	}
+	conn, err := e.cfg.Store.GetConnection(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // disconnected meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	now := e.cfg.Now()
+	if usable(conn, now) != nil || !conn.Expired(now, margin) {
+		return nil
+	}
+	if _, _, wait := backingOff(conn, now); wait {
+		return nil
+	}
+	if cc.cfg.Grant() != latchkey.GrantClientCredentials && (cc.refreshBody == nil || conn.Values[cc.cfg.RefreshTokenVariableName] == "") {
+		return nil
+	}
+	flightKey := strings.Join([]string{key.App, key.Org, key.User, key.Config}, "\x00")
+	_, err, _ = e.refresh.Do(flightKey, func() (any, error) {
+		return e.refreshLocked(ctx, c, cc, key, false, margin)
+	})
+	return err
+}

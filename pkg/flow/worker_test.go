@@ -1,0 +1,146 @@
+package flow_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/flow"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/providertest"
+	"github.com/latchkey/latchkey/pkg/secretbox"
+	"github.com/latchkey/latchkey/pkg/store/sqlstore"
+	"github.com/latchkey/latchkey/pkg/store/storetest"
+)
+
+func TestWorkerRefreshesTokensBeforeTheyExpire(t *testing.T) {
+	e, p := genericEnv(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true})
+	soon := e.mustConnect(p, alice)
+	e.clock.Advance(50 * time.Minute)
+	bob := alice
+	bob.User = "bob"
+	e.mustConnect(p, bob) // expires in an hour from now: not due
+	e.clock.Advance(6 * time.Minute)
+
+	w := &flow.Worker{Engine: e.engine, Margin: 5 * time.Minute}
+	n, err := w.RunOnce(e.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("got %d claimed (%v), want alice's connection only", n, err)
+	}
+	conn, _ := e.store.GetConnection(e.ctx, alice)
+	if conn.Values["access_token"] == soon.Values["access_token"] || !p.ValidAccessToken(conn.Values["access_token"]) {
+		t.Fatal("got alice's token not refreshed ahead of its expiry")
+	}
+	if p.RefreshCalls() != 1 {
+		t.Fatalf("got %d refreshes, want 1", p.RefreshCalls())
+	}
+	// A read now finds the token fresh: no refresh on the read path.
+	if _, err := e.engine.Token(e.ctx, alice); err != nil || p.RefreshCalls() != 1 {
+		t.Fatalf("read after the worker: got %v and %d refreshes, want the fresh token and 1", err, p.RefreshCalls())
+	}
+}
+
+// TestTwoWorkersOnPostgreSQLRefreshTenThousandConnectionsOnce: 10,000
+// connections expiring together, two replicas' workers on one database: every
+// one refreshed, none twice, no refresh token lost (the provider rotates them
+// and kills the old one on use, so a duplicate or a lost write would show).
+func TestTwoWorkersOnPostgreSQLRefreshTenThousandConnectionsOnce(t *testing.T) {
+	dsn := storetest.PostgresURL(t)
+	if testing.Short() {
+		t.Skip("10,000 connections: not in -short")
+	}
+	const n = 10000
+	clock := providertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	p := providertest.New(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, Now: clock.Now,
+		RedirectURIs: []string{callbackURL}})
+	key, _ := secretbox.GenerateKey()
+	var engines []*flow.Engine
+	var stores []*sqlstore.Store
+	for range 2 {
+		ring, _ := secretbox.NewKeyring(key)
+		st, err := sqlstore.Open(context.Background(), sqlstore.Config{URL: dsn, Keyring: ring})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+		engines = append(engines, flow.New(flow.Config{Store: st, Now: clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect"}))
+	}
+	e0 := &env{tb: t, ctx: context.Background(), engine: engines[0], store: stores[0], clock: clock}
+	e0.save(genericApp(p.BaseURL()))
+	e0.install("crm", "acme", map[string]string{"client_id": p.ClientID(), "client_secret": p.ClientSecret()})
+
+	// n connections with real tokens from the provider, stored directly.
+	oc := p.OAuth2Config(callbackURL)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			loc := p.Authorize(t, oc.AuthCodeURL("s"))
+			tok, err := oc.Exchange(context.Background(), loc.Query().Get("code"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			_, err = stores[0].PutConnection(context.Background(), latchkey.Connection{
+				ConnectionKey: latchkey.ConnectionKey{App: "crm", Org: "acme", User: fmt.Sprintf("u%05d", i), Config: "generic"},
+				Status:        latchkey.StatusActive, ExpiresAt: clock.Now().Add(time.Hour), // the provider's clock, not x/oauth2's
+				Values: map[string]string{"access_token": tok.AccessToken, "refresh_token": tok.RefreshToken}})
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("setting up: %v", err)
+	}
+
+	clock.Advance(57 * time.Minute) // all due within the 5-minute margin
+	ctx := context.Background()
+	var claimed [2]int
+	var rounds sync.WaitGroup
+	for i, eng := range engines {
+		rounds.Add(1)
+		go func() {
+			defer rounds.Done()
+			w := &flow.Worker{Engine: eng, Margin: 5 * time.Minute, Batch: 200, Concurrency: 8}
+			for {
+				got, err := w.RunOnce(ctx)
+				if err != nil {
+					t.Errorf("worker %d: %v", i, err)
+					return
+				}
+				if got == 0 {
+					return
+				}
+				claimed[i] += got
+			}
+		}()
+	}
+	rounds.Wait()
+	if got := p.RefreshCalls(); got != n {
+		t.Fatalf("got %d refreshes at the provider, want exactly %d (claimed %d and %d)", got, n, claimed[0], claimed[1])
+	}
+	if claimed[0] == 0 || claimed[1] == 0 {
+		t.Errorf("got claims %v, want both replicas to share the work", claimed)
+	}
+	for i := range n {
+		k := latchkey.ConnectionKey{App: "crm", Org: "acme", User: fmt.Sprintf("u%05d", i), Config: "generic"}
+		conn, err := stores[1].GetConnection(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.ValidRefreshToken(conn.Values["refresh_token"]) || !p.ValidAccessToken(conn.Values["access_token"]) || conn.Expired(clock.Now(), 5*time.Minute) {
+			t.Fatalf("connection %d: got a dead token or one still due, want a fresh pair", i)
+		}
+	}
+}
