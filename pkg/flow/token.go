@@ -55,7 +55,7 @@ func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchke
 			return conn, err
 		}
 	}
-	if cc.cfg.Grant() != latchkey.GrantClientCredentials && (cc.refreshBody == nil || conn.Values[cc.cfg.RefreshTokenVariableName] == "") {
+	if !cc.canRefresh(conn) {
 		if conn.Expired(now, 0) {
 			return conn, latchkey.Errorf(latchkey.ENEEDSREAUTH, "the access token of %q expired and there is no refresh token: the user must connect again", key.Config)
 		}
@@ -63,8 +63,7 @@ func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchke
 	}
 	// One refresh at a time per connection in this process; the caller's
 	// cancellation must not fail the others waiting on it.
-	flightKey := strings.Join([]string{key.App, key.Org, key.User, key.Config}, "\x00")
-	v, err, _ := e.refresh.Do(flightKey, func() (any, error) {
+	v, err, _ := e.refresh.Do(flightKey(key), func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
 		defer cancel()
 		return e.refreshLocked(rctx, c, cc, key, missing, margin)
@@ -323,4 +322,17 @@ func describeFailure(err error) string {
 		return le.Provider.Error()
 	}
 	return latchkey.ErrorMessage(err)
+}
+
+// canRefresh reports whether the config can get conn a new token without
+// the user: a client-credentials config always can, another one when it has
+// a refresh body and conn a refresh token.
+func (cc *compiledConfig) canRefresh(conn latchkey.Connection) bool {
+	return cc.cfg.Grant() == latchkey.GrantClientCredentials ||
+		(cc.refreshBody != nil && conn.Values[cc.cfg.RefreshTokenVariableName] != "")
+}
+
+// flightKey names a connection's refresh in the single-flight group.
+func flightKey(key latchkey.ConnectionKey) string {
+	return strings.Join([]string{key.App, key.Org, key.User, key.Config}, "\x00")
 }

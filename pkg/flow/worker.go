@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -139,11 +138,10 @@ func (e *Engine) RefreshDue(ctx context.Context, key latchkey.ConnectionKey, mar
 	if _, _, wait := backingOff(conn, now); wait {
 		return nil
 	}
-	if cc.cfg.Grant() != latchkey.GrantClientCredentials && (cc.refreshBody == nil || conn.Values[cc.cfg.RefreshTokenVariableName] == "") {
+	if !cc.canRefresh(conn) {
 		return nil
 	}
-	flightKey := strings.Join([]string{key.App, key.Org, key.User, key.Config}, "\x00")
-	_, err, _ = e.refresh.Do(flightKey, func() (any, error) {
+	_, err, _ = e.refresh.Do(flightKey(key), func() (any, error) {
 		return e.refreshLocked(ctx, c, cc, key, false, margin)
 	})
 	return err

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/latchkey/latchkey/pkg/store"
@@ -16,11 +15,8 @@ func TestAdminsSQLite(t *testing.T) {
 }
 
 func TestAdminsPostgres(t *testing.T) {
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set; set it to a PostgreSQL URL to run the admin suite on PostgreSQL")
-	}
+	storetest.PostgresURL(t) // skips, saying why, without a server
 	storetest.RunAdminTests(t, func(t *testing.T) store.Store {
-		return openAt(t, postgresSchema(t, base), newRing(t))
+		return openAt(t, storetest.PostgresURL(t), newRing(t))
 	})
 }

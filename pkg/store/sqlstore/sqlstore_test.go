@@ -3,19 +3,12 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"gorm.io/driver/postgres"
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/secretbox"
@@ -75,43 +68,10 @@ func TestSQLite(t *testing.T) {
 // TestPostgres runs the suite on PostgreSQL, each subtest in a schema of its
 // own that is dropped afterwards, so that runs do not see each other.
 func TestPostgres(t *testing.T) {
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set; set it to a PostgreSQL URL (such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the store suite on PostgreSQL")
-	}
+	storetest.PostgresURL(t) // skips, saying why, without a server
 	storetest.RunTests(t, func(t *testing.T) store.Store {
-		return openAt(t, postgresSchema(t, base), newRing(t))
+		return openAt(t, storetest.PostgresURL(t), newRing(t))
 	})
-}
-
-// postgresSchema creates a schema with a random name, drops it when the test
-// ends, and returns base with the schema as its search_path.
-func postgresSchema(tb testing.TB, base string) string {
-	tb.Helper()
-	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Default.LogMode(logger.Silent)})
-	if err != nil {
-		tb.Fatalf("connecting to PostgreSQL: %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "latchkey_test_" + hex.EncodeToString(b)
-	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-		tb.Fatalf("creating schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		if db, err := admin.DB(); err == nil {
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // Secrets used by the at-rest tests: none of them may appear in the
@@ -309,11 +269,7 @@ func TestOpenURLs(t *testing.T) {
 func TestRotate(t *testing.T) {
 	t.Run("SQLite", func(t *testing.T) { testRotate(t, filepath.Join(t.TempDir(), "latchkey.db")) })
 	t.Run("Postgres", func(t *testing.T) {
-		base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-		if base == "" {
-			t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
-		}
-		testRotate(t, postgresSchema(t, base))
+		testRotate(t, storetest.PostgresURL(t))
 	})
 }
 
