@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -23,6 +25,12 @@ type resultPage struct {
 	Hint                string
 	ReturnTo            string
 	RequestID           string
+	// Popup pages post PopupMessage to their opener, whose origin must be
+	// OpenerOrigin, and close; their one inline script carries Nonce.
+	Popup        bool
+	Nonce        string
+	OpenerOrigin string
+	PopupMessage map[string]string
 }
 
 func (p resultPage) withProvider(pe *latchkey.ProviderError) resultPage {
@@ -46,6 +54,46 @@ func (s *Server) render(c echo.Context, status int, page string, data any) error
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// popupMessage is what a popup's result page posts to its opener: the
+// outcome and which connection it was for, never a token.
+func popupMessage(key latchkey.ConnectionKey, le *latchkey.Error) map[string]string {
+	m := map[string]string{"type": "latchkey:connection", "status": "connected", "app": key.App, "config": key.Config}
+	if le != nil {
+		m["status"] = "error"
+		m["error"] = le.Code
+		if le.Provider != nil && le.Provider.Code != "" {
+			m["provider_error"] = le.Provider.Code
+		}
+	}
+	return m
+}
+
+// asPopup makes p a popup page: it allows one inline script by a fresh
+// nonce in this response's Content-Security-Policy only, and names the
+// builder UI's origin (Latchkey's public origin) as the only one that may
+// receive the message.
+func (s *Server) asPopup(c echo.Context, p resultPage, msg map[string]string) (resultPage, error) {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		return p, err
+	}
+	u, err := url.Parse(s.engine.PublicURL())
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return p, nil // no origin to post to: the page still says what happened
+	}
+	p.Popup = true
+	p.Nonce = base64.RawURLEncoding.EncodeToString(b)
+	p.OpenerOrigin = u.Scheme + "://" + u.Host
+	p.PopupMessage = msg
+	h := c.Response().Header()
+	csp := h.Get("Content-Security-Policy")
+	if csp != "" {
+		csp += "; "
+	}
+	h.Set("Content-Security-Policy", csp+"script-src 'nonce-"+p.Nonce+"'")
+	return p, nil
 }
 
 func (s *Server) renderResult(c echo.Context, status int, p resultPage) {
@@ -104,8 +152,14 @@ func (s *Server) callback(c echo.Context) error {
 				status = http.StatusBadRequest // the user or provider ended the flow on the callback
 			}
 		}
-		s.renderResult(c, status, resultPage{Title: titleOf(le), Message: le.Message, Label: res.Label, ReturnTo: res.ReturnTo,
-			RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}.withProvider(le.Provider))
+		p := resultPage{Title: titleOf(le), Message: le.Message, Label: res.Label, ReturnTo: res.ReturnTo,
+			RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}.withProvider(le.Provider)
+		if res.Popup {
+			if p, err = s.asPopup(c, p, popupMessage(res.Key, le)); err != nil {
+				return err
+			}
+		}
+		s.renderResult(c, status, p)
 		return nil
 	}
 	if res.ReturnTo != "" && !res.Popup {
@@ -118,5 +172,11 @@ func (s *Server) callback(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, u.String())
 		}
 	}
-	return s.render(c, http.StatusOK, "result.html", resultPage{OK: true, Label: res.Label, ReturnTo: res.ReturnTo})
+	p := resultPage{OK: true, Label: res.Label, ReturnTo: res.ReturnTo}
+	if res.Popup {
+		if p, err = s.asPopup(c, p, popupMessage(res.Key, nil)); err != nil {
+			return err
+		}
+	}
+	return s.render(c, http.StatusOK, "result.html", p)
 }
