@@ -137,6 +137,30 @@ type Store interface {
 	// replica on the same database shares it.
 	ServerSecret(ctx context.Context, name string) ([]byte, error)
 
+	// CreateWebhook stores a webhook of an existing app, its Secret sealed;
+	// an id in use is refused with ErrConflict.
+	CreateWebhook(ctx context.Context, w Webhook) error
+	// GetWebhook returns a webhook of app with its Secret.
+	GetWebhook(ctx context.Context, app, id string) (Webhook, error)
+	// ListWebhooks returns the webhooks of an app (of every app when app is
+	// empty), oldest first, with their Secrets.
+	ListWebhooks(ctx context.Context, app string) ([]Webhook, error)
+	// DeleteWebhook deletes a webhook of app with its deliveries.
+	DeleteWebhook(ctx context.Context, app, id string) error
+	// CreateDeliveries stores pending deliveries, in one transaction.
+	CreateDeliveries(ctx context.Context, ds ...WebhookDelivery) error
+	// ClaimDeliveries claims, for lease, up to limit pending deliveries due
+	// at now, oldest first, and returns them with their Payloads; a claimed
+	// delivery is not returned again until its lease ends, so that several
+	// dispatchers on one database split the work.
+	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]WebhookDelivery, error)
+	// RecordAttempt logs an attempt at delivery id, sets its state and its
+	// next attempt (zero for none), and counts the attempt.
+	RecordAttempt(ctx context.Context, id int64, a WebhookAttempt, state string, next time.Time) error
+	// ListDeliveries returns the deliveries of a webhook of app, newest
+	// first, at most limit (all when limit is 0), each with its attempts.
+	ListDeliveries(ctx context.Context, app, webhookID string, limit int) ([]WebhookDelivery, error)
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -96,7 +96,8 @@ func (s *Store) decodeApp(row appRow) (latchkey.App, error) {
 // credentials an admin revokes, and they grant nothing without the app.
 func (s *Store) DeleteApp(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		for _, table := range []string{"setting_values", "connections", "installations", "links", "auth_states"} {
+		for _, table := range []string{"setting_values", "connections", "installations", "links", "auth_states",
+			"webhook_attempts", "webhook_deliveries", "webhooks"} {
 			if err := tx.Exec("DELETE FROM "+table+" WHERE app = ?", name).Error; err != nil {
 				return fail(err, "deleting the %s of app %q", table, name)
 			}

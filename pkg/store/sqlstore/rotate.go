@@ -26,6 +26,7 @@ var sealedColumns = []sealedColumn{
 	{"apps", []string{"name"}, "document", func(k []string) []string { return []string{"app", k[0]} }, "an app document"},
 	{"setting_values", []string{"app", "org", "user_id", "name"}, "value", func(k []string) []string { return valueAD(k[0], k[1], k[2], k[3]) }, "a setting value"},
 	{"auth_states", []string{"state_hash"}, "code_verifier", func(k []string) []string { return []string{"state", k[0]} }, "a code verifier"},
+	{"webhooks", []string{"id"}, "secret", func(k []string) []string { return []string{"webhooks", k[0]} }, "a webhook secret"},
 }
 
 // Rotate re-encrypts every sealed value that is not under the keyring's

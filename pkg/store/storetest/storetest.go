@@ -46,6 +46,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"APIKeys", testAPIKeys},
 		{"AuditLog", testAuditLog},
 		{"ClaimDue", testClaimDue},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
