@@ -101,6 +101,7 @@ func (e *Engine) Callback(ctx context.Context, query url.Values) (Result, error)
 		return res, err
 	}
 	res.Connection = saved
+	e.emit(ctx, latchkey.EventConnectionCreated, saved, nil)
 	e.cfg.Logger.InfoContext(ctx, "connection created", "app", st.App, "org", st.Org, "user", st.User, "config", st.Config)
 	return res, nil
 }

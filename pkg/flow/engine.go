@@ -61,6 +61,11 @@ type Config struct {
 	MaxRefreshBackoff  time.Duration
 	MaxRefreshFailures int
 	Logger             *slog.Logger
+	// Events, when set, is told when a connection is created, refreshed,
+	// ends needs_reauth or refresh_failed after a failed refresh, or is
+	// deleted. It runs on the caller's goroutine, after the write, and
+	// should return quickly; webhooks are sent from it.
+	Events func(ctx context.Context, e latchkey.Event)
 }
 
 // Engine runs OAuth flows. It is safe for concurrent use.

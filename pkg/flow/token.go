@@ -142,8 +142,10 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 	case refreshErr != nil:
 		e.cfg.Logger.WarnContext(ctx, "refresh failed", "app", key.App, "org", key.Org, "user", key.User,
 			"config", key.Config, "status", conn.Status, "error", latchkey.ErrorMessage(refreshErr))
+		e.emitFailure(ctx, conn, refreshErr)
 		return conn, refreshErr
 	}
+	e.emit(ctx, latchkey.EventConnectionRefreshed, conn, nil)
 	e.cfg.Logger.InfoContext(ctx, "token refreshed", "app", key.App, "org", key.Org, "user", key.User, "config", key.Config)
 	return conn, nil
 }
@@ -297,7 +299,12 @@ func (e *Engine) Disconnect(ctx context.Context, key latchkey.ConnectionKey, for
 			return err
 		}
 	}
-	return e.cfg.Store.DeleteConnection(ctx, key)
+	if err := e.cfg.Store.DeleteConnection(ctx, key); err != nil {
+		return err
+	}
+	conn.Status = ""
+	e.emit(ctx, latchkey.EventConnectionDeleted, conn, nil)
+	return nil
 }
 
 func (e *Engine) revoke(ctx context.Context, c *Compiled, cc *compiledConfig, conn latchkey.Connection) error {
