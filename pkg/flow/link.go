@@ -206,12 +206,20 @@ func returnAllowed(allowed []string, returnTo string) bool {
 		if err != nil {
 			continue
 		}
-		if strings.EqualFold(au.Scheme, u.Scheme) && strings.EqualFold(au.Host, u.Host) &&
-			strings.HasPrefix(u.EscapedPath(), au.EscapedPath()) {
+		if strings.EqualFold(au.Scheme, u.Scheme) && strings.EqualFold(au.Host, u.Host) && pathWithin(u.EscapedPath(), au.EscapedPath()) {
 			return true
 		}
 	}
 	return false
+}
+
+// pathWithin reports whether path is base or lies below it, segment by
+// segment: /integrations admits /integrations/done, not /integrations-evil.
+func pathWithin(path, base string) bool {
+	if base == "" || base == "/" || path == base {
+		return true
+	}
+	return strings.HasPrefix(path, strings.TrimSuffix(base, "/")+"/")
 }
 
 func linkError(err error) error {

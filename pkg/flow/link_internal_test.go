@@ -1,0 +1,27 @@
+package flow
+
+import "testing"
+
+func TestReturnToMustStayWithinAnAllowedURL(t *testing.T) {
+	allowed := []string{"https://app.example.com/integrations", "https://other.example.com/"}
+	for _, tc := range []struct {
+		url  string
+		want bool
+	}{
+		{"https://app.example.com/integrations", true},
+		{"https://app.example.com/integrations/done?x=1", true},
+		{"https://APP.example.com/integrations/done", true},
+		{"https://app.example.com/integrations-evil/steal", false},
+		{"https://app.example.com/other", false},
+		{"http://app.example.com/integrations/done", false},
+		{"https://app.example.com.evil.net/integrations", false},
+		{"https://user@app.example.com/integrations", false},
+		{"https://other.example.com/anything", true},
+		{"javascript:alert(1)", false},
+		{"/integrations", false},
+	} {
+		if got := returnAllowed(allowed, tc.url); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.url, got, tc.want)
+		}
+	}
+}
