@@ -71,6 +71,7 @@ func New(cfg Config) (*Server, error) {
 	s.installationRoutes(api)
 	s.connectionRoutes(api)
 	s.apiKeyRoutes(api)
+	s.playgroundRoutes(api)
 	s.sessionRoutes(e)
 	s.installRoutes(e, api)
 	s.uiRoutes(e)
