@@ -80,7 +80,7 @@ func BenchmarkWorkerRefreshes(b *testing.B) {
 			_, err := e.store.PutConnection(e.ctx, latchkey.Connection{
 				ConnectionKey: latchkey.ConnectionKey{App: "crm", Org: "acme", User: fmt.Sprintf("u%06d", i), Config: "generic"},
 				Status:        latchkey.StatusActive, ExpiresAt: e.clock.Now().Add(time.Minute),
-				Values:        map[string]string{"access_token": tok.AccessToken, "refresh_token": tok.RefreshToken}})
+				Values: map[string]string{"access_token": tok.AccessToken, "refresh_token": tok.RefreshToken}})
 			if err != nil {
 				b.Fatal(err)
 			}
