@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/pkg/secretbox"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/pkg/store/sqlstore"
+	"github.com/latchkey/latchkey/pkg/webhook"
 )
 
 // Config is the server's configuration, from flags and environment.
@@ -82,6 +83,10 @@ type Main struct {
 	// KeyReloadInterval is how often, in key-file mode, the server looks
 	// for a changed key file to load; 0 is DefaultKeyReloadInterval.
 	KeyReloadInterval time.Duration
+	// Webhooks tunes the webhook dispatcher (tests shorten its waits); its
+	// Store and Logger are the server's. It keeps real time, not Now, since
+	// receivers check the signatures' timestamps against their clocks.
+	Webhooks webhook.Config
 
 	// URL is the address the server listens on, once Run returned.
 	URL string
@@ -95,6 +100,7 @@ type Main struct {
 	// stopWorker ends the refresh worker; workerDone closes when it has.
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
+	webhooks   *webhook.Dispatcher
 }
 
 // Run opens the store (applying migrations), makes sure an admin key exists,
@@ -133,9 +139,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if public == "" {
 		public = m.URL
 	}
+	whc := m.Webhooks
+	whc.Store, whc.Logger = st, m.Logger
+	m.webhooks = webhook.New(whc)
+	m.webhooks.Start()
 	engine := flow.New(flow.Config{
 		Store: st, HTTPClient: m.HTTPClient, Now: m.Now, Logger: m.Logger,
 		CallbackURL: public + "/oauth/callback", ConnectURL: public + "/connect",
+		Events: m.webhooks.Emit,
 	})
 	if m.Config.AppsDir != "" {
 		if err := loadApps(ctx, engine, m.Config.AppsDir, m.Logger); err != nil {
@@ -178,6 +189,9 @@ func (m *Main) Close() error {
 	if m.stopWorker != nil {
 		m.stopWorker()
 		<-m.workerDone // refreshes in flight finish, so no provider answer is lost
+	}
+	if m.webhooks != nil {
+		m.webhooks.Close() // after the server and the worker, which emit events; undelivered ones stay stored
 	}
 	if m.api != nil {
 		m.api.Close() // writes the audit events still queued

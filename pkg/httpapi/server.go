@@ -76,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 	s.installRoutes(e, api)
 	s.uiRoutes(e)
 	api.GET("/audit", s.listAudit)
+	s.webhookRoutes(api)
 	s.echo = e
 	return s, nil
 }
