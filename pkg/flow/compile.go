@@ -21,6 +21,7 @@ type Compiled struct {
 
 type compiledConfig struct {
 	cfg          *latchkey.OAuthConfig
+	app          string // the app's name, for metrics
 	link         *template.Template
 	tokenURL     *template.Template
 	refreshURL   *template.Template
@@ -36,33 +37,20 @@ type compiledConfig struct {
 	callbackMeta map[string]*extract.Path
 }
 
-// Default request bodies, by client authentication method, when a config
-// leaves them empty (RFC 6749 §4.1.3, §4.4.2 and §6).
-var defaultBodies = map[string][3]string{
-	latchkey.ClientAuthBody: {
-		`{"grant_type": "authorization_code", "code": {{auth_code}}, "redirect_uri": {{redirect_uri}}, "client_id": {{client_id}}, "client_secret": {{client_secret}}}`,
-		`{"grant_type": "refresh_token", "refresh_token": {{refresh_token}}, "client_id": {{client_id}}, "client_secret": {{client_secret}}}`,
-		`{"grant_type": "client_credentials", "client_id": {{client_id}}, "client_secret": {{client_secret}}}`,
-	},
-	latchkey.ClientAuthBasic: {
-		`{"grant_type": "authorization_code", "code": {{auth_code}}, "redirect_uri": {{redirect_uri}}}`,
-		`{"grant_type": "refresh_token", "refresh_token": {{refresh_token}}}`,
-		`{"grant_type": "client_credentials"}`,
-	},
-	latchkey.ClientAuthNone: {
-		`{"grant_type": "authorization_code", "code": {{auth_code}}, "redirect_uri": {{redirect_uri}}, "client_id": {{client_id}}}`,
-		`{"grant_type": "refresh_token", "refresh_token": {{refresh_token}}, "client_id": {{client_id}}}`,
-		`{"grant_type": "client_credentials", "client_id": {{client_id}}}`,
-	},
+// Default request bodies, when a config leaves them empty: the grant's own
+// parameters (RFC 6749 §4.1.3, §6 and §4.4.2). Client authentication is the
+// engine's, whatever the body: it adds client_id and client_secret, or a
+// Basic header, as the config's client_auth says.
+var defaultBodies = [3]string{
+	`{"grant_type": "authorization_code", "code": {{auth_code}}, "redirect_uri": {{redirect_uri}}}`,
+	`{"grant_type": "refresh_token", "refresh_token": {{refresh_token}}}`,
+	`{"grant_type": "client_credentials"}`,
 }
 
-// revokeBodies are the parameters of a revocation request (RFC 7009 §2.1)
-// besides the token and its hint, which the engine adds.
-var revokeBodies = map[string]*template.Template{
-	latchkey.ClientAuthBody:  template.MustCompile("revocation", `{"client_id": {{client_id}}, "client_secret": {{client_secret}}}`, template.JSONBody),
-	latchkey.ClientAuthBasic: template.MustCompile("revocation", `{}`, template.JSONBody),
-	latchkey.ClientAuthNone:  template.MustCompile("revocation", `{"client_id": {{client_id}}}`, template.JSONBody),
-}
+// revokeBody holds the parameters of a revocation request (RFC 7009 §2.1)
+// besides the token, its hint and the client authentication, which the
+// engine adds.
+var revokeBody = template.MustCompile("revocation", `{}`, template.JSONBody)
 
 // builtins are the values the engine supplies to templates during a flow.
 var builtins = map[string]bool{"auth_code": true, "code_verifier": true, "code_challenge": true,
@@ -100,9 +88,9 @@ func Compile(app latchkey.App) (*Compiled, error) {
 }
 
 func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *latchkey.FieldErrors) *compiledConfig {
-	cc := &compiledConfig{cfg: cfg, authParams: map[string]*template.Template{}, tokenHeaders: map[string]*template.Template{}}
+	cc := &compiledConfig{cfg: cfg, app: app.Name, authParams: map[string]*template.Template{}, tokenHeaders: map[string]*template.Template{}}
 	known := knownNames(app, cfg)
-	bodies := defaultBodies[cfg.Auth()]
+	bodies := defaultBodies
 	orDefault := func(s, def string) string {
 		if strings.TrimSpace(s) == "" {
 			return def

@@ -316,7 +316,7 @@ func (e *Engine) revoke(ctx context.Context, c *Compiled, cc *compiledConfig, co
 	if token == "" {
 		token, hint = conn.Values[cc.cfg.AccessTokenVariableName], "access_token"
 	}
-	_, err = e.send(ctx, cc, tokenRequest{url: cc.revokeURL, urlField: "revocation_url", body: revokeBodies[cc.cfg.Auth()], field: "revocation body",
+	_, err = e.send(ctx, cc, tokenRequest{url: cc.revokeURL, urlField: "revocation_url", body: revokeBody, field: "revocation body",
 		extra: map[string]string{"token": token, "token_type_hint": hint}}, vals)
 	return err
 }
