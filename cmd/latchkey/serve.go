@@ -139,14 +139,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if public == "" {
 		public = m.URL
 	}
+	metrics := httpapi.NewMetrics()
 	whc := m.Webhooks
-	whc.Store, whc.Logger = st, m.Logger
+	whc.Store, whc.Logger, whc.Observe = st, m.Logger, metrics.WebhookDelivery
 	m.webhooks = webhook.New(whc)
 	m.webhooks.Start()
 	engine := flow.New(flow.Config{
 		Store: st, HTTPClient: m.HTTPClient, Now: m.Now, Logger: m.Logger,
 		CallbackURL: public + "/oauth/callback", ConnectURL: public + "/connect",
-		Events: m.webhooks.Emit,
+		Events: m.webhooks.Emit, Observe: metrics,
 	})
 	if m.Config.AppsDir != "" {
 		if err := loadApps(ctx, engine, m.Config.AppsDir, m.Logger); err != nil {
@@ -167,7 +168,7 @@ func (m *Main) Run(ctx context.Context) error {
 	} else {
 		close(m.workerDone)
 	}
-	m.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	m.server = &http.Server{Handler: metrics.Wrap(srv), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(ln) }()
 	m.Logger.Info("latchkey is serving", "addr", ln.Addr().String(), "public_url", public)

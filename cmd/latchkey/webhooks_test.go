@@ -81,16 +81,7 @@ func TestWebhooksThroughTheAPI(t *testing.T) {
 		t.Fatalf("list: got %s, want the webhook without its secret", list)
 	}
 
-	// A user connects.
-	link := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/users/u-42/connections/example/link",
-		testAdminKey, "application/json", `{}`))
-	path := strings.TrimPrefix(link["url"].(string), h.main.URL)
-	resp, _ := h.do("POST", path, "", "application/x-www-form-urlencoded", "")
-	authURL, _ := url.Parse(resp.Header.Get("Location"))
-	cb := provider.Authorize(t, authURL.String())
-	if resp, _ := h.do("GET", "/oauth/callback?"+cb.RawQuery, "", "", ""); resp.StatusCode >= 400 {
-		t.Fatalf("callback: got HTTP %d, want success", resp.StatusCode)
-	}
+	h.connectUser(provider, "u-42")
 
 	deliveries := "/api/v1/apps/capacity/webhooks/" + created.Webhook.ID + "/deliveries"
 	var log struct {
@@ -128,4 +119,19 @@ func TestWebhooksThroughTheAPI(t *testing.T) {
 	h.expect(http.StatusNoContent, "DELETE", "/api/v1/apps/capacity/webhooks/"+created.Webhook.ID, testAdminKey, "", "")
 	h.expect(http.StatusNotFound, "GET", deliveries, testAdminKey, "", "")
 	h.expect(http.StatusNotFound, "DELETE", "/api/v1/apps/capacity/webhooks/"+created.Webhook.ID, testAdminKey, "", "")
+}
+
+// connectUser connects user of org acme to capacity's example config
+// through a link, the landing page, the provider and the callback.
+func (h *harness) connectUser(provider *providertest.Provider, user string) {
+	h.tb.Helper()
+	link := decode(h.tb, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/users/"+user+"/connections/example/link",
+		testAdminKey, "application/json", `{}`))
+	path := strings.TrimPrefix(link["url"].(string), h.main.URL)
+	resp, _ := h.do("POST", path, "", "application/x-www-form-urlencoded", "")
+	authURL, _ := url.Parse(resp.Header.Get("Location"))
+	cb := provider.Authorize(h.tb, authURL.String())
+	if resp, _ := h.do("GET", "/oauth/callback?"+cb.RawQuery, "", "", ""); resp.StatusCode >= 400 {
+		h.tb.Fatalf("callback: got HTTP %d, want success", resp.StatusCode)
+	}
 }

@@ -66,6 +66,9 @@ type Config struct {
 	// deleted. It runs on the caller's goroutine, after the write, and
 	// should return quickly; webhooks are sent from it.
 	Events func(ctx context.Context, e latchkey.Event)
+	// Observe, when set, hears token reads, provider requests and refresh
+	// outcomes, for metrics.
+	Observe Observer
 }
 
 // Engine runs OAuth flows. It is safe for concurrent use.

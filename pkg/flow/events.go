@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"time"
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
@@ -48,4 +50,50 @@ func newEventID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return "evt_" + hex.EncodeToString(b)
+}
+
+// Refresh outcomes, as Observer.Refresh hears them.
+const (
+	RefreshSuccess   = "success"   // a new token was stored
+	RefreshTransient = "transient" // a passing failure (network, timeout, 429, 5xx): retried later
+	RefreshRefused   = "refused"   // the provider refused the refresh token (RFC 6749 §5.2)
+)
+
+// Observer hears what the engine does, for metrics. Its methods are called
+// on the engine's goroutines, must be safe for concurrent use and quick, and
+// receive no user, token or URL.
+type Observer interface {
+	// TokenRead counts a read of a connection's token (Engine.Token).
+	TokenRead(app, config string)
+	// ProviderRequest times one request to a provider's token, refresh or
+	// revocation endpoint; status is the HTTP status, 0 when no answer came.
+	ProviderRequest(app, config string, status int, d time.Duration)
+	// Refresh counts a refresh attempt by outcome: RefreshSuccess,
+	// RefreshTransient or RefreshRefused.
+	Refresh(app, config, outcome string)
+}
+
+func (e *Engine) observeRequest(cc *compiledConfig, resp *http.Response, d time.Duration) {
+	if e.cfg.Observe == nil {
+		return
+	}
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	e.cfg.Observe.ProviderRequest(cc.app, cc.cfg.Name, status, d)
+}
+
+func (e *Engine) observeRefresh(key latchkey.ConnectionKey, err error) {
+	if e.cfg.Observe == nil {
+		return
+	}
+	outcome := RefreshSuccess
+	switch {
+	case err != nil && permanent(err):
+		outcome = RefreshRefused
+	case err != nil:
+		outcome = RefreshTransient
+	}
+	e.cfg.Observe.Refresh(key.App, key.Config, outcome)
 }

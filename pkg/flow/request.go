@@ -33,7 +33,9 @@ func (e *Engine) send(ctx context.Context, cc *compiledConfig, tr tokenRequest, 
 	if err != nil {
 		return extract.Token{}, err
 	}
+	start := time.Now()
 	resp, err := e.cfg.HTTPClient.Do(req)
+	e.observeRequest(cc, resp, time.Since(start))
 	if err != nil {
 		return extract.Token{}, transportError(req, err)
 	}

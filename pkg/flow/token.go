@@ -23,6 +23,9 @@ var errFresh = errors.New("flow: token is fresh")
 // client-credentials config (RFC 6749 §4.4) the org's token is fetched anew
 // when it is missing or expired.
 func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
+	if e.cfg.Observe != nil {
+		e.cfg.Observe.TokenRead(key.App, key.Config)
+	}
 	c, err := e.App(ctx, key.App)
 	if err != nil {
 		return latchkey.Connection{}, err
@@ -123,6 +126,7 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 		} else {
 			next, refreshErr = e.refreshToken(ctx, c, cc, old, now)
 		}
+		e.observeRefresh(key, refreshErr)
 		if refreshErr != nil {
 			return e.failed(old, refreshErr, now), nil
 		}

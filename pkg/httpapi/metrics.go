@@ -1,0 +1,80 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latchkey/latchkey/pkg/flow"
+)
+
+// Metrics are the server's Prometheus metrics: refreshes by outcome,
+// provider request latency, token reads and webhook deliveries, labelled by
+// app and OAuth config at most, never by org, user or URL. It implements
+// flow.Observer; Observe is the webhook dispatcher's hook.
+type Metrics struct {
+	reg        *prometheus.Registry
+	refreshes  *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	reads      *prometheus.CounterVec
+	deliveries *prometheus.CounterVec
+}
+
+var _ flow.Observer = (*Metrics)(nil)
+
+// NewMetrics returns Metrics on a registry of their own, with the Go
+// runtime's and the process's collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_refreshes_total",
+			Help: "Token refreshes by outcome: success, transient (retried later) or refused (the user must connect again)."},
+			[]string{"app", "config", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "latchkey_provider_request_duration_seconds",
+			Help:    "Duration of requests to providers' token, refresh and revocation endpoints; code 0 when no answer came.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}},
+			[]string{"app", "config", "code"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_token_reads_total",
+			Help: "Reads of connections' tokens."}, []string{"app", "config"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by outcome: delivered, retry or failed (the last attempt)."}, []string{"outcome"}),
+	}
+	m.reg.MustRegister(m.refreshes, m.latency, m.reads, m.deliveries,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// TokenRead implements flow.Observer.
+func (m *Metrics) TokenRead(app, config string) { m.reads.WithLabelValues(app, config).Inc() }
+
+// ProviderRequest implements flow.Observer.
+func (m *Metrics) ProviderRequest(app, config string, status int, d time.Duration) {
+	m.latency.WithLabelValues(app, config, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// Refresh implements flow.Observer.
+func (m *Metrics) Refresh(app, config, outcome string) {
+	m.refreshes.WithLabelValues(app, config, outcome).Inc()
+}
+
+// WebhookDelivery counts a webhook delivery attempt by outcome; it has the
+// signature of webhook.Config.Observe.
+func (m *Metrics) WebhookDelivery(outcome string) { m.deliveries.WithLabelValues(outcome).Inc() }
+
+// Wrap serves GET /metrics in the Prometheus text format, without
+// authentication (it holds no secret and names no user), and passes every
+// other request to next.
+func (m *Metrics) Wrap(next http.Handler) http.Handler {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			w.Header().Set("Cache-Control", "no-store")
+			h.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
