@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"maps"
 	"slices"
 	"time"
@@ -63,58 +64,64 @@ func (s *Store) PutConnection(ctx context.Context, conn latchkey.Connection) (la
 func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
 	// One statement reads the row and the values it owns, so a refresh
 	// committed between two queries cannot pair a connection with another
-	// version's tokens; a transaction would take SQLite's write lock.
-	var rows []connectionJoinRow
-	err := s.db.WithContext(ctx).Raw(`SELECT c.*, v.name AS v_name, v.value AS v_value
-		FROM connections c LEFT JOIN setting_values v
-		  ON v.app = c.app AND v.org = c.org AND v.user_id = c.user_id AND v.config = c.config
-		WHERE c.app = ? AND c.org = ? AND c.user_id = ? AND c.config = ?`,
-		key.App, key.Org, key.User, key.Config).Scan(&rows).Error
+	// version's tokens (a transaction would take SQLite's write lock). It is
+	// prepared once and scanned by hand: it is the query of every token read.
+	rows, err := s.getConn.QueryContext(ctx, key.App, key.Org, key.User, key.Config)
 	if err != nil {
 		return latchkey.Connection{}, fail(err, "reading connection %s", connName(key))
 	}
-	if len(rows) == 0 {
-		return latchkey.Connection{}, notFound("connection %s not found", connName(key))
+	defer rows.Close()
+	conn := latchkey.Connection{ConnectionKey: key, Values: map[string]string{}}
+	found := false
+	for rows.Next() {
+		var (
+			status, tokenType, scope, lastError string
+			version                             int64
+			failures                            int
+			created, updated                    time.Time
+			expires, refreshed, next            sql.NullTime
+			name, value                         sql.NullString
+		)
+		if err := rows.Scan(&status, &tokenType, &scope, &expires, &version, &created, &updated, &refreshed, &next,
+			&lastError, &failures, &name, &value); err != nil {
+			return latchkey.Connection{}, fail(err, "reading connection %s", connName(key))
+		}
+		if !found {
+			found = true
+			conn.Status, conn.TokenType, conn.Scope = latchkey.ConnectionStatus(status), tokenType, scope
+			conn.Version, conn.Failures, conn.LastError = version, failures, lastError
+			conn.CreatedAt, conn.UpdatedAt = utc(created), utc(updated)
+			conn.ExpiresAt, conn.RefreshedAt, conn.NextAttemptAt = nullTime(expires), nullTime(refreshed), nullTime(next)
+		}
+		if name.Valid {
+			v := valueRow{App: key.App, Org: key.Org, UserID: key.User, Name: name.String, Value: value.String}
+			if conn.Values[v.Name], err = s.openValue(v); err != nil {
+				return latchkey.Connection{}, err
+			}
+		}
 	}
-	conn := fromRow(rows[0].connection())
-	conn.Values = make(map[string]string, len(rows))
-	for _, r := range rows {
-		if r.VName == nil {
-			continue
-		}
-		v := valueRow{App: key.App, Org: key.Org, UserID: key.User, Name: *r.VName, Value: *r.VValue}
-		if conn.Values[v.Name], err = s.openValue(v); err != nil {
-			return latchkey.Connection{}, err
-		}
+	if err := rows.Err(); err != nil {
+		return latchkey.Connection{}, fail(err, "reading connection %s", connName(key))
+	}
+	if !found {
+		return latchkey.Connection{}, notFound("connection %s not found", connName(key))
 	}
 	return conn, nil
 }
 
-// connectionJoinRow is a connection row joined with one of its values.
-type connectionJoinRow struct {
-	App         string     `gorm:"column:app"`
-	Org         string     `gorm:"column:org"`
-	UserID      string     `gorm:"column:user_id"`
-	Config      string     `gorm:"column:config"`
-	Status      string     `gorm:"column:status"`
-	TokenType   string     `gorm:"column:token_type"`
-	Scope       string     `gorm:"column:scope"`
-	ExpiresAt   *time.Time `gorm:"column:expires_at"`
-	Version     int64      `gorm:"column:version"`
-	CreatedAt   time.Time  `gorm:"column:created_at"`
-	UpdatedAt   time.Time  `gorm:"column:updated_at"`
-	RefreshedAt *time.Time `gorm:"column:refreshed_at"`
-	NextAttempt *time.Time `gorm:"column:next_attempt_at"`
-	LastError   string     `gorm:"column:last_error"`
-	Failures    int        `gorm:"column:failures"`
-	VName       *string    `gorm:"column:v_name"`
-	VValue      *string    `gorm:"column:v_value"`
-}
+// getConnectionSQL reads a connection joined with the values it owns; $n
+// placeholders suit both PostgreSQL and SQLite.
+const getConnectionSQL = `SELECT c.status, c.token_type, c.scope, c.expires_at, c.version, c.created_at, c.updated_at,
+	c.refreshed_at, c.next_attempt_at, c.last_error, c.failures, v.name, v.value
+	FROM connections c LEFT JOIN setting_values v
+	  ON v.app = c.app AND v.org = c.org AND v.user_id = c.user_id AND v.config = c.config
+	WHERE c.app = $1 AND c.org = $2 AND c.user_id = $3 AND c.config = $4`
 
-func (r connectionJoinRow) connection() connectionRow {
-	return connectionRow{App: r.App, Org: r.Org, UserID: r.UserID, Config: r.Config, Status: r.Status, TokenType: r.TokenType,
-		Scope: r.Scope, ExpiresAt: r.ExpiresAt, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-		RefreshedAt: r.RefreshedAt, NextAttempt: r.NextAttempt, LastError: r.LastError, Failures: r.Failures}
+func nullTime(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return utc(t.Time)
 }
 
 // UpdateConnection reads the connection under a lock, calls update with it

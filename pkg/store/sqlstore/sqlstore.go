@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,9 @@ type Store struct {
 	ring     atomic.Pointer[secretbox.Keyring]
 	log      *slog.Logger
 	postgres bool
+	// getConn is GetConnection's query, prepared once: it is the query of
+	// every token read.
+	getConn *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -151,6 +155,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	for _, r := range results {
 		log.Info("database migrated", "dialect", dir, "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
+	if s.getConn, err = sqlDB.PrepareContext(ctx, getConnectionSQL); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore: preparing the connection query: %w", err)
+	}
 	return s, nil
 }
 
@@ -207,6 +215,9 @@ func (s *Store) DB() *gorm.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.getConn != nil {
+		s.getConn.Close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
