@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/pkg/providertest"
@@ -177,6 +178,25 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 		chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery))
 	checkPage(t, ctx, "03-app-editor")
 
+	// The playground renders the link and the token request, the client
+	// secret masked, and runs an extraction path over a pasted answer.
+	var tokenRequest, extracted string
+	browse(t, ctx, "render in the playground", chromedp.Click(`//fieldset[@class="config"]//summary[contains(., "Playground")]`),
+		chromedp.WaitVisible("#c0-pg-client_id", chromedp.ByQuery),
+		setInput("#c0-pg-client_id", "capacity-client"), setInput("#c0-pg-client_secret", "pl4yground-secret"),
+		chromedp.Click(`//button[text()="Render"]`), chromedp.WaitVisible("#c0-pg-link", chromedp.ByQuery),
+		chromedp.Text("#c0-pg-token", &tokenRequest, chromedp.ByQuery),
+		setInput("#c0-x-response", `{"access_token": "at-from-paste", "expires_in": 3600}`),
+		chromedp.Click(`//button[text()="Run path"]`), chromedp.WaitVisible("#c0-x-value", chromedp.ByQuery),
+		chromedp.Text("#c0-x-value", &extracted, chromedp.ByQuery))
+	if !strings.Contains(tokenRequest, "client_secret=********") || strings.Contains(tokenRequest, "pl4yground-secret") {
+		t.Errorf("playground token request: got %q, want the client secret masked", tokenRequest)
+	}
+	if extracted != "at-from-paste" {
+		t.Errorf("playground extraction: got %q, want at-from-paste", extracted)
+	}
+	checkPage(t, ctx, "03-playground")
+
 	// A broken token URL: the server's message is shown beside its field.
 	var fieldError string
 	browse(t, ctx, "save a broken config", setInput("#c0-token_url", "not a url"), chromedp.Click(`//button[text()="Save app"]`),
@@ -224,6 +244,37 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 	browse(t, ctx, "see the connection", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/connections"),
 		chromedp.WaitVisible(".status-active", chromedp.ByQuery))
 	checkPage(t, ctx, "11-connections")
+
+	// Test connection: the real flow in a popup, whose result page posts
+	// its outcome back to the editor (under the pages' real CSP: the
+	// popup is a new target, not bypassed).
+	browse(t, ctx, "open the test connection panel", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"),
+		chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery),
+		chromedp.Click(`//fieldset[@class="config"]//summary[contains(., "Test connection")]`),
+		chromedp.WaitVisible("#c0-t-org", chromedp.ByQuery), setInput("#c0-t-org", "acme"), setInput("#c0-t-user", "u-44"))
+	opened := chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return info.Type == "page" })
+	browse(t, ctx, "test connection", chromedp.Click(`//button[text()="Test connection"]`))
+	var popupID target.ID
+	select {
+	case popupID = <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no popup window opened")
+	}
+	pctx, cancelPopup := chromedp.NewContext(ctx, chromedp.WithTargetID(popupID))
+	browse(t, pctx, "allow in the popup", chromedp.WaitVisible(`//button[text()="Allow access"]`), chromedp.Click(`//button[text()="Allow access"]`))
+	defer cancelPopup() // cancelling closes the popup: only once the flow is over
+	var steps string
+	wctx, cancelWait := context.WithTimeout(ctx, 15*time.Second)
+	err := chromedp.Run(wctx, chromedp.WaitVisible(`//ol[@id="c0-t-steps"]/li[contains(., "Connection")]`))
+	cancelWait()
+	browse(t, ctx, "read the steps", chromedp.Text("#c0-t-steps", &steps, chromedp.ByQuery))
+	if err != nil {
+		t.Fatalf("test connection: got steps %q (%v), want the connection shown", steps, err)
+	}
+	if !strings.Contains(steps, "Callback result: done") || !strings.Contains(steps, "status active") {
+		t.Errorf("test connection steps: got %q, want the callback done and the connection active", steps)
+	}
+	checkPage(t, ctx, "11-test-connection")
 
 	// The provider refuses: its error is rendered in words.
 	provider.DenyNext()

@@ -146,7 +146,128 @@ const configFields: [string, string, string?][] = [
 ]
 const jsonFields = ['auth_params', 'token_headers', 'values', 'metadata']
 
-function ConfigEditor({ cfg, index, err, onChange }: { cfg: any; index: number; err?: APIError; onChange: (c: any) => void }) {
+// ---------- playground and test connection of an OAuth config ----------
+type Preview = { link_url?: string; token_request: { method: string; url: string; headers: Record<string, string>; body: string; basic_auth_user?: string } }
+
+function Playground({ app, cfg, settings, p }: { app: string; cfg: any; settings: any[]; p: string }) {
+  const names = settings.map(s => s.name).filter((n: string) => n && n !== cfg.access_token_variable_name && n !== cfg.refresh_token_variable_name)
+  const [values, setValues] = useState<Record<string, string>>({})
+  const [preview, setPreview] = useState<Preview>()
+  const [renderErr, setRenderErr] = useState<unknown>()
+  const [x, setX] = useState({ path: cfg.extraction_path_access_token || '$.access_token', response: '', content_type: 'application/json' })
+  const [extracted, setExtracted] = useState<string>()
+  const [xErr, setXErr] = useState<APIError>()
+  const secret = (n: string) => !!settings.find(s => s.name === n)?.secret
+  const render = async () => {
+    setRenderErr(undefined); setPreview(undefined)
+    try { setPreview(await api<Preview>('POST', `/apps/${enc(app)}/playground/render`, { config: cfg, values })) } catch (e) { setRenderErr(e) }
+  }
+  const run = async () => {
+    setXErr(undefined); setExtracted(undefined)
+    try { setExtracted((await api<{ value: string }>('POST', '/playground/extract', x)).value) } catch (e) { setXErr(e as APIError) }
+  }
+  const tr = preview?.token_request
+  return <details class="panel">
+    <summary>Playground: render the link and the token request</summary>
+    <p class="hint">Sample values only: nothing is sent to the provider and nothing is saved. Secrets come back masked.</p>
+    <div class="grid">
+      {names.map((n: string) => <Field id={`${p}pg-${n}`} label={n} type={secret(n) ? 'password' : 'text'} autocomplete="off"
+        value={values[n] || ''} onInput={v => setValues({ ...values, [n]: v })} />)}
+    </div>
+    <button type="button" onClick={render}>Render</button>
+    <ErrorBox err={renderErr} />
+    {tr && <div class="output" role="status">
+      {preview?.link_url && <><h3>Link URL</h3><pre id={`${p}pg-link`}>{preview.link_url}</pre></>}
+      <h3>Token request</h3>
+      <pre id={`${p}pg-token`}>{`${tr.method} ${tr.url}\n` + Object.entries(tr.headers).map(([k, v]) => `${k}: ${v}`).join('\n') + (tr.body ? '\n\n' + tr.body : '')}</pre>
+      {tr.basic_auth_user && <p class="hint">HTTP Basic user: <code>{tr.basic_auth_user}</code>; the password is the client secret.</p>}
+    </div>}
+    <h3>Try an extraction path</h3>
+    <div class="grid">
+      <Field id={`${p}x-path`} label="Extraction path" hint="JSONPath, such as $.authed_user.access_token" value={x.path} onInput={v => setX({ ...x, path: v })} error={xErr?.fieldError('path')} />
+      <div class="field"><label for={`${p}x-type`}>Content type of the response</label>
+        <select id={`${p}x-type`} value={x.content_type} onChange={e => setX({ ...x, content_type: (e.target as HTMLSelectElement).value })}>
+          <option value="application/json">application/json</option><option value="application/x-www-form-urlencoded">application/x-www-form-urlencoded</option>
+          <option value="text/plain">text/plain</option></select></div>
+    </div>
+    <Field id={`${p}x-response`} label="Provider's response" hint="paste the body of a token response" multiline value={x.response}
+      onInput={v => setX({ ...x, response: v })} error={xErr?.fieldError('response')} />
+    <button type="button" onClick={run}>Run path</button>
+    {xErr && !xErr.details.length && <div class="alert" role="alert">{xErr.message}</div>}
+    {extracted !== undefined && <p role="status">Extracted: <code id={`${p}x-value`}>{extracted}</code></p>}
+  </details>
+}
+
+type Step = { label: string; state: 'done' | 'waiting' | 'failed'; detail?: string }
+
+function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
+  const [org, setOrg] = useState('')
+  const [user, setUser] = useState('test-user')
+  const [steps, setSteps] = useState<Step[]>([])
+  const [err, setErr] = useState<APIError>()
+  const start = async () => {
+    setErr(undefined)
+    let shown: Step[] = []
+    const show = (s: Step[]) => { shown = s; setSteps(s) }
+    // Opened on the click itself, so popup blockers let it through.
+    const popup = window.open('about:blank', 'latchkey-test', 'popup,width=600,height=720')
+    show([{ label: 'Create a link', state: 'waiting', detail: `POST …/orgs/${org}/users/${user}/connections/${cfg.name}/link {"popup": true}` }])
+    let link: { url: string; expires_at: string }
+    try {
+      link = await api('POST', `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/link`, { popup: true })
+    } catch (x) {
+      popup?.close(); setErr(x as APIError)
+      show([{ label: 'Create a link', state: 'failed', detail: (x as APIError).message }]); return
+    }
+    const created: Step = { label: 'Link created', state: 'done', detail: `201: a link to the landing page, valid until ${fmtTime(link.expires_at)}` }
+    if (!popup) { show([created, { label: 'Authorization', state: 'failed', detail: 'The browser blocked the popup window: allow popups for this site and try again.' }]); return }
+    popup.location.href = link.url
+    show([created, { label: 'Authorization', state: 'waiting', detail: 'In the popup window: allow access, then sign in at the provider.' }])
+    let finished = false
+    const finish = (ok: boolean, detail: string, callback?: Step) => {
+      if (finished) return
+      finished = true
+      removeEventListener('message', onMessage); clearInterval(timer)
+      show([created, { label: 'Authorization', state: ok || callback ? 'done' : 'failed', detail }, ...(callback ? [callback] : [])])
+    }
+    const onMessage = async (ev: MessageEvent) => {
+      if (ev.origin !== location.origin || ev.source !== popup || ev.data?.type !== 'latchkey:connection') return
+      const d = ev.data
+      if (d.status !== 'connected') {
+        finish(false, 'The popup reported a failure.', { label: 'Callback result', state: 'failed',
+          detail: `error ${d.error}` + (d.provider_error ? `; the provider said ${d.provider_error}` : '') })
+        return
+      }
+      finish(true, 'The provider sent the user back to Latchkey.', { label: 'Callback result', state: 'done', detail: 'connected: the token was exchanged and stored' })
+      try {
+        const list = await api<{ connections: any[] }>('GET', `/apps/${enc(app)}/connections?org=${enc(org)}`)
+        const c = list.connections.find(c => c.user === user && c.config === cfg.name)
+        if (c) show([...shown, { label: 'Connection', state: 'done', detail: `status ${c.status}, expires ${fmtTime(c.expires_at)}` }])
+      } catch { /* the outcome is already shown */ }
+    }
+    addEventListener('message', onMessage)
+    // A popup closed without a message was closed by the user (its own
+    // message, posted just before it closes, is given a moment to arrive).
+    const timer = setInterval(() => {
+      if (popup.closed) setTimeout(() => finish(false, 'The popup window was closed before the flow finished.'), 400)
+    }, 500)
+  }
+  return <details class="panel">
+    <summary>Test connection: run the real flow in a popup</summary>
+    <p class="hint">Uses the saved version of this config. The org must have installed the app; the test user's connection is real and can be disconnected afterwards.</p>
+    <div class="inline">
+      <Field id={`${p}t-org`} label="Org id" value={org} onInput={setOrg} required error={err?.fieldError('org')} />
+      <Field id={`${p}t-user`} label="User id" value={user} onInput={setUser} required error={err?.fieldError('user')} />
+      <button type="button" onClick={start} disabled={!org || !user || !cfg.name}>Test connection</button>
+    </div>
+    {steps.length > 0 && <ol class="steps" aria-live="polite" id={`${p}t-steps`}>
+      {steps.map(s => <li class={'step-' + s.state}><strong>{s.label}</strong>: {s.state === 'waiting' ? 'in progress' : s.state === 'done' ? 'done' : 'failed'}
+        {s.detail && <><br /><span class="hint">{s.detail}</span></>}</li>)}
+    </ol>}
+  </details>
+}
+
+function ConfigEditor({ app, settings, cfg, index, err, onChange }: { app: string; settings: any[]; cfg: any; index: number; err?: APIError; onChange: (c: any) => void }) {
   const [json, setJSON] = useState<Record<string, string>>(() => Object.fromEntries(jsonFields.map(f => [f, cfg[f] ? JSON.stringify(cfg[f], null, 2) : ''])))
   const [jsonErr, setJSONErr] = useState<Record<string, string>>({})
   const fe = (f: string) => err?.fieldError(`oauth_configs[${index}].${f}`)
@@ -168,6 +289,8 @@ function ConfigEditor({ cfg, index, err, onChange }: { cfg: any; index: number; 
           <option value="on">on (S256)</option><option value="off">off</option></select></div>
       {jsonFields.map(f => <Field id={p + f} label={f.replace('_', ' ')} hint="JSON" multiline value={json[f]} onInput={v => setJ(f, v)} error={jsonErr[f] || fe(f)} />)}
     </div>
+    <Playground app={app} cfg={cfg} settings={settings} p={p} />
+    {(cfg.grant_type || 'authorization_code') === 'authorization_code' && <TestConnection app={app} cfg={cfg} p={p} />}
   </fieldset>
 }
 
@@ -228,10 +351,10 @@ function AppPage({ name }: { name: string }) {
           onInput={v => setDraft({ ...draft, allowed_return_urls: v.split(/\s+/).filter(Boolean) })} error={err?.fieldError('allowed_return_urls')} />
       </div>
       <SettingsEditor settings={draft.settings || []} err={err} onChange={s => setDraft({ ...draft, settings: s })} />
-      {(draft.oauth_configs || []).map((c: any, i: number) => <ConfigEditor key={i + ':' + (app?.revision ?? 0)} cfg={c} index={i} err={err}
+      {(draft.oauth_configs || []).map((c: any, i: number) => <ConfigEditor key={i + ':' + (app?.revision ?? 0)} app={name} settings={draft.settings || []} cfg={c} index={i} err={err}
         onChange={nc => setDraft({ ...draft, oauth_configs: draft.oauth_configs.map((x: any, j: number) => j === i ? nc : x) })} />)}
       <p><button type="button" onClick={() => setDraft({ ...draft, oauth_configs: [...(draft.oauth_configs || []), { name: '' }] })}>Add an OAuth config</button></p>
-      <div class="sticky"><button class="primary" type="submit">Save app</button></div>
+      <div class="actions"><button class="primary" type="submit">Save app</button></div>
     </form>
   </>
 }
