@@ -98,6 +98,15 @@ func TestPopupResultPagePostsToOpener(t *testing.T) {
 	}
 	checkPopupPage(t, h, resp, page, `"status":"error"`, `"error":"provider_error"`, `"provider_error":"access_denied"`, "The user said no")
 
+	// The user cancels on the landing page of a popup link.
+	link := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/users/u-4/connections/example/link",
+		testAdminKey, "application/json", `{"popup": true}`))
+	resp, page = h.do("POST", strings.TrimPrefix(link["url"].(string), h.main.URL), "", "application/x-www-form-urlencoded", "cancel=1")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: got HTTP %d, want 200", resp.StatusCode)
+	}
+	checkPopupPage(t, h, resp, page, `"status":"error"`, `"error":"cancelled"`, "You cancelled")
+
 	// Without popup: no script, no nonce, the default policy.
 	authURL = startFlow(t, h, "u-3", `{}`)
 	cb = provider.Authorize(t, authURL.String())

@@ -125,8 +125,15 @@ func (s *Server) authorize(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return s.render(c, http.StatusOK, "result.html", resultPage{Title: "Not connected", Label: l.Label,
-			Message: "You cancelled. Nothing was shared with " + l.AppLabel + "."})
+		p := resultPage{Title: "Not connected", Label: l.Label, Message: "You cancelled. Nothing was shared with " + l.AppLabel + "."}
+		if key, popup, err := s.engine.LinkPopup(c.Request().Context(), token); err == nil && popup {
+			msg := popupMessage(key, nil)
+			msg["status"], msg["error"] = "error", "cancelled"
+			if p, err = s.asPopup(c, p, msg); err != nil {
+				return err
+			}
+		}
+		return s.render(c, http.StatusOK, "result.html", p)
 	}
 	target, err := s.engine.Authorize(c.Request().Context(), token)
 	if err != nil {

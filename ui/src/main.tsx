@@ -234,6 +234,7 @@ function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
       if (ev.origin !== location.origin || ev.source !== popup || ev.data?.type !== 'latchkey:connection') return
       const d = ev.data
       if (d.status !== 'connected') {
+        if (d.error === 'cancelled') { finish(false, 'The user cancelled on the landing page; nothing was shared.'); return }
         finish(false, 'The popup reported a failure.', { label: 'Callback result', state: 'failed',
           detail: `error ${d.error}` + (d.provider_error ? `; the provider said ${d.provider_error}` : '') })
         return
