@@ -31,9 +31,8 @@ var sealedColumns = []sealedColumn{
 
 // Rotate re-encrypts every sealed value that is not under the keyring's
 // primary key (app documents, setting values, code verifiers, webhook
-// secrets), batch rows at
-// a time, each batch in its own transaction, so that the store keeps
-// serving while it runs. progress, when not nil, is called after each batch
+// secrets), batch rows at a time, each batch in its own transaction, so that
+// the store keeps serving while it runs. progress, when not nil, is called after each batch
 // with the rows done and the rows that needed it when Rotate began. Once it
 // returns nil, the keys other than the primary can be dropped from the
 // keyring. It is safe to run again after a failure. Rotate works with the
