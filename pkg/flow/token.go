@@ -97,45 +97,96 @@ func (e *Engine) margin(cc *compiledConfig) time.Duration {
 	return e.cfg.RefreshMargin
 }
 
-// refreshLocked refreshes under the store's connection lock, re-reading the
-// connection first; the new token pair is written in the same transaction.
+// refreshLocked refreshes a connection once for every caller on every
+// replica, without holding a database lock while the provider answers:
+//  1. a short transaction, under the connection's lock, re-reads it, skips
+//     the refresh when another caller has just done it, and takes a lease
+//     (refreshing_until) that makes every other caller wait;
+//  2. the provider is asked, with no lock held;
+//  3. a second short transaction writes the new token pair (or the
+//     failure), only if the connection is still the version the lease was
+//     taken on, and clears the lease.
+//
+// A caller that finds the lease taken waits for its holder's answer; a
+// holder that died loses its lease when it expires, and the next caller
+// refreshes with the stored refresh token (a provider that rotated it then
+// refuses it, and the connection is needs_reauth, never silently broken).
 func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, margin time.Duration) (latchkey.Connection, error) {
 	if missing {
 		// Client credentials with no token yet: nothing to lock.
 		return e.clientCredentials(ctx, c, cc, key, latchkey.Connection{})
 	}
-	var refreshErr error
-	conn, err := e.cfg.Store.UpdateConnection(ctx, key, func(old latchkey.Connection) (latchkey.Connection, error) {
-		now := e.cfg.Now()
-		if err := usable(old, now); err != nil {
-			return old, err
-		}
-		if !old.Expired(now, margin) {
-			return old, errFresh
-		}
-		if _, err, wait := backingOff(old, now); wait {
-			// Another caller or replica failed a moment ago.
-			if err == nil {
-				err = errFresh
+	for range 3 {
+		leased, err := e.cfg.Store.UpdateConnection(ctx, key, func(old latchkey.Connection) (latchkey.Connection, error) {
+			now := e.cfg.Now()
+			if err := usable(old, now); err != nil {
+				return old, err
 			}
-			return old, err
+			if !old.Expired(now, margin) {
+				return old, errFresh
+			}
+			if _, err, wait := backingOff(old, now); wait {
+				// Another caller or replica failed a moment ago.
+				if err == nil {
+					err = errFresh
+				}
+				return old, err
+			}
+			if now.Before(old.RefreshingUntil) {
+				return old, errLeased
+			}
+			next := old
+			next.RefreshingUntil = now.Add(e.refreshLease())
+			return next, nil
+		})
+		switch {
+		case errors.Is(err, errFresh):
+			return e.cfg.Store.GetConnection(ctx, key)
+		case errors.Is(err, errLeased):
+			conn, err := e.awaitRefresh(ctx, key)
+			if errors.Is(err, errLeaseExpired) {
+				continue // its holder died: take the lease over
+			}
+			return conn, err
+		case err != nil:
+			return latchkey.Connection{}, err
 		}
-		var next latchkey.Connection
-		if cc.cfg.Grant() == latchkey.GrantClientCredentials {
-			next, refreshErr = e.fetchClientCredentials(ctx, c, cc, key, now)
-		} else {
-			next, refreshErr = e.refreshToken(ctx, c, cc, old, now)
+		return e.completeRefresh(ctx, c, cc, key, leased)
+	}
+	return latchkey.Connection{}, latchkey.Errorf(latchkey.EREFRESHING, "the token of %q is being refreshed by another caller; try again", key.Config)
+}
+
+// completeRefresh asks the provider with no lock held and writes the answer
+// if the connection is still the version it leased.
+func (e *Engine) completeRefresh(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, leased latchkey.Connection) (latchkey.Connection, error) {
+	now := e.cfg.Now()
+	var next latchkey.Connection
+	var refreshErr error
+	if cc.cfg.Grant() == latchkey.GrantClientCredentials {
+		next, refreshErr = e.fetchClientCredentials(ctx, c, cc, key, now)
+	} else {
+		next, refreshErr = e.refreshToken(ctx, c, cc, leased, now)
+	}
+	e.observeRefresh(key, refreshErr)
+	conn, err := e.cfg.Store.UpdateConnection(ctx, key, func(cur latchkey.Connection) (latchkey.Connection, error) {
+		if cur.Version != leased.Version {
+			// The user connected again, or an admin changed it, meanwhile:
+			// what they wrote wins over this answer.
+			return cur, errSuperseded
 		}
-		e.observeRefresh(key, refreshErr)
 		if refreshErr != nil {
-			return e.failed(old, refreshErr, now), nil
+			failed := e.failed(cur, refreshErr, now)
+			failed.RefreshingUntil = time.Time{}
+			return failed, nil
 		}
-		next.CreatedAt = old.CreatedAt
-		next.Version = old.Version
+		next.CreatedAt = cur.CreatedAt
+		next.Version = cur.Version
 		return next, nil
 	})
 	switch {
-	case errors.Is(err, errFresh):
+	case errors.Is(err, errSuperseded), errors.Is(err, store.ErrNotFound):
+		e.cfg.Logger.WarnContext(ctx, "a refresh answer was dropped: the connection changed meanwhile", "app", key.App,
+			"org", key.Org, "user", key.User, "config", key.Config)
 		return e.cfg.Store.GetConnection(ctx, key)
 	case err != nil:
 		return latchkey.Connection{}, err
@@ -152,6 +203,50 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 	e.emit(ctx, latchkey.EventConnectionRefreshed, conn, nil)
 	e.cfg.Logger.InfoContext(ctx, "token refreshed", "app", key.App, "org", key.Org, "user", key.User, "config", key.Config)
 	return conn, nil
+}
+
+var (
+	errLeased       = errors.New("flow: another caller is refreshing")
+	errLeaseExpired = errors.New("flow: the refresh lease expired")
+	errSuperseded   = errors.New("flow: the connection changed during the refresh")
+)
+
+// refreshLease is how long a refresh may take before another caller may
+// take it over: the provider's timeout and some.
+func (e *Engine) refreshLease() time.Duration { return e.cfg.HTTPClient.Timeout + 10*time.Second }
+
+// awaitRefreshPoll is how often a caller waiting for another's refresh
+// looks at the connection.
+const awaitRefreshPoll = 10 * time.Millisecond
+
+// awaitRefresh waits for the caller holding a connection's refresh lease
+// to write its answer, and returns the connection as it left it.
+func (e *Engine) awaitRefresh(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
+	limit := time.Now().Add(e.refreshLease() + 5*time.Second)
+	for {
+		select {
+		case <-ctx.Done():
+			return latchkey.Connection{}, ctx.Err()
+		case <-time.After(awaitRefreshPoll):
+		}
+		conn, err := e.cfg.Store.GetConnection(ctx, key)
+		if err != nil {
+			return conn, err
+		}
+		now := e.cfg.Now()
+		switch {
+		case conn.RefreshingUntil.IsZero():
+			if err := usable(conn, now); err != nil {
+				return conn, err
+			}
+			if _, err, wait := backingOff(conn, now); wait && err != nil {
+				return conn, err
+			}
+			return conn, nil
+		case !now.Before(conn.RefreshingUntil), time.Now().After(limit):
+			return conn, errLeaseExpired
+		}
+	}
 }
 
 // refreshToken asks the provider for a new access token (RFC 6749 §6). An

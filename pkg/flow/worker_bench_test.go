@@ -12,6 +12,9 @@ import (
 	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/providertest"
+	"github.com/latchkey/latchkey/pkg/secretbox"
+	"github.com/latchkey/latchkey/pkg/store/sqlstore"
+	"github.com/latchkey/latchkey/pkg/store/storetest"
 )
 
 // mintTokens gets n token pairs from the provider through the code flow.
@@ -71,8 +74,27 @@ func BenchmarkWorkerRefreshes(b *testing.B) {
 		wg.Wait()
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "refreshes/s")
 	})
-	b.Run("worker", func(b *testing.B) {
-		e := newEnv(b)
+	b.Run("worker-sqlite", func(b *testing.B) { benchWorker(b, newEnv(b)) })
+	b.Run("worker-postgres", func(b *testing.B) { benchWorker(b, newPostgresEnv(b)) })
+}
+
+// newPostgresEnv is newEnv on a PostgreSQL schema of the test's own.
+func newPostgresEnv(b *testing.B) *env {
+	dsn := storetest.PostgresURL(b)
+	key, _ := secretbox.GenerateKey()
+	ring, _ := secretbox.NewKeyring(key)
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{URL: dsn, Keyring: ring})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	clock := providertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	e := flow.New(flow.Config{Store: st, Now: clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect"})
+	return &env{tb: b, ctx: context.Background(), engine: e, store: st, clock: clock}
+}
+
+func benchWorker(b *testing.B, e *env) {
+	{
 		p := providertest.New(b, providertest.Options{AccessTTL: time.Hour, Now: e.clock.Now, RedirectURIs: []string{callbackURL}})
 		e.save(genericApp(p.BaseURL()))
 		e.install("crm", "acme", map[string]string{"client_id": p.ClientID(), "client_secret": p.ClientSecret()})
@@ -101,5 +123,5 @@ func BenchmarkWorkerRefreshes(b *testing.B) {
 		if got := p.RefreshCalls(); got != int64(b.N) {
 			b.Fatalf("got %d refreshes, want %d", got, b.N)
 		}
-	})
+	}
 }

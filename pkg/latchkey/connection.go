@@ -46,6 +46,9 @@ type Connection struct {
 	// NextAttemptAt is when a refresh that failed for a passing reason
 	// (network, timeout, 429, 5xx) may be tried again; zero when none failed.
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	// RefreshingUntil, while in the future, says one caller is refreshing
+	// the connection: others wait for its answer instead of refreshing too.
+	RefreshingUntil time.Time `json:"-"`
 	// Failures counts refresh failures since the last success.
 	Failures int `json:"failures,omitempty"`
 }

@@ -51,7 +51,7 @@ func (s *Store) PutConnection(ctx context.Context, conn latchkey.Connection) (la
 		if ok {
 			prev = &old
 		}
-		out, err = s.writeConnection(tx, prev, conn, sealed)
+		out, err = s.writeConnection(tx, prev, conn, sealed, true)
 		return err
 	})
 	if err != nil {
@@ -75,14 +75,14 @@ func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (
 	found := false
 	for rows.Next() {
 		var (
-			status, tokenType, scope, lastError string
-			version                             int64
-			failures                            int
-			created, updated                    time.Time
-			expires, refreshed, next            sql.NullTime
-			name, value                         sql.NullString
+			status, tokenType, scope, lastError  string
+			version                              int64
+			failures                             int
+			created, updated                     time.Time
+			expires, refreshed, next, refreshing sql.NullTime
+			name, value                          sql.NullString
 		)
-		if err := rows.Scan(&status, &tokenType, &scope, &expires, &version, &created, &updated, &refreshed, &next,
+		if err := rows.Scan(&status, &tokenType, &scope, &expires, &version, &created, &updated, &refreshed, &next, &refreshing,
 			&lastError, &failures, &name, &value); err != nil {
 			return latchkey.Connection{}, fail(err, "reading connection %s", connName(key))
 		}
@@ -92,6 +92,7 @@ func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (
 			conn.Version, conn.Failures, conn.LastError = version, failures, lastError
 			conn.CreatedAt, conn.UpdatedAt = utc(created), utc(updated)
 			conn.ExpiresAt, conn.RefreshedAt, conn.NextAttemptAt = nullTime(expires), nullTime(refreshed), nullTime(next)
+			conn.RefreshingUntil = nullTime(refreshing)
 		}
 		if name.Valid {
 			v := valueRow{App: key.App, Org: key.Org, UserID: key.User, Name: name.String, Value: value.String}
@@ -112,7 +113,7 @@ func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (
 // getConnectionSQL reads a connection joined with the values it owns; $n
 // placeholders suit both PostgreSQL and SQLite.
 const getConnectionSQL = `SELECT c.status, c.token_type, c.scope, c.expires_at, c.version, c.created_at, c.updated_at,
-	c.refreshed_at, c.next_attempt_at, c.last_error, c.failures, v.name, v.value
+	c.refreshed_at, c.next_attempt_at, c.refreshing_until, c.last_error, c.failures, v.name, v.value
 	FROM connections c LEFT JOIN setting_values v
 	  ON v.app = c.app AND v.org = c.org AND v.user_id = c.user_id AND v.config = c.config
 	WHERE c.app = $1 AND c.org = $2 AND c.user_id = $3 AND c.config = $4`
@@ -146,11 +147,17 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 			return err
 		}
 		next.ConnectionKey = key
+		if maps.Equal(cur.Values, next.Values) {
+			// Only the connection's row changed (a refresh lease, a
+			// failure count): its values stay as they are, sealed.
+			out, err = s.writeConnection(tx, &old, next, nil, false)
+			return err
+		}
 		sealed, err := s.sealValues(key, next.Values)
 		if err != nil {
 			return err
 		}
-		out, err = s.writeConnection(tx, &old, next, sealed)
+		out, err = s.writeConnection(tx, &old, next, sealed, true)
 		return err
 	})
 	if err != nil {
@@ -249,7 +256,7 @@ func (s *Store) sealValues(key latchkey.ConnectionKey, values map[string]string)
 
 // writeConnection writes conn over prev (nil when new) inside tx, and
 // replaces the values it owns with sealed.
-func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.Connection, sealed map[string]string) (latchkey.Connection, error) {
+func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.Connection, sealed map[string]string, writeValues bool) (latchkey.Connection, error) {
 	k := conn.ConnectionKey
 	now := s.now()
 	row := toRow(conn)
@@ -262,9 +269,9 @@ func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.
 	} else {
 		row.Version, row.CreatedAt = prev.Version+1, prev.CreatedAt
 		res := tx.Exec(`UPDATE connections SET status = ?, token_type = ?, scope = ?, expires_at = ?, version = ?,
-			updated_at = ?, refreshed_at = ?, next_attempt_at = ?, last_error = ?, failures = ?
+			updated_at = ?, refreshed_at = ?, next_attempt_at = ?, refreshing_until = ?, last_error = ?, failures = ?
 			WHERE app = ? AND org = ? AND user_id = ? AND config = ? AND version = ?`,
-			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.NextAttempt, row.LastError, row.Failures,
+			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.NextAttempt, row.Refreshing, row.LastError, row.Failures,
 			k.App, k.Org, k.User, k.Config, prev.Version)
 		if res.Error != nil {
 			return latchkey.Connection{}, fail(res.Error, "saving connection %s", connName(k))
@@ -272,6 +279,14 @@ func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.
 		if res.RowsAffected != 1 {
 			return latchkey.Connection{}, latchkey.Errorf(latchkey.ECONFLICT, "connection %s changed while it was written", connName(k))
 		}
+	}
+	if !writeValues {
+		out := fromRow(row)
+		out.Values = maps.Clone(conn.Values)
+		if out.Values == nil {
+			out.Values = map[string]string{}
+		}
+		return out, nil
 	}
 	// The installation's own org-level values are never taken over.
 	if len(sealed) > 0 {
@@ -310,23 +325,25 @@ func toRow(c latchkey.Connection) connectionRow {
 		App: c.App, Org: c.Org, UserID: c.User, Config: c.Config,
 		Status: string(c.Status), TokenType: c.TokenType, Scope: c.Scope,
 		ExpiresAt: utcPtr(c.ExpiresAt), RefreshedAt: utcPtr(c.RefreshedAt), NextAttempt: utcPtr(c.NextAttemptAt),
-		LastError: c.LastError, Failures: c.Failures,
+		Refreshing: utcPtr(c.RefreshingUntil),
+		LastError:  c.LastError, Failures: c.Failures,
 	}
 }
 
 func fromRow(r connectionRow) latchkey.Connection {
 	return latchkey.Connection{
-		ConnectionKey: latchkey.ConnectionKey{App: r.App, Org: r.Org, User: r.UserID, Config: r.Config},
-		Status:        latchkey.ConnectionStatus(r.Status),
-		TokenType:     r.TokenType,
-		Scope:         r.Scope,
-		ExpiresAt:     fromPtr(r.ExpiresAt),
-		Version:       r.Version,
-		CreatedAt:     utc(r.CreatedAt),
-		UpdatedAt:     utc(r.UpdatedAt),
-		RefreshedAt:   fromPtr(r.RefreshedAt),
-		NextAttemptAt: fromPtr(r.NextAttempt),
-		LastError:     r.LastError,
-		Failures:      r.Failures,
+		ConnectionKey:   latchkey.ConnectionKey{App: r.App, Org: r.Org, User: r.UserID, Config: r.Config},
+		Status:          latchkey.ConnectionStatus(r.Status),
+		TokenType:       r.TokenType,
+		Scope:           r.Scope,
+		ExpiresAt:       fromPtr(r.ExpiresAt),
+		Version:         r.Version,
+		CreatedAt:       utc(r.CreatedAt),
+		UpdatedAt:       utc(r.UpdatedAt),
+		RefreshedAt:     fromPtr(r.RefreshedAt),
+		NextAttemptAt:   fromPtr(r.NextAttempt),
+		RefreshingUntil: fromPtr(r.Refreshing),
+		LastError:       r.LastError,
+		Failures:        r.Failures,
 	}
 }

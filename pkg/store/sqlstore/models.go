@@ -49,6 +49,7 @@ type connectionRow struct {
 	UpdatedAt   time.Time  `gorm:"column:updated_at;autoUpdateTime:false"`
 	RefreshedAt *time.Time `gorm:"column:refreshed_at"`
 	NextAttempt *time.Time `gorm:"column:next_attempt_at"`
+	Refreshing  *time.Time `gorm:"column:refreshing_until"`
 	LastError   string     `gorm:"column:last_error"`
 	Failures    int        `gorm:"column:failures"`
 }
