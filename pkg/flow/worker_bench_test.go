@@ -18,7 +18,7 @@ import (
 )
 
 // mintTokens gets n token pairs from the provider through the code flow.
-func mintTokens(b *testing.B, p *providertest.Provider, n int) []*oauth2.Token {
+func mintTokens(tb testing.TB, p *providertest.Provider, n int) []*oauth2.Token {
 	oc := p.OAuth2Config(callbackURL)
 	out := make([]*oauth2.Token, n)
 	var wg sync.WaitGroup
@@ -29,10 +29,10 @@ func mintTokens(b *testing.B, p *providertest.Provider, n int) []*oauth2.Token {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			loc := p.Authorize(b, oc.AuthCodeURL("s"))
+			loc := p.Authorize(tb, oc.AuthCodeURL("s"))
 			tok, err := oc.Exchange(context.Background(), loc.Query().Get("code"))
 			if err != nil {
-				b.Error(err)
+				tb.Error(err)
 				return
 			}
 			out[i] = tok
@@ -98,15 +98,7 @@ func benchWorker(b *testing.B, e *env) {
 		p := providertest.New(b, providertest.Options{AccessTTL: time.Hour, Now: e.clock.Now, RedirectURIs: []string{callbackURL}})
 		e.save(genericApp(p.BaseURL()))
 		e.install("crm", "acme", map[string]string{"client_id": p.ClientID(), "client_secret": p.ClientSecret()})
-		for i, tok := range mintTokens(b, p, b.N) {
-			_, err := e.store.PutConnection(e.ctx, latchkey.Connection{
-				ConnectionKey: latchkey.ConnectionKey{App: "crm", Org: "acme", User: fmt.Sprintf("u%06d", i), Config: "generic"},
-				Status:        latchkey.StatusActive, ExpiresAt: e.clock.Now().Add(time.Minute),
-				Values: map[string]string{"access_token": tok.AccessToken, "refresh_token": tok.RefreshToken}})
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		storeDue(b, e, mintTokens(b, p, b.N), e.clock.Now().Add(time.Minute))
 		w := &flow.Worker{Engine: e.engine, Batch: 200, Concurrency: 8}
 		b.ResetTimer()
 		start := time.Now()
@@ -122,6 +114,22 @@ func benchWorker(b *testing.B, e *env) {
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "refreshes/s")
 		if got := p.RefreshCalls(); got != int64(b.N) {
 			b.Fatalf("got %d refreshes, want %d", got, b.N)
+		}
+	}
+}
+
+// storeDue stores one connection of app crm per token pair, for users
+// u000000, u000001…, expiring at expires (on the test's clock: x/oauth2
+// computes Expiry from the real one).
+func storeDue(tb testing.TB, e *env, toks []*oauth2.Token, expires time.Time) {
+	tb.Helper()
+	for i, tok := range toks {
+		_, err := e.store.PutConnection(e.ctx, latchkey.Connection{
+			ConnectionKey: latchkey.ConnectionKey{App: "crm", Org: "acme", User: fmt.Sprintf("u%06d", i), Config: "generic"},
+			Status:        latchkey.StatusActive, ExpiresAt: expires,
+			Values: map[string]string{"access_token": tok.AccessToken, "refresh_token": tok.RefreshToken}})
+		if err != nil {
+			tb.Fatal(err)
 		}
 	}
 }

@@ -73,36 +73,7 @@ func TestTwoWorkersOnPostgreSQLRefreshTenThousandConnectionsOnce(t *testing.T) {
 	e0.install("crm", "acme", map[string]string{"client_id": p.ClientID(), "client_secret": p.ClientSecret()})
 
 	// n connections with real tokens from the provider, stored directly.
-	oc := p.OAuth2Config(callbackURL)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	sem := make(chan struct{}, 8)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			loc := p.Authorize(t, oc.AuthCodeURL("s"))
-			tok, err := oc.Exchange(context.Background(), loc.Query().Get("code"))
-			if err != nil {
-				errs <- err
-				return
-			}
-			_, err = stores[0].PutConnection(context.Background(), latchkey.Connection{
-				ConnectionKey: latchkey.ConnectionKey{App: "crm", Org: "acme", User: fmt.Sprintf("u%05d", i), Config: "generic"},
-				Status:        latchkey.StatusActive, ExpiresAt: clock.Now().Add(time.Hour), // the provider's clock, not x/oauth2's
-				Values: map[string]string{"access_token": tok.AccessToken, "refresh_token": tok.RefreshToken}})
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("setting up: %v", err)
-	}
+	storeDue(t, e0, mintTokens(t, p, n), clock.Now().Add(time.Hour))
 
 	clock.Advance(57 * time.Minute) // all due within the 5-minute margin
 	ctx := context.Background()
@@ -134,7 +105,7 @@ func TestTwoWorkersOnPostgreSQLRefreshTenThousandConnectionsOnce(t *testing.T) {
 		t.Errorf("got claims %v, want both replicas to share the work", claimed)
 	}
 	for i := range n {
-		k := latchkey.ConnectionKey{App: "crm", Org: "acme", User: fmt.Sprintf("u%05d", i), Config: "generic"}
+		k := latchkey.ConnectionKey{App: "crm", Org: "acme", User: fmt.Sprintf("u%06d", i), Config: "generic"}
 		conn, err := stores[1].GetConnection(ctx, k)
 		if err != nil {
 			t.Fatal(err)
