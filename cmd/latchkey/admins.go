@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -39,7 +38,7 @@ func runAdmins(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := cliLogger(stderr)
 	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/latchkey/latchkey/pkg/apikey"
@@ -28,7 +27,7 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := cliLogger(stderr)
 	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err

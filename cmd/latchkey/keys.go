@@ -185,7 +185,7 @@ Flags:
 		fs.Usage()
 		return errUsage
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := cliLogger(stderr)
 	if o.cfg.EncryptionKeys != "" {
 		return rotateEnv(ctx, o, stdout, stderr, logger)
 	}

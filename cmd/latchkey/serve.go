@@ -329,3 +329,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	<-ctx.Done()
 	return m.Close()
 }
+
+// cliLogger is the logger of the operator commands (apikeys, admins, keys):
+// warnings and errors only, so their own output stays readable.
+func cliLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
