@@ -118,6 +118,21 @@ type OAuthConfig struct {
 	// RefreshMargin is how long before expiry a token is refreshed; zero
 	// means the engine's default.
 	RefreshMargin Duration `json:"refresh_margin,omitempty" yaml:"refresh_margin,omitempty"`
+
+	// KeepAliveInterval, when set, has the refresh worker refresh a
+	// connection that has not been refreshed for that long even though its
+	// access token is still valid, so that a provider whose refresh tokens
+	// expire when unused does not let them lapse. Zero means never.
+	KeepAliveInterval Duration `json:"keep_alive_interval,omitempty" yaml:"keep_alive_interval,omitempty"`
+
+	// RefreshTokenGracePeriod is how long the provider keeps accepting a
+	// refresh token after it has answered a refresh with a new one. When a
+	// refresh was interrupted after the provider answered but before the
+	// answer was stored, the next attempt retries with the stored (previous)
+	// refresh token only within this window; past it, or when it is zero,
+	// the connection is marked needs_reauth rather than left silently
+	// broken.
+	RefreshTokenGracePeriod Duration `json:"refresh_token_grace_period,omitempty" yaml:"refresh_token_grace_period,omitempty"`
 }
 
 // MetadataRule stores the value at Path of the callback query or the token
@@ -281,5 +296,11 @@ func (c *OAuthConfig) validate(a *App, f string, fe *FieldErrors) {
 	}
 	if c.RefreshMargin < 0 {
 		fe.Add(f+".refresh_margin", "must not be negative")
+	}
+	if c.KeepAliveInterval < 0 {
+		fe.Add(f+".keep_alive_interval", "must not be negative")
+	}
+	if c.RefreshTokenGracePeriod < 0 {
+		fe.Add(f+".refresh_token_grace_period", "must not be negative")
 	}
 }
