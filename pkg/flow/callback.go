@@ -117,5 +117,8 @@ func (e *Engine) newConnection(cc *compiledConfig, key latchkey.ConnectionKey, t
 	for k, v := range tok.Metadata {
 		conn.Values[k] = v
 	}
+	if cc.cfg.KeepAliveInterval > 0 && tok.RefreshToken != "" {
+		conn.KeepAliveAt = now.Add(time.Duration(cc.cfg.KeepAliveInterval))
+	}
 	return conn
 }

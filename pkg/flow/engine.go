@@ -216,6 +216,24 @@ func (c *Compiled) config(name string) (*compiledConfig, error) {
 // user: each setting's default, under the config's fixed values, under the
 // org's installation, under the user's own values.
 func (e *Engine) values(ctx context.Context, c *Compiled, cc *compiledConfig, org, user string) (map[string]string, error) {
+	inst, err := e.cfg.Store.GetInstallation(ctx, c.App.Name, org)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	}
+	var uv map[string]string
+	if user != "" {
+		if uv, err = e.cfg.Store.UserValues(ctx, c.App.Name, org, user); err != nil {
+			return nil, err
+		}
+	}
+	return e.valuesFrom(c, cc, inst.Values, uv), nil
+}
+
+// valuesFrom is values with the installation's values and the user's
+// already read.
+func (e *Engine) valuesFrom(c *Compiled, cc *compiledConfig, installed, user map[string]string) map[string]string {
 	vals := map[string]string{}
 	for _, s := range c.App.Settings {
 		if s.Default != "" {
@@ -227,25 +245,13 @@ func (e *Engine) values(ctx context.Context, c *Compiled, cc *compiledConfig, or
 			vals[k] = v
 		}
 	}
-	inst, err := e.cfg.Store.GetInstallation(ctx, c.App.Name, org)
-	switch {
-	case err == nil:
-		for k, v := range inst.Values {
-			if v != "" {
-				vals[k] = v
-			}
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
-	}
-	if user != "" {
-		uv, err := e.cfg.Store.UserValues(ctx, c.App.Name, org, user)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range uv {
+	for k, v := range installed {
+		if v != "" {
 			vals[k] = v
 		}
+	}
+	for k, v := range user {
+		vals[k] = v
 	}
 	if vals["redirect_uri"] == "" {
 		vals["redirect_uri"] = e.cfg.CallbackURL
@@ -257,7 +263,7 @@ func (e *Engine) values(ctx context.Context, c *Compiled, cc *compiledConfig, or
 		}
 		vals["scope"] = strings.Join(cc.cfg.Scopes, sep)
 	}
-	return vals, nil
+	return vals
 }
 
 // installed reports an error unless the org's installation fills every

@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
@@ -71,50 +70,46 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce claims one batch of due connections and refreshes them; it
-// returns how many it claimed. Failures of single connections are recorded
-// on them (backoff, needs_reauth) as for a read, not returned.
+// RunOnce claims one batch of connections due for a refresh and
+// refreshes them; it returns how many it claimed. Failures of single
+// connections are recorded on them (backoff, needs_reauth) as for a read,
+// not returned.
+//
+// The claim takes each connection's refresh lease, as a read's refresh
+// does, so a read that needs the token meanwhile waits for this answer
+// instead of refreshing too. Concurrency goroutines ask the provider; one
+// writer stores the answers, as many as have arrived per transaction
+// (group commit), so that the database sees one commit for many refreshes
+// and no refresh waits for the whole batch. Connections whose last refresh
+// never wrote its answer (its holder died) go through the read path's
+// refresh, which decides what the lost answer means.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.defaults()
 	e := w.Engine
 	now := e.cfg.Now()
-	// The lease outlasts a refresh, so another worker does not take a
-	// connection this one is still refreshing.
-	lease := e.cfg.HTTPClient.Timeout + time.Minute
-	keys, err := e.cfg.Store.ClaimDue(ctx, now, now.Add(w.Margin), w.Batch, lease)
+	claimed, lost, err := e.cfg.Store.ClaimRefreshes(ctx, now, now.Add(w.Margin), w.Batch, e.refreshLease())
 	if err != nil {
 		return 0, err
 	}
-	work := make(chan latchkey.ConnectionKey)
-	var wg sync.WaitGroup
-	for range min(w.Concurrency, len(keys)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for key := range work {
-				// Finish a started refresh even when ctx ends.
-				if err := e.RefreshDue(context.WithoutCancel(ctx), key, w.Margin); err != nil {
-					e.cfg.Logger.Info("proactive refresh failed", "app", key.App, "org", key.Org, "user", key.User,
-						"config", key.Config, "error", latchkey.ErrorMessage(err))
-				}
-			}
-		}()
-	}
-	for _, k := range keys {
-		if ctx.Err() != nil {
-			break
+	// Finish started refreshes even when ctx ends: a provider's answer is
+	// written, never dropped.
+	bctx := context.WithoutCancel(ctx)
+	for _, key := range lost {
+		if err := e.RefreshDue(bctx, key, w.Margin); err != nil {
+			e.cfg.Logger.Info("proactive refresh failed", "app", key.App, "org", key.Org, "user", key.User,
+				"config", key.Config, "error", latchkey.ErrorMessage(err))
 		}
-		work <- k
 	}
-	close(work)
-	wg.Wait()
-	return len(keys), nil
+	if len(claimed) > 0 {
+		e.refreshClaimed(bctx, claimed, w.Margin, w.Concurrency)
+	}
+	return len(claimed) + len(lost), nil
 }
 
-// RefreshDue refreshes a connection whose token expires within margin, as
-// a read would (one refresh at a time, under the connection's lock, after a
-// re-read); a connection that is fresh, waits for a retry, or has nothing to
-// refresh with is left alone.
+// RefreshDue refreshes a connection whose token expires within margin, or
+// whose refresh lease expired unanswered, as a read would (one refresh at a
+// time, under the connection's lock, after a re-read); a connection that is
+// fresh, waits for a retry, or has nothing to refresh with is left alone.
 func (e *Engine) RefreshDue(ctx context.Context, key latchkey.ConnectionKey, margin time.Duration) error {
 	c, err := e.App(ctx, key.App)
 	if err != nil {
@@ -132,7 +127,7 @@ func (e *Engine) RefreshDue(ctx context.Context, key latchkey.ConnectionKey, mar
 		return err
 	}
 	now := e.cfg.Now()
-	if usable(conn, now) != nil || !conn.Expired(now, margin) {
+	if usable(conn, now) != nil || !(conn.Expired(now, margin) || conn.KeepAliveDue(now) || !conn.RefreshingUntil.IsZero()) {
 		return nil
 	}
 	if _, _, wait := backingOff(conn, now); wait {

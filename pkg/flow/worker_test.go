@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,5 +114,54 @@ func TestTwoWorkersOnPostgreSQLRefreshTenThousandConnectionsOnce(t *testing.T) {
 		if !p.ValidRefreshToken(conn.Values["refresh_token"]) || !p.ValidAccessToken(conn.Values["access_token"]) || conn.Expired(clock.Now(), 5*time.Minute) {
 			t.Fatalf("connection %d: got a dead token or one still due, want a fresh pair", i)
 		}
+	}
+}
+
+// TestWorkerKeepsIdleRefreshTokensAlive: a provider whose refresh tokens
+// die when unused for two hours (each refresh issues a new one, good for
+// two more), access tokens that last a day, and a user who reads nothing
+// for a day. With keep_alive_interval: 1h the worker refreshes the idle
+// connection every hour and the token still works when the access token
+// expires; without it, the refresh token lapses and the connection needs
+// the user again.
+func TestWorkerKeepsIdleRefreshTokensAlive(t *testing.T) {
+	e, p := genericEnv(t, providertest.Options{AccessTTL: 24 * time.Hour, RefreshTTL: 2 * time.Hour, RotateRefreshTokens: true})
+	kept := strings.Replace(strings.Replace(genericApp(p.BaseURL()), "name: crm", "name: kept", 1),
+		"    refresh_token_variable_name: refresh_token\n", "    refresh_token_variable_name: refresh_token\n    keep_alive_interval: 1h\n", 1)
+	e.save(kept)
+	e.install("kept", "acme", map[string]string{"client_id": p.ClientID(), "client_secret": p.ClientSecret()})
+	idle := alice // app crm: no keep-alive
+	alive := latchkey.ConnectionKey{App: "kept", Org: "acme", User: "alice", Config: "generic"}
+	e.mustConnect(p, idle)
+	first := e.mustConnect(p, alive)
+	if want := e.clock.Now().Add(time.Hour); !first.KeepAliveAt.Equal(want) {
+		t.Fatalf("got keep-alive at %v, want an hour after the connection, %v", first.KeepAliveAt, want)
+	}
+
+	w := &flow.Worker{Engine: e.engine}
+	if n, err := w.RunOnce(e.ctx); err != nil || n != 0 {
+		t.Fatalf("right after connecting: claimed %d (%v), want none", n, err)
+	}
+	for hour := 1; hour <= 24; hour++ {
+		e.clock.Advance(time.Hour)
+		if _, err := w.RunOnce(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.RefreshCalls(); got < 20 || got > 25 {
+		t.Fatalf("got %d refreshes in a day, want about one an hour for the kept connection only", got)
+	}
+	conn, err := e.engine.Token(e.ctx, alive)
+	if err != nil || !p.ValidAccessToken(conn.Values["access_token"]) || conn.Status != latchkey.StatusActive {
+		t.Fatalf("kept connection after a day: got %+v (%v), want a working token", conn, err)
+	}
+	if !conn.KeepAliveAt.After(e.clock.Now()) {
+		t.Fatalf("got next keep-alive at %v, want after now %v", conn.KeepAliveAt, e.clock.Now())
+	}
+	// The connection without keep-alive: its refresh token died after two
+	// idle hours, so its day-old access token cannot be renewed.
+	_, err = e.engine.Token(e.ctx, idle)
+	if latchkey.ErrorCode(err) != latchkey.ENEEDSREAUTH {
+		t.Fatalf("idle connection after a day: got %v, want needs_reauth", err)
 	}
 }

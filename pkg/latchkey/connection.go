@@ -49,6 +49,10 @@ type Connection struct {
 	// RefreshingUntil, while in the future, says one caller is refreshing
 	// the connection: others wait for its answer instead of refreshing too.
 	RefreshingUntil time.Time `json:"-"`
+	// KeepAliveAt, when set, is when the refresh worker refreshes the
+	// connection even though its access token is still valid, so that its
+	// refresh token does not lapse unused (OAuthConfig.KeepAliveInterval).
+	KeepAliveAt time.Time `json:"keep_alive_at,omitzero"`
 	// Failures counts refresh failures since the last success.
 	Failures int `json:"failures,omitempty"`
 }
@@ -57,6 +61,12 @@ type Connection struct {
 // token with no known expiry never counts as expired.
 func (c *Connection) Expired(now time.Time, margin time.Duration) bool {
 	return !c.ExpiresAt.IsZero() && !now.Add(margin).Before(c.ExpiresAt)
+}
+
+// KeepAliveDue reports whether the connection is due for a keep-alive
+// refresh at now.
+func (c *Connection) KeepAliveDue(now time.Time) bool {
+	return !c.KeepAliveAt.IsZero() && !now.Before(c.KeepAliveAt)
 }
 
 // Link is a pending invitation for a user to connect: the short-lived,

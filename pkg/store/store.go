@@ -71,12 +71,27 @@ type Store interface {
 	// ListConnections returns the connections of an app (all orgs when org is
 	// empty), without their Values.
 	ListConnections(ctx context.Context, app, org string) ([]latchkey.Connection, error)
-	// ClaimDue claims, for lease, up to limit active connections whose
-	// access token expires before due and that wait for no retry at now, and
-	// returns their keys, soonest expiry first. A claimed connection is not
-	// returned again until its lease ends, so that several workers on one
-	// database split the work.
-	ClaimDue(ctx context.Context, now, due time.Time, limit int, lease time.Duration) ([]latchkey.ConnectionKey, error)
+	// ClaimRefreshes claims, for the refresh worker, up to limit active
+	// connections due for a refresh at now: an access token that expires
+	// before due, or a keep-alive time (KeepAliveAt) that has come; that
+	// wait for no retry at now; and that no caller is refreshing. It takes
+	// their refresh lease (RefreshingUntil = now+lease, Version increased) in
+	// one transaction and returns them with their Values and their user's
+	// values, soonest expiry first. Connections whose refresh lease expired
+	// without an answer (its holder died) are returned in lost, claimed for
+	// lease but not leased: what a lost refresh means is the caller's to
+	// decide. A claimed connection is not returned again until its lease
+	// ends, so that several workers on one database split the work.
+	ClaimRefreshes(ctx context.Context, now, due time.Time, limit int, lease time.Duration) (claimed []Claimed, lost []latchkey.ConnectionKey, err error)
+	// WriteRefreshes stores the outcomes of claimed refreshes in one
+	// transaction. Each connection replaces the stored one, Values included
+	// (as PutConnection), only if the stored Version is still conn.Version
+	// (the one its claim returned); it is written with Version increased.
+	// The answer has one error per connection: nil when written, ErrConflict
+	// when the connection changed meanwhile (nothing written for it),
+	// ErrNotFound when it was deleted. The second result fails the whole
+	// batch (nothing written).
+	WriteRefreshes(ctx context.Context, conns []latchkey.Connection) ([]error, error)
 	// DeleteConnection deletes a connection and the values it owns.
 	DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error
 
@@ -178,4 +193,11 @@ type Session struct {
 	Email     string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// Claimed is a connection claimed for a refresh, with the values its
+// user's connections own (UserValues' answer), for the refresh's templates.
+type Claimed struct {
+	Conn       latchkey.Connection
+	UserValues map[string]string
 }

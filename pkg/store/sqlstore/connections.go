@@ -80,10 +80,11 @@ func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (
 			failures                             int
 			created, updated                     time.Time
 			expires, refreshed, next, refreshing sql.NullTime
+			alive                                sql.NullTime
 			name, value                          sql.NullString
 		)
 		if err := rows.Scan(&status, &tokenType, &scope, &expires, &version, &created, &updated, &refreshed, &next, &refreshing,
-			&lastError, &failures, &name, &value); err != nil {
+			&alive, &lastError, &failures, &name, &value); err != nil {
 			return latchkey.Connection{}, fail(err, "reading connection %s", connName(key))
 		}
 		if !found {
@@ -92,7 +93,7 @@ func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (
 			conn.Version, conn.Failures, conn.LastError = version, failures, lastError
 			conn.CreatedAt, conn.UpdatedAt = utc(created), utc(updated)
 			conn.ExpiresAt, conn.RefreshedAt, conn.NextAttemptAt = nullTime(expires), nullTime(refreshed), nullTime(next)
-			conn.RefreshingUntil = nullTime(refreshing)
+			conn.RefreshingUntil, conn.KeepAliveAt = nullTime(refreshing), nullTime(alive)
 		}
 		if name.Valid {
 			v := valueRow{App: key.App, Org: key.Org, UserID: key.User, Name: name.String, Value: value.String}
@@ -113,7 +114,7 @@ func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (
 // getConnectionSQL reads a connection joined with the values it owns; $n
 // placeholders suit both PostgreSQL and SQLite.
 const getConnectionSQL = `SELECT c.status, c.token_type, c.scope, c.expires_at, c.version, c.created_at, c.updated_at,
-	c.refreshed_at, c.next_attempt_at, c.refreshing_until, c.last_error, c.failures, v.name, v.value
+	c.refreshed_at, c.next_attempt_at, c.refreshing_until, c.keep_alive_at, c.last_error, c.failures, v.name, v.value
 	FROM connections c LEFT JOIN setting_values v
 	  ON v.app = c.app AND v.org = c.org AND v.user_id = c.user_id AND v.config = c.config
 	WHERE c.app = $1 AND c.org = $2 AND c.user_id = $3 AND c.config = $4`
@@ -269,9 +270,9 @@ func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.
 	} else {
 		row.Version, row.CreatedAt = prev.Version+1, prev.CreatedAt
 		res := tx.Exec(`UPDATE connections SET status = ?, token_type = ?, scope = ?, expires_at = ?, version = ?,
-			updated_at = ?, refreshed_at = ?, next_attempt_at = ?, refreshing_until = ?, last_error = ?, failures = ?
+			updated_at = ?, refreshed_at = ?, next_attempt_at = ?, refreshing_until = ?, keep_alive_at = ?, last_error = ?, failures = ?
 			WHERE app = ? AND org = ? AND user_id = ? AND config = ? AND version = ?`,
-			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.NextAttempt, row.Refreshing, row.LastError, row.Failures,
+			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.NextAttempt, row.Refreshing, row.KeepAlive, row.LastError, row.Failures,
 			k.App, k.Org, k.User, k.Config, prev.Version)
 		if res.Error != nil {
 			return latchkey.Connection{}, fail(res.Error, "saving connection %s", connName(k))
@@ -325,8 +326,8 @@ func toRow(c latchkey.Connection) connectionRow {
 		App: c.App, Org: c.Org, UserID: c.User, Config: c.Config,
 		Status: string(c.Status), TokenType: c.TokenType, Scope: c.Scope,
 		ExpiresAt: utcPtr(c.ExpiresAt), RefreshedAt: utcPtr(c.RefreshedAt), NextAttempt: utcPtr(c.NextAttemptAt),
-		Refreshing: utcPtr(c.RefreshingUntil),
-		LastError:  c.LastError, Failures: c.Failures,
+		Refreshing: utcPtr(c.RefreshingUntil), KeepAlive: utcPtr(c.KeepAliveAt),
+		LastError: c.LastError, Failures: c.Failures,
 	}
 }
 
@@ -343,6 +344,7 @@ func fromRow(r connectionRow) latchkey.Connection {
 		RefreshedAt:     fromPtr(r.RefreshedAt),
 		NextAttemptAt:   fromPtr(r.NextAttempt),
 		RefreshingUntil: fromPtr(r.Refreshing),
+		KeepAliveAt:     fromPtr(r.KeepAlive),
 		LastError:       r.LastError,
 		Failures:        r.Failures,
 	}

@@ -50,6 +50,7 @@ type connectionRow struct {
 	RefreshedAt *time.Time `gorm:"column:refreshed_at"`
 	NextAttempt *time.Time `gorm:"column:next_attempt_at"`
 	Refreshing  *time.Time `gorm:"column:refreshing_until"`
+	KeepAlive   *time.Time `gorm:"column:keep_alive_at"`
 	LastError   string     `gorm:"column:last_error"`
 	Failures    int        `gorm:"column:failures"`
 }

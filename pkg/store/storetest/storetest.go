@@ -45,7 +45,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteExpired", testDeleteExpired},
 		{"APIKeys", testAPIKeys},
 		{"AuditLog", testAuditLog},
-		{"ClaimDue", testClaimDue},
+		{"ClaimRefreshes", testClaimRefreshes},
 		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {

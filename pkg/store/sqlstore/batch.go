@@ -1,0 +1,291 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+// WriteRefreshes writes a batch of refreshed connections in one
+// transaction through statements prepared once for the batch, so that the
+// refresh worker pays one commit for many refreshes. Each connection is
+// written only if its version is still the one it was claimed with and no
+// value it owns would take the name of an org-level value of the
+// installation; otherwise it is skipped, with its error, and the others are
+// written.
+func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection) ([]error, error) {
+	if len(conns) == 0 {
+		return nil, nil
+	}
+	items := make([]refreshItem, len(conns))
+	for i, c := range conns {
+		if err := checkKey(c.ConnectionKey); err != nil {
+			items[i].err = err
+			continue
+		}
+		sealed, err := s.sealValues(c.ConnectionKey, c.Values)
+		if err != nil {
+			return nil, err
+		}
+		items[i].sealed, items[i].names = sealed, slices.Sorted(maps.Keys(sealed))
+	}
+	if s.postgres {
+		return s.writeRefreshesPostgres(ctx, conns, items)
+	}
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	defer tx.Rollback()
+	st, err := s.prepareRefreshWrite(ctx, tx)
+	if err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	defer st.close()
+	now := s.now()
+	errs := make([]error, len(conns))
+	var written []latchkey.ConnectionKey
+	for i, c := range conns {
+		if items[i].err != nil {
+			errs[i] = items[i].err
+			continue
+		}
+		k, row := c.ConnectionKey, toRow(c)
+		names, err := s.namesArg(items[i].names)
+		if err != nil {
+			return nil, fail(err, "saving refreshed connections")
+		}
+		res, err := st.update.ExecContext(ctx, row.Status, row.TokenType, row.Scope, row.ExpiresAt, c.Version+1, now,
+			row.RefreshedAt, row.NextAttempt, row.Refreshing, row.KeepAlive, row.LastError, row.Failures,
+			k.App, k.Org, k.User, k.Config, c.Version, names)
+		if err != nil {
+			return nil, fail(err, "saving connection %s", connName(k))
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, fail(err, "saving connection %s", connName(k))
+		} else if n != 1 {
+			errs[i] = s.whyNotWritten(ctx, tx, c)
+			continue
+		}
+		if _, err := st.prune.ExecContext(ctx, k.App, k.Org, k.User, k.Config, names); err != nil {
+			return nil, fail(err, "replacing the values of connection %s", connName(k))
+		}
+		for _, name := range items[i].names {
+			if _, err := st.upsert.ExecContext(ctx, k.App, k.Org, k.User, name, items[i].sealed[name], k.Config, now); err != nil {
+				return nil, fail(err, "saving setting %q of connection %s", name, connName(k))
+			}
+		}
+		written = append(written, k)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	_ = written // TODO(cache): s.forgetConnections(written...)
+	return errs, nil
+}
+
+// refreshItem is a connection of WriteRefreshes with its values sealed.
+type refreshItem struct {
+	names  []string
+	sealed map[string]string
+	err    error
+}
+
+// writeRefreshesPostgres is WriteRefreshes in one statement: the batch
+// travels as arrays (unnest), and data-modifying CTEs update the
+// connections still at their claimed version, replace their values and
+// return which were written. One round trip and one commit per batch.
+func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Connection, items []refreshItem) ([]error, error) {
+	var (
+		app, org, user, config, status, tokenType, scope, lastError []string
+		version                                                     []int64
+		failures                                                    []int64
+		expires, refreshed, next, refreshing, alive                 []*time.Time
+		vApp, vOrg, vUser, vConfig, vName, vValue                   []string
+	)
+	errs := make([]error, len(conns))
+	for i, c := range conns {
+		if items[i].err != nil {
+			errs[i] = items[i].err
+			continue
+		}
+		r := toRow(c)
+		app, org, user, config = append(app, c.App), append(org, c.Org), append(user, c.User), append(config, c.Config)
+		status, tokenType, scope, lastError = append(status, r.Status), append(tokenType, r.TokenType), append(scope, r.Scope), append(lastError, r.LastError)
+		version, failures = append(version, c.Version), append(failures, int64(r.Failures))
+		expires, refreshed, next = append(expires, r.ExpiresAt), append(refreshed, r.RefreshedAt), append(next, r.NextAttempt)
+		refreshing, alive = append(refreshing, r.Refreshing), append(alive, r.KeepAlive)
+		for _, name := range items[i].names {
+			vApp, vOrg, vUser, vConfig = append(vApp, c.App), append(vOrg, c.Org), append(vUser, c.User), append(vConfig, c.Config)
+			vName, vValue = append(vName, name), append(vValue, items[i].sealed[name])
+		}
+	}
+	if len(app) == 0 {
+		return errs, nil
+	}
+	rows, err := s.db.WithContext(ctx).Raw(writeRefreshesSQL, app, org, user, config, version, status, tokenType, scope,
+		expires, refreshed, next, refreshing, alive, lastError, failures,
+		vApp, vOrg, vUser, vConfig, vName, vValue, s.now()).Rows()
+	if err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	written := map[latchkey.ConnectionKey]bool{}
+	for rows.Next() {
+		var k latchkey.ConnectionKey
+		if err := rows.Scan(&k.App, &k.Org, &k.User, &k.Config); err != nil {
+			rows.Close()
+			return nil, fail(err, "saving refreshed connections")
+		}
+		written[k] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	var keys []latchkey.ConnectionKey
+	for i, c := range conns {
+		switch {
+		case errs[i] != nil:
+		case written[c.ConnectionKey]:
+			keys = append(keys, c.ConnectionKey)
+		default:
+			errs[i] = s.whyNotWritten(ctx, s.db.WithContext(ctx).Statement.ConnPool, c)
+		}
+	}
+	_ = keys // TODO(cache): s.forgetConnections(keys...)
+	return errs, nil
+}
+
+// writeRefreshesSQL is writeRefreshesPostgres' statement. A connection is
+// written only at its claimed version and when none of its values would
+// take an org-level value's name; its values not in the batch are deleted.
+const writeRefreshesSQL = `WITH input AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+		$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[])
+		AS i(app, org, user_id, config, version, status, token_type, scope, expires_at, refreshed_at, next_attempt_at,
+		     refreshing_until, keep_alive_at, last_error, failures)
+), vals AS (
+	SELECT * FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+		AS v(app, org, user_id, config, name, value)
+), upd AS (
+	UPDATE connections c SET status = i.status, token_type = i.token_type, scope = i.scope, expires_at = i.expires_at,
+		version = i.version + 1, updated_at = $22, refreshed_at = i.refreshed_at, next_attempt_at = i.next_attempt_at,
+		refreshing_until = i.refreshing_until, keep_alive_at = i.keep_alive_at, last_error = i.last_error, failures = i.failures
+	FROM input i
+	WHERE c.app = i.app AND c.org = i.org AND c.user_id = i.user_id AND c.config = i.config AND c.version = i.version
+	  AND NOT EXISTS (SELECT 1 FROM vals v JOIN setting_values o
+		ON o.app = v.app AND o.org = v.org AND o.user_id = v.user_id AND o.name = v.name AND o.config = ''
+		WHERE v.app = i.app AND v.org = i.org AND v.user_id = i.user_id AND v.config = i.config)
+	RETURNING c.app, c.org, c.user_id, c.config
+), pruned AS (
+	DELETE FROM setting_values s USING upd u
+	WHERE s.app = u.app AND s.org = u.org AND s.user_id = u.user_id AND s.config = u.config
+	  AND NOT EXISTS (SELECT 1 FROM vals v WHERE v.app = s.app AND v.org = s.org AND v.user_id = s.user_id
+		AND v.config = s.config AND v.name = s.name)
+), saved AS (
+	INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at)
+	SELECT v.app, v.org, v.user_id, v.name, v.value, v.config, $22 FROM vals v JOIN upd u
+		ON u.app = v.app AND u.org = v.org AND u.user_id = v.user_id AND u.config = v.config
+	ON CONFLICT (app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at
+)
+SELECT app, org, user_id, config FROM upd`
+
+// refreshWrite holds WriteRefreshes' statements, prepared in its
+// transaction.
+type refreshWrite struct {
+	update, prune, upsert *sql.Stmt
+}
+
+func (w *refreshWrite) close() {
+	for _, st := range []*sql.Stmt{w.update, w.prune, w.upsert} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// prepareRefreshWrite prepares the three statements of a refresh write. A
+// list of value names is a JSON array on SQLite (json_each) and a text[]
+// on PostgreSQL; $n parameters are numbered in order of first use, as
+// go-sqlite3 binds them by position.
+func (s *Store) prepareRefreshWrite(ctx context.Context, tx *sql.Tx) (*refreshWrite, error) {
+	in := "SELECT value FROM json_each($18)"
+	if s.postgres {
+		in = "SELECT unnest($18::text[])"
+	}
+	var (
+		w   refreshWrite
+		err error
+	)
+	w.update, err = tx.PrepareContext(ctx, `UPDATE connections SET status = $1, token_type = $2, scope = $3, expires_at = $4,
+		version = $5, updated_at = $6, refreshed_at = $7, next_attempt_at = $8, refreshing_until = $9, keep_alive_at = $10,
+		last_error = $11, failures = $12
+		WHERE app = $13 AND org = $14 AND user_id = $15 AND config = $16 AND version = $17
+		  AND NOT EXISTS (SELECT 1 FROM setting_values o WHERE o.app = $13 AND o.org = $14 AND o.user_id = $15
+		    AND o.config = '' AND o.name IN (`+in+`))`)
+	if err != nil {
+		return nil, err
+	}
+	in = "SELECT value FROM json_each($5)"
+	if s.postgres {
+		in = "SELECT unnest($5::text[])"
+	}
+	if w.prune, err = tx.PrepareContext(ctx, `DELETE FROM setting_values
+		WHERE app = $1 AND org = $2 AND user_id = $3 AND config = $4 AND name NOT IN (`+in+`)`); err != nil {
+		w.close()
+		return nil, err
+	}
+	if w.upsert, err = tx.PrepareContext(ctx, `INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at`); err != nil {
+		w.close()
+		return nil, err
+	}
+	return &w, nil
+}
+
+// namesArg is a list of value names as the dialect's statements take it.
+func (s *Store) namesArg(names []string) (any, error) {
+	if names == nil {
+		names = []string{}
+	}
+	if s.postgres {
+		return names, nil
+	}
+	b, err := json.Marshal(names)
+	return string(b), err
+}
+
+// queryer is a *sql.Tx or a *sql.DB.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// whyNotWritten tells why a refresh write changed no row: the connection
+// was deleted, changed since its claim, or one of its values has the name
+// of an org-level value.
+func (s *Store) whyNotWritten(ctx context.Context, tx queryer, c latchkey.Connection) error {
+	k := c.ConnectionKey
+	var version int64
+	err := tx.QueryRowContext(ctx, `SELECT version FROM connections WHERE app = $1 AND org = $2 AND user_id = $3 AND config = $4`,
+		k.App, k.Org, k.User, k.Config).Scan(&version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return notFound("connection %s not found", connName(k))
+	case err != nil:
+		return fail(err, "reading connection %s", connName(k))
+	case version != c.Version:
+		return latchkey.Errorf(latchkey.ECONFLICT, "connection %s has changed: version %d, not %d", connName(k), version, c.Version)
+	}
+	return latchkey.Errorf(latchkey.ECONFLICT, "connection %s: a value it owns has the name of an org-level value of the installation", connName(k))
+}
