@@ -177,15 +177,17 @@ const writeRefreshesSQL = `WITH input AS (
 ), vals AS (
 	SELECT * FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
 		AS v(app, org, user_id, config, name, value)
+), taken AS ( -- connections with a value named as an org-level value: one indexed probe per value
+	SELECT DISTINCT v.app, v.org, v.user_id, v.config FROM vals v JOIN setting_values o
+		ON o.app = v.app AND o.org = v.org AND o.user_id = v.user_id AND o.name = v.name
+	WHERE o.config = ''
 ), upd AS (
 	UPDATE connections c SET status = i.status, token_type = i.token_type, scope = i.scope, expires_at = i.expires_at,
 		version = i.version + 1, updated_at = $22, refreshed_at = i.refreshed_at, next_attempt_at = i.next_attempt_at,
 		refreshing_until = i.refreshing_until, keep_alive_at = i.keep_alive_at, last_error = i.last_error, failures = i.failures
 	FROM input i
 	WHERE c.app = i.app AND c.org = i.org AND c.user_id = i.user_id AND c.config = i.config AND c.version = i.version
-	  AND NOT EXISTS (SELECT 1 FROM vals v JOIN setting_values o
-		ON o.app = v.app AND o.org = v.org AND o.user_id = v.user_id AND o.name = v.name AND o.config = ''
-		WHERE v.app = i.app AND v.org = i.org AND v.user_id = i.user_id AND v.config = i.config)
+	  AND NOT EXISTS (SELECT 1 FROM taken t WHERE t.app = i.app AND t.org = i.org AND t.user_id = i.user_id AND t.config = i.config)
 	RETURNING c.app, c.org, c.user_id, c.config
 ), pruned AS (
 	DELETE FROM setting_values s USING upd u

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -104,17 +105,12 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.Con
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	var (
-		tuples []string
-		args   []any
-	)
+	var apps, orgs, users, configs []string
 	for _, k := range keys {
-		n := len(args)
-		tuples = append(tuples, fmt.Sprintf("($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4))
-		args = append(args, k.App, k.Org, k.User, k.Config)
+		apps, orgs, users, configs = append(apps, k.App), append(orgs, k.Org), append(users, k.User), append(configs, k.Config)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+claimedColumns+` FROM connections
-		WHERE (app, org, user_id, config) IN (`+strings.Join(tuples, ", ")+`)`, args...)
+		WHERE (app, org, user_id, config) IN (`+s.keyList(4)+`)`, s.listArgs(apps, orgs, users, configs)...)
 	if err != nil {
 		return nil, fail(err, "reading claimed connections")
 	}
@@ -143,24 +139,22 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.Con
 		return nil, fail(err, "reading claimed connections")
 	}
 	type user struct{ app, org, user string }
-	users := make(map[user][]*store.Claimed)
-	tuples, args = tuples[:0], args[:0]
+	byUser := make(map[user][]*store.Claimed)
+	apps, orgs, users = apps[:0], orgs[:0], users[:0]
 	for i := range out {
 		c := &out[i]
 		byKey[c.Conn.ConnectionKey] = c
 		u := user{c.Conn.App, c.Conn.Org, c.Conn.User}
-		if _, ok := users[u]; !ok {
-			n := len(args)
-			tuples = append(tuples, fmt.Sprintf("($%d, $%d, $%d)", n+1, n+2, n+3))
-			args = append(args, u.app, u.org, u.user)
+		if _, ok := byUser[u]; !ok {
+			apps, orgs, users = append(apps, u.app), append(orgs, u.org), append(users, u.user)
 		}
-		users[u] = append(users[u], c)
+		byUser[u] = append(byUser[u], c)
 	}
 	if len(out) == 0 {
 		return out, nil
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT app, org, user_id, config, name, value FROM setting_values
-		WHERE config <> '' AND (app, org, user_id) IN (`+strings.Join(tuples, ", ")+`)`, args...)
+		WHERE config <> '' AND (app, org, user_id) IN (`+s.keyList(3)+`)`, s.listArgs(apps, orgs, users)...)
 	if err != nil {
 		return nil, fail(err, "reading the values of claimed connections")
 	}
@@ -174,7 +168,7 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.Con
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range users[user{v.App, v.Org, v.UserID}] {
+		for _, c := range byUser[user{v.App, v.Org, v.UserID}] {
 			c.UserValues[v.Name] = plain
 		}
 		if c := byKey[latchkey.ConnectionKey{App: v.App, Org: v.Org, User: v.UserID, Config: v.Config}]; c != nil {
@@ -185,4 +179,47 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.Con
 		return nil, fail(err, "reading the values of claimed connections")
 	}
 	return out, nil
+}
+
+// keyList is a subquery listing the tuples of n columns listArgs passes as
+// its $1…$n: unnest over arrays on PostgreSQL, so that a batch is one
+// parameter per column and a hashed join; json_each over JSON arrays on
+// SQLite.
+func (s *Store) keyList(n int) string {
+	cols := make([]string, n)
+	for i := range cols {
+		if s.postgres {
+			cols[i] = fmt.Sprintf("$%d::text[]", i+1)
+		} else {
+			cols[i] = fmt.Sprintf("json_extract($1, '$[%d]')", i)
+		}
+	}
+	if s.postgres {
+		return "SELECT * FROM unnest(" + strings.Join(cols, ", ") + ")"
+	}
+	// One JSON array of rows: json_each walks the rows.
+	for i := range cols {
+		cols[i] = fmt.Sprintf("json_extract(value, '$[%d]')", i)
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM json_each($1)"
+}
+
+// listArgs passes the columns of keyList's tuples.
+func (s *Store) listArgs(columns ...[]string) []any {
+	if s.postgres {
+		args := make([]any, len(columns))
+		for i, c := range columns {
+			args[i] = c
+		}
+		return args
+	}
+	rows := make([][]string, len(columns[0]))
+	for r := range rows {
+		rows[r] = make([]string, len(columns))
+		for c := range columns {
+			rows[r][c] = columns[c][r]
+		}
+	}
+	b, _ := json.Marshal(rows)
+	return []any{string(b)}
 }
