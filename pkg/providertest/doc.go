@@ -37,5 +37,8 @@
 // The authorize endpoint plays the user consenting at once and redirects
 // with a code; DenyNext makes the next one deny. FailNext makes the next
 // requests fail (status, timeout, reset, HTML page, truncated JSON, slow
-// answer). Time comes from Options.Now, so expiry is tested without sleeping.
+// answer). OnRequest hears each request as it arrives, before it is answered.
+// With RotateRefreshTokens, Options.RefreshGrace keeps a rotated refresh token
+// usable for a while, as providers with a reuse interval do. Time comes from
+// Options.Now, so expiry is tested without sleeping.
 package providertest

@@ -370,6 +370,13 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, rec Requ
 		p.tokenError(w, r, eRefreshExpired, "")
 		return
 	}
+	if !old.usableAt(now, p.opts.RefreshGrace) {
+		// Rotated away, and its grace (RefreshGrace) is over.
+		delete(p.refresh, rt)
+		p.mu.Unlock()
+		p.tokenError(w, r, eInvalidRefresh, "")
+		return
+	}
 	if p.opts.Style == Slingr && !p.opts.AllowEarlyRefresh {
 		if a := p.access[old.access]; a != nil && !expired(a.expires, now) {
 			p.mu.Unlock()
@@ -380,7 +387,12 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, rec Requ
 	var out issued
 	switch {
 	case p.rotates():
-		delete(p.refresh, rt)
+		switch {
+		case p.opts.RefreshGrace <= 0:
+			delete(p.refresh, rt)
+		case old.rotated.IsZero():
+			old.rotated = now // usable for RefreshGrace more
+		}
 		out = p.issueLocked(old.grant, true)
 	case p.opts.Style == Slingr:
 		// A new refresh token each time (seed 000's example); the old one

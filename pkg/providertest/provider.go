@@ -88,6 +88,12 @@ type Options struct {
 	// AllowEarlyRefresh lets a Slingr provider refresh a token that has not
 	// expired yet.
 	AllowEarlyRefresh bool
+	// RefreshGrace, with rotating refresh tokens, keeps a refresh token
+	// that was rotated away usable for this long after its first use, as
+	// providers with a reuse interval do (Okta, Auth0): a client that lost
+	// the answer can refresh again with it and gets a new pair. Past it, or
+	// when zero, the rotated token is refused with invalid_grant.
+	RefreshGrace time.Duration
 }
 
 // Endpoint names the kind of request a provider received.
@@ -131,14 +137,15 @@ type Provider struct {
 
 	tokenCalls, refreshCalls atomic.Int64
 
-	mu       sync.Mutex
-	user     string
-	denyNext int
-	failures []Failure
-	requests []Request
-	codes    map[string]*codeRecord
-	access   map[string]*accessRecord
-	refresh  map[string]*refreshRecord
+	mu        sync.Mutex
+	onRequest func(Request)
+	user      string
+	denyNext  int
+	failures  []Failure
+	requests  []Request
+	codes     map[string]*codeRecord
+	access    map[string]*accessRecord
+	refresh   map[string]*refreshRecord
 }
 
 // grant is what a user allowed: who, to which client, at which tenant, with
@@ -168,6 +175,13 @@ type refreshRecord struct {
 	grant
 	expires time.Time // zero: never
 	access  string    // the latest access token issued with it
+	rotated time.Time // when it was first rotated away (RefreshGrace); zero: live
+}
+
+// usableAt reports whether r can still be used at now: not expired, and
+// not rotated away longer than grace ago.
+func (r *refreshRecord) usableAt(now time.Time, grace time.Duration) bool {
+	return !expired(r.expires, now) && (r.rotated.IsZero() || !now.After(r.rotated.Add(grace)))
 }
 
 // New starts a fake provider; tb's cleanup closes it.
@@ -331,7 +345,7 @@ func (p *Provider) ValidRefreshToken(token string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r, ok := p.refresh[token]
-	return ok && !expired(r.expires, p.opts.Now())
+	return ok && r.usableAt(p.opts.Now(), p.opts.RefreshGrace)
 }
 
 // Requests returns a copy of every request received so far, in order of
@@ -423,7 +437,23 @@ func (p *Provider) keep(rec Request) {
 	}
 	p.mu.Lock()
 	p.requests = append(p.requests, rec)
+	hook := p.onRequest
 	p.mu.Unlock()
+	if hook != nil {
+		hook(rec)
+	}
+}
+
+// OnRequest makes fn hear every request the provider receives from now on
+// (nil: none), as it arrives: before the provider does the work or answers,
+// and before any queued failure strikes. The request waits for fn to
+// return, so a test can act exactly while a request is in flight (lock a
+// database while a refresh is being answered). fn runs on the server's
+// goroutines and must be safe for concurrent use.
+func (p *Provider) OnRequest(fn func(Request)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onRequest = fn
 }
 
 // param returns a parameter of a token request from where the style reads
