@@ -2,6 +2,10 @@ package flow_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,13 +16,13 @@ import (
 )
 
 // TestLostRefreshAnswerEndsInNeedsReauth has the provider rotate the
-// refresh token and then drop the connection before answering (as when
-// Latchkey is killed between the provider's answer and the write). The
-// refresh is a passing failure; the next attempt, with the old refresh
-// token the provider has now invalidated, is refused: the connection is
-// needs_reauth at once, its old tokens kept for inspection, reads answer
-// needs_reauth instead of the stale token, and one connection.needs_reauth
-// event is emitted.
+// refresh token and then drop the connection before answering: an answer
+// lost on the wire, which Latchkey sees and records as a passing failure
+// (for a holder killed before its write, see the tests below). The next
+// attempt, with the old refresh token the provider has now invalidated, is
+// refused: the connection is needs_reauth at once, its old tokens kept for
+// inspection, reads answer needs_reauth instead of the stale token, and one
+// connection.needs_reauth event is emitted.
 func TestLostRefreshAnswerEndsInNeedsReauth(t *testing.T) {
 	e, p := genericEnv(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true})
 	var mu sync.Mutex
@@ -64,5 +68,201 @@ func TestLostRefreshAnswerEndsInNeedsReauth(t *testing.T) {
 	if len(events) != 2 || events[0].Type != latchkey.EventConnectionCreated || events[1].Type != latchkey.EventConnectionNeedsReauth ||
 		events[1].Error == nil || events[1].Error.Code != "invalid_grant" {
 		t.Fatalf("got events %+v, want connection.created then connection.needs_reauth with invalid_grant", events)
+	}
+}
+
+// crashLease is the refresh lease of the engines below: their HTTP
+// timeout (5 s) and 10 s.
+const crashLease = 15 * time.Second
+
+// crashEnv is genericEnv with a rotating provider, an engine whose refresh
+// lease is crashLease and which records its events, and the generic config
+// given grace as its refresh_token_grace_period (none when zero).
+func crashEnv(t *testing.T, opts providertest.Options, grace string) (*env, *providertest.Provider, func() []latchkey.Event) {
+	t.Helper()
+	e, p := genericEnv(t, opts)
+	var mu sync.Mutex
+	var events []latchkey.Event
+	e.engine = flow.New(flow.Config{Store: e.store, Now: e.clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect",
+		HTTPClient: flow.NewHTTPClient(crashLease - 10*time.Second),
+		Events:     func(_ context.Context, ev latchkey.Event) { mu.Lock(); events = append(events, ev); mu.Unlock() }})
+	if grace != "" {
+		e.save(strings.Replace(genericApp(p.BaseURL()), "    refresh_token_variable_name: refresh_token\n",
+			"    refresh_token_variable_name: refresh_token\n    refresh_token_grace_period: "+grace+"\n", 1))
+	}
+	return e, p, func() []latchkey.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]latchkey.Event(nil), events...)
+	}
+}
+
+// killMidRefresh leaves what a replica killed between the provider's answer
+// and its write leaves behind: the connection's refresh lease taken now for
+// crashLease (its first transaction), and the provider having answered a
+// refresh with the stored refresh token (rotating it). It returns the
+// refresh token of that lost answer.
+func killMidRefresh(t *testing.T, e *env, p *providertest.Provider, key latchkey.ConnectionKey) string {
+	t.Helper()
+	conn, err := e.store.UpdateConnection(e.ctx, key, func(c latchkey.Connection) (latchkey.Connection, error) {
+		c.RefreshingUntil = e.clock.Now().Add(crashLease)
+		return c, nil
+	})
+	if err != nil {
+		t.Fatalf("taking the lease: %v", err)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {conn.Values["refresh_token"]}}
+	req, _ := http.NewRequest(http.MethodPost, p.RefreshURL(), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(p.ClientID(), p.ClientSecret())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("the lost refresh: %v", err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&tok) != nil || tok.RefreshToken == "" {
+		t.Fatalf("the lost refresh: got HTTP %d, want 200 with a new refresh token", resp.StatusCode)
+	}
+	return tok.RefreshToken
+}
+
+// TestRefreshLostByAKilledHolderEndsInNeedsReauth: without a grace period,
+// a refresh whose holder was killed before storing the answer makes the
+// next read, once the lease has expired, mark the connection needs_reauth
+// at once without asking the provider again (its refresh token is dead):
+// the old tokens kept, the last error saying what happened (no secret),
+// the lease cleared, one connection.needs_reauth event.
+func TestRefreshLostByAKilledHolderEndsInNeedsReauth(t *testing.T) {
+	e, p, events := crashEnv(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true}, "")
+	first := e.mustConnect(p, alice)
+	e.clock.Advance(2 * time.Hour)
+	lostRT := killMidRefresh(t, e, p, alice)
+
+	// While the lease lasts, a read waits for the (dead) holder; its HTTP
+	// timeout bounds nothing here, so look only after the lease.
+	e.clock.Advance(crashLease + time.Second)
+	_, err := e.engine.Token(e.ctx, alice)
+	if latchkey.ErrorCode(err) != latchkey.ENEEDSREAUTH {
+		t.Fatalf("read after the lost refresh: got %v, want needs_reauth", err)
+	}
+	if got := p.RefreshCalls(); got != 1 {
+		t.Fatalf("got %d refreshes at the provider, want 1 (the lost one) and none after", got)
+	}
+	conn, _ := e.store.GetConnection(e.ctx, alice)
+	if conn.Status != latchkey.StatusNeedsReauth || conn.Values["refresh_token"] != first.Values["refresh_token"] ||
+		conn.Values["access_token"] != first.Values["access_token"] {
+		t.Fatalf("got status %q, old tokens kept %v; want needs_reauth with the old tokens", conn.Status,
+			conn.Values["refresh_token"] == first.Values["refresh_token"] && conn.Values["access_token"] == first.Values["access_token"])
+	}
+	if !strings.Contains(conn.LastError, "interrupted") || strings.Contains(conn.LastError, lostRT) ||
+		strings.Contains(conn.LastError, first.Values["refresh_token"]) {
+		t.Fatalf("got last error %q, want it to say the refresh was interrupted, with no token", conn.LastError)
+	}
+	if !conn.RefreshingUntil.IsZero() {
+		t.Fatalf("got the lease until %v, want it cleared", conn.RefreshingUntil)
+	}
+	if _, err := e.engine.Token(e.ctx, alice); latchkey.ErrorCode(err) != latchkey.ENEEDSREAUTH || p.RefreshCalls() != 1 {
+		t.Fatalf("next read: got %v and %d refreshes, want needs_reauth and no new refresh", err, p.RefreshCalls())
+	}
+	evs := events()
+	if len(evs) != 2 || evs[1].Type != latchkey.EventConnectionNeedsReauth || evs[1].Status != latchkey.StatusNeedsReauth ||
+		evs[1].Error == nil || !strings.Contains(evs[1].Error.Description, "interrupted") {
+		t.Fatalf("got events %+v, want connection.created then connection.needs_reauth saying the refresh was interrupted", evs)
+	}
+}
+
+// TestRefreshLostByAKilledHolderRetriesWithinTheGracePeriod: the config
+// declares a refresh_token_grace_period of 1 minute and the provider keeps
+// a rotated refresh token usable for as long. A read 16 s after the killed
+// holder started (its lease of 15 s expired) refreshes again with the
+// stored, previous refresh token, and the connection is fresh with the
+// provider's newest refresh token.
+func TestRefreshLostByAKilledHolderRetriesWithinTheGracePeriod(t *testing.T) {
+	e, p, events := crashEnv(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, RefreshGrace: time.Minute}, "1m")
+	first := e.mustConnect(p, alice)
+	e.clock.Advance(2 * time.Hour)
+	lostRT := killMidRefresh(t, e, p, alice)
+
+	e.clock.Advance(crashLease + time.Second)
+	fresh, err := e.engine.Token(e.ctx, alice)
+	if err != nil {
+		t.Fatalf("read within the grace period: got %v, want a fresh token", err)
+	}
+	if got := p.RefreshCalls(); got != 2 {
+		t.Fatalf("got %d refreshes at the provider, want 2 (the lost one and the retry)", got)
+	}
+	stored, _ := e.store.GetConnection(e.ctx, alice)
+	rt := stored.Values["refresh_token"]
+	if stored.Status != latchkey.StatusActive || !p.ValidAccessToken(fresh.Values["access_token"]) ||
+		stored.Values["access_token"] != fresh.Values["access_token"] || fresh.Expired(e.clock.Now(), time.Minute) {
+		t.Fatalf("got status %q, a valid access token %v; want active with a fresh token", stored.Status, p.ValidAccessToken(fresh.Values["access_token"]))
+	}
+	if rt == first.Values["refresh_token"] || rt == lostRT || !p.ValidRefreshToken(rt) || !stored.RefreshingUntil.IsZero() {
+		t.Fatalf("stored refresh token: the previous one %v, the lost one %v, valid %v; want the retry's new one, lease cleared",
+			rt == first.Values["refresh_token"], rt == lostRT, p.ValidRefreshToken(rt))
+	}
+	// The provider's grace ends 1 minute after the lost refresh: only the
+	// stored token lives on.
+	e.clock.Advance(time.Minute)
+	if p.ValidRefreshToken(first.Values["refresh_token"]) || !p.ValidRefreshToken(rt) {
+		t.Fatal("after the provider's grace: want only the stored refresh token alive")
+	}
+	evs := events()
+	if len(evs) != 2 || evs[1].Type != latchkey.EventConnectionRefreshed {
+		t.Fatalf("got events %+v, want connection.created then connection.refreshed", evs)
+	}
+}
+
+// TestRefreshLostByAKilledHolderPastTheGracePeriodEndsInNeedsReauth: the
+// same, but the next read comes 2 minutes after the lost refresh started,
+// past the config's grace period of 1 minute: needs_reauth without asking
+// the provider, the old tokens kept.
+func TestRefreshLostByAKilledHolderPastTheGracePeriodEndsInNeedsReauth(t *testing.T) {
+	e, p, _ := crashEnv(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true, RefreshGrace: time.Minute}, "1m")
+	first := e.mustConnect(p, alice)
+	e.clock.Advance(2 * time.Hour)
+	killMidRefresh(t, e, p, alice)
+
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.engine.Token(e.ctx, alice); latchkey.ErrorCode(err) != latchkey.ENEEDSREAUTH {
+		t.Fatalf("read past the grace period: got %v, want needs_reauth", err)
+	}
+	if got := p.RefreshCalls(); got != 1 {
+		t.Fatalf("got %d refreshes at the provider, want only the lost one", got)
+	}
+	conn, _ := e.store.GetConnection(e.ctx, alice)
+	if conn.Status != latchkey.StatusNeedsReauth || conn.Values["refresh_token"] != first.Values["refresh_token"] {
+		t.Fatalf("got status %q, old refresh token kept %v; want needs_reauth with it", conn.Status,
+			conn.Values["refresh_token"] == first.Values["refresh_token"])
+	}
+}
+
+// TestTokenLostByAKilledHolderIsFetchedAgainWithClientCredentials: a
+// client-credentials config has no refresh token to lose, so an expired
+// lease is taken over and a new token fetched.
+func TestTokenLostByAKilledHolderIsFetchedAgainWithClientCredentials(t *testing.T) {
+	e, p, _ := crashEnv(t, providertest.Options{AccessTTL: time.Hour}, "")
+	key := latchkey.ConnectionKey{App: "crm", Org: "acme", Config: "machine"}
+	if _, err := e.engine.Token(e.ctx, key); err != nil {
+		t.Fatalf("first token: %v", err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	if _, err := e.store.UpdateConnection(e.ctx, key, func(c latchkey.Connection) (latchkey.Connection, error) {
+		c.RefreshingUntil = e.clock.Now().Add(crashLease)
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	calls := p.TokenCalls()
+	e.clock.Advance(crashLease + time.Second)
+	conn, err := e.engine.Token(e.ctx, key)
+	if err != nil || !p.ValidAccessToken(conn.Values["org_token"]) || conn.Status != latchkey.StatusActive {
+		t.Fatalf("read after the lost fetch: got %v, want a fresh org token", err)
+	}
+	if got := p.TokenCalls() - calls; got != 1 {
+		t.Fatalf("got %d token requests, want 1", got)
 	}
 }

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -109,18 +110,34 @@ func (e *Engine) margin(cc *compiledConfig) time.Duration {
 //
 // A caller that finds the lease taken waits for its holder's answer; a
 // holder that died loses its lease when it expires, and the next caller
-// refreshes with the stored refresh token (a provider that rotated it then
-// refuses it, and the connection is needs_reauth, never silently broken).
+// decides what the lost answer means (lostRefresh): within the config's
+// refresh_token_grace_period it refreshes again with the stored (previous)
+// refresh token; otherwise the connection is needs_reauth at once, without
+// asking the provider, never silently broken.
 func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, margin time.Duration) (latchkey.Connection, error) {
 	if missing {
 		// Client credentials with no token yet: nothing to lock.
 		return e.clientCredentials(ctx, c, cc, key, latchkey.Connection{})
 	}
 	for range 3 {
+		marked := false
 		leased, err := e.cfg.Store.UpdateConnection(ctx, key, func(old latchkey.Connection) (latchkey.Connection, error) {
 			now := e.cfg.Now()
 			if err := usable(old, now); err != nil {
 				return old, err
+			}
+			marked = false
+			if leaseLost(old, now) {
+				// The last refresh's holder died before writing its
+				// answer: needs_reauth, or (within the config's grace
+				// period, or for client credentials) a refresh at once.
+				next, mark := e.lostRefresh(cc, old, now)
+				if mark {
+					marked = true
+					return next, nil
+				}
+				next.RefreshingUntil = now.Add(e.refreshLease())
+				return next, nil
 			}
 			if !old.Expired(now, margin) {
 				return old, errFresh
@@ -150,6 +167,8 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 			return conn, err
 		case err != nil:
 			return latchkey.Connection{}, err
+		case marked:
+			return leased, e.announceLostRefresh(ctx, leased)
 		}
 		return e.completeRefresh(ctx, c, cc, key, leased)
 	}
@@ -157,8 +176,12 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 }
 
 // completeRefresh asks the provider with no lock held and writes the answer
-// if the connection is still the version it leased.
+// if the connection is still the version it leased. A write that fails for
+// a passing reason (the database briefly locked, a dropped connection) is
+// retried with a short backoff while the lease lasts, so that the answer,
+// and with a rotating provider the only live refresh token, is not lost.
 func (e *Engine) completeRefresh(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, leased latchkey.Connection) (latchkey.Connection, error) {
+	leaseEnd := time.Now().Add(e.refreshLease())
 	now := e.cfg.Now()
 	var next latchkey.Connection
 	var refreshErr error
@@ -168,21 +191,30 @@ func (e *Engine) completeRefresh(ctx context.Context, c *Compiled, cc *compiledC
 		next, refreshErr = e.refreshToken(ctx, c, cc, leased, now)
 	}
 	e.observeRefresh(key, refreshErr)
-	conn, err := e.cfg.Store.UpdateConnection(ctx, key, func(cur latchkey.Connection) (latchkey.Connection, error) {
-		if cur.Version != leased.Version {
-			// The user connected again, or an admin changed it, meanwhile:
-			// what they wrote wins over this answer.
-			return cur, errSuperseded
-		}
-		if refreshErr != nil {
-			failed := e.failed(cur, refreshErr, now)
-			failed.RefreshingUntil = time.Time{}
-			return failed, nil
-		}
-		next.CreatedAt = cur.CreatedAt
-		next.Version = cur.Version
-		return next, nil
+	conn, err := e.retryStore(ctx, leaseEnd, key, func(attempt int) (latchkey.Connection, error) {
+		return e.cfg.Store.UpdateConnection(ctx, key, func(cur latchkey.Connection) (latchkey.Connection, error) {
+			if cur.Version != leased.Version {
+				if attempt > 0 && refreshErr == nil && maps.Equal(cur.Values, next.Values) {
+					// The attempt that seemed to fail had committed.
+					return cur, errWritten
+				}
+				// The user connected again, or an admin changed it, meanwhile:
+				// what they wrote wins over this answer.
+				return cur, errSuperseded
+			}
+			if refreshErr != nil {
+				failed := e.failed(cur, refreshErr, now)
+				failed.RefreshingUntil = time.Time{}
+				return failed, nil
+			}
+			next.CreatedAt = cur.CreatedAt
+			next.Version = cur.Version
+			return next, nil
+		})
 	})
+	if errors.Is(err, errWritten) {
+		conn, err = e.cfg.Store.GetConnection(ctx, key)
+	}
 	switch {
 	case errors.Is(err, errSuperseded), errors.Is(err, store.ErrNotFound):
 		e.cfg.Logger.WarnContext(ctx, "a refresh answer was dropped: the connection changed meanwhile", "app", key.App,
