@@ -21,74 +21,109 @@ type refreshed struct {
 	asked bool
 }
 
-// maxWriteBatch bounds how many answers one write transaction stores.
-const maxWriteBatch = 256
+// maxWriteBatch bounds how many answers one write transaction stores, and
+// writeGather how long the writer waits for more after the first: a few
+// milliseconds of a refresh that runs minutes ahead of expiry buy one
+// commit for dozens of answers.
+const (
+	maxWriteBatch = 256
+	writeGather   = 2 * time.Millisecond
+)
 
-// refreshClaimed refreshes connections the worker claimed, each under the
-// refresh lease the claim took: concurrency goroutines ask the provider
-// and one writer stores their answers in group commits.
-func (e *Engine) refreshClaimed(ctx context.Context, claimed []store.Claimed, margin time.Duration, concurrency int) {
-	installs := e.installations(ctx, claimed)
-	work := make(chan store.Claimed)
-	done := make(chan refreshed, maxWriteBatch) // refreshers never wait for a write
-	var wg sync.WaitGroup
-	for range min(concurrency, len(claimed)) {
-		wg.Add(1)
+// refreshes is the worker's pipeline: claimed connections go to
+// concurrency goroutines that ask the provider, whose answers go to one
+// writer that stores them in group commits.
+type refreshes struct {
+	e       *Engine
+	work    chan refreshJob
+	done    chan refreshed
+	askers  sync.WaitGroup
+	written chan struct{}
+}
+
+// refreshJob is a claimed connection with the installation values of its
+// org, read once per batch.
+type refreshJob struct {
+	claimed   store.Claimed
+	installed map[string]string
+	err       error
+}
+
+// startRefreshes starts the pipeline; close stops it once every added
+// connection is written.
+func (e *Engine) startRefreshes(ctx context.Context, margin time.Duration, concurrency int) *refreshes {
+	p := &refreshes{e: e, work: make(chan refreshJob), done: make(chan refreshed, maxWriteBatch), written: make(chan struct{})}
+	for range concurrency {
+		p.askers.Add(1)
 		go func() {
-			defer wg.Done()
-			for cl := range work {
-				done <- e.refreshOne(ctx, cl, installs, margin)
+			defer p.askers.Done()
+			for job := range p.work {
+				p.done <- e.refreshOne(ctx, job, margin)
 			}
 		}()
 	}
-	go func() {
-		for _, cl := range claimed {
-			work <- cl
-		}
-		close(work)
-		wg.Wait()
-		close(done)
-	}()
-	batch := make([]refreshed, 0, maxWriteBatch)
-	for r := range done {
-		batch = append(batch[:0], r)
-	drain: // take every answer that has arrived meanwhile
-		for len(batch) < maxWriteBatch {
-			select {
-			case r, ok := <-done:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
+	go p.write(ctx)
+	return p
+}
+
+// add hands claimed connections to the askers; it returns once the last is
+// taken.
+func (p *refreshes) add(ctx context.Context, claimed []store.Claimed) {
+	type orgKey struct{ app, org string }
+	installs := map[orgKey]refreshJob{}
+	for _, cl := range claimed {
+		k := orgKey{cl.Conn.App, cl.Conn.Org}
+		job, ok := installs[k]
+		if !ok {
+			inst, err := p.e.cfg.Store.GetInstallation(ctx, k.app, k.org)
+			if errors.Is(err, store.ErrNotFound) {
+				err = nil
 			}
+			job = refreshJob{installed: inst.Values, err: err}
+			installs[k] = job
 		}
-		e.writeRefreshed(ctx, batch)
+		job.claimed = cl
+		p.work <- job
 	}
 }
 
-// installations reads, once per org, the installations of the claimed
-// connections' orgs.
-func (e *Engine) installations(ctx context.Context, claimed []store.Claimed) map[[2]string]map[string]string {
-	out := map[[2]string]map[string]string{}
-	for _, cl := range claimed {
-		k := [2]string{cl.Conn.App, cl.Conn.Org}
-		if _, ok := out[k]; ok {
-			continue
+// close waits until every added connection is refreshed and written.
+func (p *refreshes) close() {
+	close(p.work)
+	p.askers.Wait()
+	close(p.done)
+	<-p.written
+}
+
+// write stores answers as they come, gathering for writeGather after the
+// first one of a batch.
+func (p *refreshes) write(ctx context.Context) {
+	defer close(p.written)
+	batch := make([]refreshed, 0, maxWriteBatch)
+	for r := range p.done {
+		batch = append(batch[:0], r)
+		timer := time.NewTimer(writeGather)
+	gather:
+		for len(batch) < maxWriteBatch {
+			select {
+			case r, ok := <-p.done:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			case <-timer.C:
+				break gather
+			}
 		}
-		inst, err := e.cfg.Store.GetInstallation(ctx, k[0], k[1])
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			continue // refreshOne reads it again and reports the error
-		}
-		out[k] = inst.Values
+		timer.Stop()
+		p.e.writeRefreshed(ctx, batch)
 	}
-	return out
 }
 
 // refreshOne asks the provider for a claimed connection's new token. It
 // never writes: the answer goes to the writer.
-func (e *Engine) refreshOne(ctx context.Context, cl store.Claimed, installs map[[2]string]map[string]string, margin time.Duration) refreshed {
+func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Duration) refreshed {
+	cl := job.claimed
 	leased := cl.Conn
 	release := leased
 	release.RefreshingUntil = time.Time{}
@@ -115,20 +150,15 @@ func (e *Engine) refreshOne(ctx context.Context, cl store.Claimed, installs map[
 		r.next.KeepAliveAt = time.Time{}
 		return r
 	}
-	installed, ok := installs[[2]string{leased.App, leased.Org}]
-	if !ok {
-		inst, err := e.cfg.Store.GetInstallation(ctx, leased.App, leased.Org)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			r.err = err
-			return r
-		}
-		installed = inst.Values
+	if job.err != nil {
+		r.err = job.err
+		return r
 	}
 	user := cl.UserValues
 	if leased.User == "" {
 		user = nil
 	}
-	vals := e.valuesFrom(c, cc, installed, user)
+	vals := e.valuesFrom(c, cc, job.installed, user)
 	var next latchkey.Connection
 	r.asked = true
 	if cc.cfg.Grant() == latchkey.GrantClientCredentials {

@@ -55,6 +55,11 @@ func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchke
 		if !conn.Expired(now, margin) {
 			return conn, nil
 		}
+		if !conn.Expired(now, 0) && now.Before(conn.RefreshingUntil) {
+			// Another caller (the worker, ahead of expiry) is refreshing it,
+			// and the token still works: no need to wait for the new one.
+			return conn, nil
+		}
 		if conn, err, wait := backingOff(conn, now); wait {
 			return conn, err
 		}
@@ -281,37 +286,14 @@ func (e *Engine) awaitRefresh(ctx context.Context, key latchkey.ConnectionKey) (
 	}
 }
 
-// refreshToken asks the provider for a new access token (RFC 6749 §6). An
-// answer without a refresh token keeps the old one; a new one replaces it in
-// the same write.
+// refreshToken asks the provider for a new access token (RFC 6749 §6)
+// with the values of the connection's org and user.
 func (e *Engine) refreshToken(ctx context.Context, c *Compiled, cc *compiledConfig, old latchkey.Connection, now time.Time) (latchkey.Connection, error) {
 	vals, err := e.values(ctx, c, cc, old.Org, old.User)
 	if err != nil {
 		return latchkey.Connection{}, err
 	}
-	rt := old.Values[cc.cfg.RefreshTokenVariableName]
-	vals["refresh_token"] = rt
-	tok, err := e.send(ctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true}, vals)
-	if err != nil {
-		return latchkey.Connection{}, err
-	}
-	if tok.RefreshToken == "" {
-		tok.RefreshToken = rt
-	}
-	next := e.newConnection(cc, old.ConnectionKey, tok, now)
-	// Metadata captured at the callback stays.
-	for k, v := range old.Values {
-		if _, ok := next.Values[k]; !ok {
-			next.Values[k] = v
-		}
-	}
-	if next.Scope == "" {
-		next.Scope = old.Scope
-	}
-	if next.TokenType == "" {
-		next.TokenType = old.TokenType
-	}
-	return next, nil
+	return e.askRefresh(ctx, cc, old, vals, now)
 }
 
 // failed records a refresh failure on a connection (its old tokens kept).
@@ -401,11 +383,7 @@ func (e *Engine) fetchClientCredentials(ctx context.Context, c *Compiled, cc *co
 	if err != nil {
 		return latchkey.Connection{}, err
 	}
-	tok, err := e.send(ctx, cc, tokenRequest{url: cc.tokenURL, urlField: "token_url", body: cc.body, field: "request_body", expect: true}, vals)
-	if err != nil {
-		return latchkey.Connection{}, err
-	}
-	return e.newConnection(cc, key, tok, now), nil
+	return e.askClientCredentials(ctx, cc, key, vals, now)
 }
 
 // Disconnect revokes a connection's tokens at the provider when the config

@@ -51,15 +51,19 @@ func (w *Worker) defaults() {
 }
 
 // Run refreshes due tokens until ctx ends. A refresh in flight when ctx
-// ends is finished, so that no provider answer is lost.
+// ends is finished, so that no provider answer is lost. The next batch is
+// claimed while the last refreshes of the previous one are answered and
+// written.
 func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
+	p := w.Engine.startRefreshes(context.WithoutCancel(ctx), w.Margin, w.Concurrency)
+	defer p.close()
 	for {
-		n, err := w.RunOnce(ctx)
+		n, err := w.claim(ctx, p)
 		if err != nil && ctx.Err() == nil {
 			w.Engine.cfg.Logger.Warn("refresh worker round failed", "error", latchkey.ErrorMessage(err))
 		}
-		if n >= w.Batch && err == nil {
+		if n >= w.Batch && err == nil && ctx.Err() == nil {
 			continue // more may be due right now
 		}
 		select {
@@ -70,39 +74,40 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce claims one batch of connections due for a refresh and
-// refreshes them; it returns how many it claimed. Failures of single
-// connections are recorded on them (backoff, needs_reauth) as for a read,
-// not returned.
+// RunOnce claims one batch of connections due for a refresh, refreshes
+// them and returns how many it claimed, once they are all written.
+// Failures of single connections are recorded on them (backoff,
+// needs_reauth) as for a read, not returned.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	w.defaults()
+	p := w.Engine.startRefreshes(context.WithoutCancel(ctx), w.Margin, w.Concurrency)
+	defer p.close()
+	return w.claim(ctx, p)
+}
+
+// claim claims one batch and hands it to p, returning once every claimed
+// connection is being refreshed.
 //
 // The claim takes each connection's refresh lease, as a read's refresh
 // does, so a read that needs the token meanwhile waits for this answer
-// instead of refreshing too. Concurrency goroutines ask the provider; one
-// writer stores the answers, as many as have arrived per transaction
-// (group commit), so that the database sees one commit for many refreshes
-// and no refresh waits for the whole batch. Connections whose last refresh
-// never wrote its answer (its holder died) go through the read path's
-// refresh, which decides what the lost answer means.
-func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	w.defaults()
+// instead of refreshing too. Connections whose last refresh never wrote its
+// answer (its holder died) go through the read path's refresh, which
+// decides what the lost answer means.
+func (w *Worker) claim(ctx context.Context, p *refreshes) (int, error) {
 	e := w.Engine
 	now := e.cfg.Now()
 	claimed, lost, err := e.cfg.Store.ClaimRefreshes(ctx, now, now.Add(w.Margin), w.Batch, e.refreshLease())
 	if err != nil {
 		return 0, err
 	}
-	// Finish started refreshes even when ctx ends: a provider's answer is
-	// written, never dropped.
-	bctx := context.WithoutCancel(ctx)
+	bctx := context.WithoutCancel(ctx) // a claimed connection is refreshed, not dropped
 	for _, key := range lost {
 		if err := e.RefreshDue(bctx, key, w.Margin); err != nil {
 			e.cfg.Logger.Info("proactive refresh failed", "app", key.App, "org", key.Org, "user", key.User,
 				"config", key.Config, "error", latchkey.ErrorMessage(err))
 		}
 	}
-	if len(claimed) > 0 {
-		e.refreshClaimed(bctx, claimed, w.Margin, w.Concurrency)
-	}
+	p.add(bctx, claimed)
 	return len(claimed) + len(lost), nil
 }
 
