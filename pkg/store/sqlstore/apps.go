@@ -95,6 +95,7 @@ func (s *Store) decodeApp(row appRow) (latchkey.App, error) {
 // values, links and states. API keys scoped to the app are kept: they are
 // credentials an admin revokes, and they grant nothing without the app.
 func (s *Store) DeleteApp(ctx context.Context, name string) error {
+	defer s.forgetOrgConnections(name, "")
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		for _, table := range []string{"setting_values", "connections", "installations", "links", "auth_states",
 			"webhook_attempts", "webhook_deliveries", "webhooks"} {

@@ -54,14 +54,35 @@ func (s *Store) PutConnection(ctx context.Context, conn latchkey.Connection) (la
 		out, err = s.writeConnection(tx, prev, conn, sealed, true)
 		return err
 	})
+	s.forgetConnections(conn.ConnectionKey)
 	if err != nil {
 		return latchkey.Connection{}, err
 	}
 	return out, nil
 }
 
-// GetConnection returns a connection with the values it owns.
+// GetConnection returns a connection with the values it owns, from the
+// connection cache when it holds it (see Store). The connection returned is
+// the caller's own: changing it changes nothing cached.
 func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
+	if s.cache == nil {
+		return s.queryConnection(ctx, key)
+	}
+	conn, gen, ok := s.cache.get(key)
+	if ok {
+		return conn, nil
+	}
+	conn, err := s.queryConnection(ctx, key)
+	if err != nil {
+		return conn, err
+	}
+	s.cache.put(conn, gen)
+	return conn, nil
+}
+
+// queryConnection reads a connection with the values it owns from the
+// database.
+func (s *Store) queryConnection(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
 	// One statement reads the row and the values it owns, so a refresh
 	// committed between two queries cannot pair a connection with another
 	// version's tokens (a transaction would take SQLite's write lock). It is
@@ -135,7 +156,10 @@ func nullTime(t sql.NullTime) time.Time {
 // PutConnection. An error from update is returned as it is, and nothing is
 // written.
 func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey, update func(latchkey.Connection) (latchkey.Connection, error)) (latchkey.Connection, error) {
-	var out latchkey.Connection
+	var (
+		out   latchkey.Connection
+		wrote bool
+	)
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		cur, err := s.readConnection(tx, key, true)
 		if err != nil {
@@ -148,6 +172,7 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 			return err
 		}
 		next.ConnectionKey = key
+		wrote = true
 		if maps.Equal(cur.Values, next.Values) {
 			// Only the connection's row changed (a refresh lease, a
 			// failure count): its values stay as they are, sealed.
@@ -161,6 +186,9 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 		out, err = s.writeConnection(tx, &old, next, sealed, true)
 		return err
 	})
+	if wrote {
+		s.forgetConnections(key)
+	}
 	if err != nil {
 		return latchkey.Connection{}, err
 	}
@@ -187,6 +215,7 @@ func (s *Store) ListConnections(ctx context.Context, app, org string) ([]latchke
 
 // DeleteConnection deletes a connection and the values it owns.
 func (s *Store) DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error {
+	defer s.forgetConnections(key)
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec("DELETE FROM connections WHERE app = ? AND org = ? AND user_id = ? AND config = ?", key.App, key.Org, key.User, key.Config)
 		if res.Error != nil {

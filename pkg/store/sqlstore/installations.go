@@ -132,6 +132,7 @@ func (s *Store) ListInstallations(ctx context.Context, app string) ([]latchkey.I
 // connection of the org in the app, and its pending links and states, so
 // that nothing of the org is left to complete a flow.
 func (s *Store) DeleteInstallation(ctx context.Context, app, org string) error {
+	defer s.forgetOrgConnections(app, org)
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec("DELETE FROM installations WHERE app = ? AND org = ?", app, org)
 		if res.Error != nil {

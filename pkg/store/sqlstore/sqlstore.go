@@ -54,6 +54,14 @@ type Config struct {
 	// wait for one. Zero means DefaultMaxOpenConns. Several replicas on one
 	// PostgreSQL server must stay under its max_connections together.
 	MaxOpenConns int
+	// ConnectionCacheSize bounds the read cache of GetConnection, in
+	// connections. Zero means DefaultConnectionCacheSize; a negative size
+	// turns the cache off. See Store for what the cache guarantees.
+	ConnectionCacheSize int
+	// ConnectionCacheMaxAge is how long a cached connection is served at
+	// most, whatever the invalidations say. Zero means
+	// DefaultConnectionCacheMaxAge.
+	ConnectionCacheMaxAge time.Duration
 }
 
 // DefaultMaxOpenConns is the connection pool's bound when Config leaves it
@@ -63,6 +71,26 @@ const DefaultMaxOpenConns = 20
 
 // Store is a store.Store on SQLite or PostgreSQL. It is safe for concurrent
 // use.
+//
+// GetConnection is served from a bounded in-memory cache of decrypted
+// connections (Config.ConnectionCacheSize, Config.ConnectionCacheMaxAge),
+// since it is the read of every token request. Every write of this Store
+// to a connection or to the values it owns makes the cache forget the
+// connection when it commits, before it returns, so this Store reads its own
+// writes; a read that raced a write never caches what it read. Callers get
+// their own copy of each connection.
+//
+// On PostgreSQL, triggers NOTIFY every change of a connection (that is,
+// every new version, not a worker's claim of a lease) and of the values it
+// owns, on channel latchkey_connections, and each Store LISTENs on a
+// connection of its own and forgets what the others wrote, within the
+// notification's latency: replicas on one database stay in step. While the
+// listener is not listening (before its first LISTEN, and from a failure of
+// its connection until it has reconnected) the cache is off and empty.
+//
+// On SQLite, the embedded single-process default, only this Store's own
+// writes invalidate: another process (or another Store) writing the same
+// file is seen once the cached entry reaches its max age.
 type Store struct {
 	db       *gorm.DB
 	ring     atomic.Pointer[secretbox.Keyring]
@@ -71,6 +99,10 @@ type Store struct {
 	// getConn is GetConnection's query, prepared once: it is the query of
 	// every token read.
 	getConn *sql.Stmt
+	// cache is GetConnection's read cache, nil when it is off; listener
+	// keeps it in step with other replicas on PostgreSQL.
+	cache    *connCache
+	listener *cacheListener
 }
 
 var _ store.Store = (*Store)(nil)
@@ -133,7 +165,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	// Out of order: a migration numbered below one a database already has
+	// (00008, written after 00009) is applied rather than refused.
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true)}
 	if pg {
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
@@ -158,6 +192,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if s.getConn, err = sqlDB.PrepareContext(ctx, getConnectionSQL); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: preparing the connection query: %w", err)
+	}
+	if cfg.ConnectionCacheSize >= 0 {
+		size, maxAge := cfg.ConnectionCacheSize, cfg.ConnectionCacheMaxAge
+		if size == 0 {
+			size = DefaultConnectionCacheSize
+		}
+		if maxAge <= 0 {
+			maxAge = DefaultConnectionCacheMaxAge
+		}
+		// On PostgreSQL the cache stays off until the listener listens.
+		s.cache = newConnCache(size, maxAge, !pg)
+		if pg {
+			s.listener = startListener(ctx, cfg.URL, s.cache, log)
+		}
 	}
 	return s, nil
 }
@@ -203,18 +251,26 @@ func redactURL(err error, u string) error {
 // every seal and open after it returns uses the new ring, so a running server
 // can take new keys without a restart. To rotate, give a ring whose primary
 // is the new key and which still holds the old ones, run Rotate, and only
-// then a ring without the old keys. A nil keyring is ignored.
+// then a ring without the old keys. A nil keyring is ignored. The
+// connection cache is emptied, so that what is read next is opened with the
+// new ring.
 func (s *Store) SetKeyring(k *secretbox.Keyring) {
 	if k != nil {
 		s.ring.Store(k)
+		if s.cache != nil {
+			s.cache.flush()
+		}
 	}
 }
 
 // DB returns the underlying gorm handle, for tests and benchmarks only.
 func (s *Store) DB() *gorm.DB { return s.db }
 
-// Close closes the database.
+// Close stops the cache's listener and closes the database.
 func (s *Store) Close() error {
+	if s.listener != nil {
+		s.listener.stop()
+	}
 	if s.getConn != nil {
 		s.getConn.Close()
 	}
