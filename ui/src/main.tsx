@@ -143,6 +143,8 @@ const configFields: [string, string, string?][] = [
   ['success_condition', 'Success condition', 'an expression over the token response, such as $.ok'],
   ['access_token_variable_name', 'Access token variable name'], ['refresh_token_variable_name', 'Refresh token variable name'],
   ['refresh_margin', 'Refresh margin', 'such as 5m'],
+  ['keep_alive_interval', 'Keep-alive interval', 'refresh idle connections this often, such as 720h'],
+  ['refresh_token_grace_period', 'Refresh token grace period', 'how long a rotated refresh token still works, such as 1m'],
 ]
 const jsonFields = ['auth_params', 'token_headers', 'values', 'metadata']
 
