@@ -39,18 +39,29 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	until, nowU, active := utc(now.Add(lease)), utc(now), string(latchkey.StatusActive)
 
 	// Due and free: lease them for a refresh (a new version, so that every
-	// replica's cache forgets what it read of them).
-	keys, err := claimKeys(ctx, tx, `UPDATE connections SET refreshing_until = $1, lease_until = $1, version = version + 1, updated_at = $2
+	// replica's cache forgets what it read of them). Expiring tokens first,
+	// then refresh tokens to keep alive; each query walks its index and
+	// stops after the batch.
+	take := func(cond string, n int) ([]latchkey.ConnectionKey, error) {
+		return claimKeys(ctx, tx, `UPDATE connections SET refreshing_until = $1, lease_until = $1, version = version + 1, updated_at = $2
 		WHERE (app, org, user_id, config) IN (
 			SELECT app, org, user_id, config FROM connections
-			WHERE status = $3 AND refreshing_until IS NULL
-			  AND ((expires_at IS NOT NULL AND expires_at < $4) OR (keep_alive_at IS NOT NULL AND keep_alive_at <= $2))
+			WHERE status = $3 AND `+cond+` AND refreshing_until IS NULL
 			  AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
 			  AND (lease_until IS NULL OR lease_until <= $2)
-			ORDER BY expires_at LIMIT $5`+skip+`)
-		RETURNING app, org, user_id, config`, until, nowU, active, utc(due), limit)
+			ORDER BY `+strings.Fields(cond)[0]+` LIMIT $5`+skip+`)
+		RETURNING app, org, user_id, config`, until, nowU, active, utc(due), n)
+	}
+	keys, err := take("expires_at < $4", limit)
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
+	}
+	if len(keys) < limit {
+		more, err := take("keep_alive_at <= $2 AND (expires_at IS NULL OR expires_at >= $4)", limit-len(keys))
+		if err != nil {
+			return nil, nil, fail(err, "claiming connections due for a keep-alive refresh")
+		}
+		keys = append(keys, more...)
 	}
 	// Refreshes whose holder never wrote an answer: claimed, not leased.
 	lost, err := claimKeys(ctx, tx, `UPDATE connections SET lease_until = $1
