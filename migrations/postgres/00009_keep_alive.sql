@@ -8,8 +8,14 @@ ALTER TABLE connections ADD COLUMN keep_alive_at TIMESTAMPTZ;
 -- active connections, so that dead ones never slow a claim down.
 CREATE INDEX connections_refresh_due ON connections (expires_at) WHERE status = 'active';
 CREATE INDEX connections_keep_alive_at ON connections (keep_alive_at) WHERE status = 'active';
+-- Refreshes in flight, where a claim looks for lost ones: a small index.
+CREATE INDEX connections_refreshing_until ON connections (refreshing_until) WHERE refreshing_until IS NOT NULL;
+-- connections_refresh_due replaces the index of every expiry, which no query walks any more.
+DROP INDEX connections_expires_at;
 
 -- +goose Down
 DROP INDEX connections_keep_alive_at;
 DROP INDEX connections_refresh_due;
+DROP INDEX connections_refreshing_until;
+CREATE INDEX connections_expires_at ON connections (expires_at) WHERE expires_at IS NOT NULL;
 ALTER TABLE connections DROP COLUMN keep_alive_at;

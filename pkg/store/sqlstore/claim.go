@@ -18,7 +18,9 @@ import (
 // limit: on PostgreSQL, rows another worker is claiming are skipped (FOR
 // UPDATE SKIP LOCKED); on SQLite the immediate transaction serialises
 // claimers. It runs through database/sql, not gorm: it is the worker's query
-// and the worker is measured against the provider's own rate.
+// and the worker is measured against the provider's own rate. Its $n
+// parameters are numbered in order of first use: go-sqlite3 binds them by
+// position.
 func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit int, lease time.Duration) ([]store.Claimed, []latchkey.ConnectionKey, error) {
 	if limit <= 0 {
 		return nil, nil, nil
@@ -69,7 +71,7 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 			SELECT app, org, user_id, config FROM connections
 			WHERE status = $2 AND refreshing_until IS NOT NULL AND refreshing_until <= $3
 			  AND (lease_until IS NULL OR lease_until <= $3)
-			LIMIT $4`+skip+`)
+			ORDER BY refreshing_until LIMIT $4`+skip+`)
 		RETURNING app, org, user_id, config`, until, active, nowU, limit)
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
