@@ -35,6 +35,13 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 		}
 		items[i].sealed, items[i].names = sealed, slices.Sorted(maps.Keys(sealed))
 	}
+	// Forgotten after the write, whether it committed or not (a failed
+	// commit may have written).
+	keys := make([]latchkey.ConnectionKey, len(conns))
+	for i, c := range conns {
+		keys[i] = c.ConnectionKey
+	}
+	defer s.forgetConnections(keys...)
 	if s.postgres {
 		return s.writeRefreshesPostgres(ctx, conns, items)
 	}
@@ -54,7 +61,6 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 	defer st.close()
 	now := s.now()
 	errs := make([]error, len(conns))
-	var written []latchkey.ConnectionKey
 	for i, c := range conns {
 		if items[i].err != nil {
 			errs[i] = items[i].err
@@ -85,12 +91,10 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 				return nil, fail(err, "saving setting %q of connection %s", name, connName(k))
 			}
 		}
-		written = append(written, k)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fail(err, "saving refreshed connections")
 	}
-	_ = written // TODO(cache): s.forgetConnections(written...)
 	return errs, nil
 }
 
@@ -152,17 +156,13 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 	if err := rows.Err(); err != nil {
 		return nil, fail(err, "saving refreshed connections")
 	}
-	var keys []latchkey.ConnectionKey
 	for i, c := range conns {
 		switch {
-		case errs[i] != nil:
-		case written[c.ConnectionKey]:
-			keys = append(keys, c.ConnectionKey)
+		case errs[i] != nil, written[c.ConnectionKey]:
 		default:
 			errs[i] = s.whyNotWritten(ctx, s.db.WithContext(ctx).Statement.ConnPool, c)
 		}
 	}
-	_ = keys // TODO(cache): s.forgetConnections(keys...)
 	return errs, nil
 }
 

@@ -38,6 +38,8 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
 	defer tx.Rollback()
+	var keys []latchkey.ConnectionKey
+	defer func() { s.forgetConnections(keys...) }() // leased: the cached versions are stale
 	until, nowU, active := utc(now.Add(lease)), utc(now), string(latchkey.StatusActive)
 
 	// Due and free: lease them for a refresh (a new version, so that every
@@ -54,7 +56,7 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 			ORDER BY `+strings.Fields(cond)[0]+` LIMIT $5`+skip+`)
 		RETURNING app, org, user_id, config`, until, nowU, active, utc(due), n)
 	}
-	keys, err := take("expires_at < $4", limit)
+	keys, err = take("expires_at < $4", limit)
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
@@ -83,7 +85,6 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	if err := tx.Commit(); err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
-	// TODO(cache): s.forgetConnections(keys...)
 	sort.SliceStable(claimed, func(i, j int) bool {
 		a, b := claimed[i].Conn.ExpiresAt, claimed[j].Conn.ExpiresAt
 		return !a.IsZero() && (b.IsZero() || a.Before(b))

@@ -41,9 +41,17 @@ func testClaimRefreshes(t *testing.T, s store.Store) {
 	other.Status = latchkey.StatusActive
 	mustPutConn(t, s, other)
 
+	// A read before the claim (a store may cache it) must not hide the
+	// lease, nor later the written answer.
+	if _, err := s.GetConnection(ctx, key("demo", "acme", "soon", "main")); err != nil {
+		t.Fatal(err)
+	}
 	got, lost, err := s.ClaimRefreshes(ctx, now, now.Add(5*time.Minute), 10, time.Minute)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c, _ := s.GetConnection(ctx, key("demo", "acme", "soon", "main")); !c.RefreshingUntil.Equal(now.Add(time.Minute)) {
+		t.Fatalf("read after the claim: got lease %v, want the claim's", c.RefreshingUntil)
 	}
 	if u := users(got); len(got) != 3 || u[0] != "sooner" || u[1] != "soon" || u[2] != "idle" || len(lost) != 0 {
 		t.Fatalf("got %v (lost %v), want sooner, soon and idle, soonest expiry first, none lost", u, lost)
