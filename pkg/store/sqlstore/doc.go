@@ -22,5 +22,10 @@
 // SetKeyring swaps the keyring of an open store, so that keys rotate while
 // it serves.
 //
+// GetConnection, the read of every token request, is served from a bounded
+// cache of decrypted connections that this store's writes invalidate when
+// they commit and, on PostgreSQL, every replica's writes through the
+// LISTEN/NOTIFY triggers of migration 00008 (see Store).
+//
 // Times are kept in UTC, to the microsecond.
 package sqlstore
