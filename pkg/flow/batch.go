@@ -226,6 +226,9 @@ func (e *Engine) writeRefreshed(ctx context.Context, batch []refreshed) {
 	for i, r := range batch {
 		conns[i] = r.next
 		conns[i].Version = r.leased.Version
+		if r.err != nil || !r.asked {
+			conns[i].Values = nil // unchanged: the old tokens stay
+		}
 	}
 	errs, err := e.cfg.Store.WriteRefreshes(ctx, conns)
 	if err != nil && len(batch) > 1 {

@@ -84,9 +84,13 @@ type Store interface {
 	// ends, so that several workers on one database split the work.
 	ClaimRefreshes(ctx context.Context, now, due time.Time, limit int, lease time.Duration) (claimed []Claimed, lost []latchkey.ConnectionKey, err error)
 	// WriteRefreshes stores the outcomes of claimed refreshes in one
-	// transaction. Each connection replaces the stored one, Values included
-	// (as PutConnection), only if the stored Version is still conn.Version
-	// (the one its claim returned); it is written with Version increased.
+	// transaction. Each connection replaces the stored one only if the
+	// stored Version is still conn.Version (the one its claim returned); it
+	// is written with Version increased. Its Values are written over the
+	// stored values of the same names (taking over, as PutConnection, a
+	// value of that name another connection of the user owned); values it
+	// owns and Values lacks are kept, and nil Values (a failure, a released
+	// lease) write none.
 	// The answer has one error per connection: nil when written, ErrConflict
 	// when the connection changed meanwhile (nothing written for it),
 	// ErrNotFound when it was deleted. The second result fails the whole

@@ -83,9 +83,6 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 			errs[i] = s.whyNotWritten(ctx, tx, c)
 			continue
 		}
-		if _, err := st.prune.ExecContext(ctx, k.App, k.Org, k.User, k.Config, names); err != nil {
-			return nil, fail(err, "replacing the values of connection %s", connName(k))
-		}
 		for _, name := range items[i].names {
 			if _, err := st.upsert.ExecContext(ctx, k.App, k.Org, k.User, name, items[i].sealed[name], k.Config, now); err != nil {
 				return nil, fail(err, "saving setting %q of connection %s", name, connName(k))
@@ -189,15 +186,16 @@ const writeRefreshesSQL = `WITH input AS (
 	WHERE c.app = i.app AND c.org = i.org AND c.user_id = i.user_id AND c.config = i.config AND c.version = i.version
 	  AND NOT EXISTS (SELECT 1 FROM taken t WHERE t.app = i.app AND t.org = i.org AND t.user_id = i.user_id AND t.config = i.config)
 	RETURNING c.app, c.org, c.user_id, c.config
-), pruned AS (
-	DELETE FROM setting_values s USING upd u
-	WHERE s.app = u.app AND s.org = u.org AND s.user_id = u.user_id AND s.config = u.config
-	  AND NOT EXISTS (SELECT 1 FROM vals v WHERE v.app = s.app AND v.org = s.org AND v.user_id = s.user_id
-		AND v.config = s.config AND v.name = s.name)
-), saved AS (
+), kept AS ( -- values the connection owns already: updated in place
+	UPDATE setting_values s SET value = v.value, updated_at = $22
+	FROM vals v JOIN upd u ON u.app = v.app AND u.org = v.org AND u.user_id = v.user_id AND u.config = v.config
+	WHERE s.app = v.app AND s.org = v.org AND s.user_id = v.user_id AND s.name = v.name AND s.config = v.config
+), added AS ( -- new ones, or another connection's of the same user: taken over
 	INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at)
 	SELECT v.app, v.org, v.user_id, v.name, v.value, v.config, $22 FROM vals v JOIN upd u
 		ON u.app = v.app AND u.org = v.org AND u.user_id = v.user_id AND u.config = v.config
+	WHERE NOT EXISTS (SELECT 1 FROM setting_values s
+		WHERE s.app = v.app AND s.org = v.org AND s.user_id = v.user_id AND s.name = v.name AND s.config = v.config)
 	ON CONFLICT (app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at
 )
 SELECT app, org, user_id, config FROM upd`
@@ -205,18 +203,18 @@ SELECT app, org, user_id, config FROM upd`
 // refreshWrite holds WriteRefreshes' statements, prepared in its
 // transaction.
 type refreshWrite struct {
-	update, prune, upsert *sql.Stmt
+	update, upsert *sql.Stmt
 }
 
 func (w *refreshWrite) close() {
-	for _, st := range []*sql.Stmt{w.update, w.prune, w.upsert} {
+	for _, st := range []*sql.Stmt{w.update, w.upsert} {
 		if st != nil {
 			st.Close()
 		}
 	}
 }
 
-// prepareRefreshWrite prepares the three statements of a refresh write. A
+// prepareRefreshWrite prepares the two statements of a refresh write. A
 // list of value names is a JSON array on SQLite (json_each) and a text[]
 // on PostgreSQL; $n parameters are numbered in order of first use, as
 // go-sqlite3 binds them by position.
@@ -236,15 +234,6 @@ func (s *Store) prepareRefreshWrite(ctx context.Context, tx *sql.Tx) (*refreshWr
 		  AND NOT EXISTS (SELECT 1 FROM setting_values o WHERE o.app = $13 AND o.org = $14 AND o.user_id = $15
 		    AND o.config = '' AND o.name IN (`+in+`))`)
 	if err != nil {
-		return nil, err
-	}
-	in = "SELECT value FROM json_each($5)"
-	if s.postgres {
-		in = "SELECT unnest($5::text[])"
-	}
-	if w.prune, err = tx.PrepareContext(ctx, `DELETE FROM setting_values
-		WHERE app = $1 AND org = $2 AND user_id = $3 AND config = $4 AND name NOT IN (`+in+`)`); err != nil {
-		w.close()
 		return nil, err
 	}
 	if w.upsert, err = tx.PrepareContext(ctx, `INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at)

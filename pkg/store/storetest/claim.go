@@ -69,10 +69,11 @@ func testClaimRefreshes(t *testing.T, s store.Store) {
 
 	// The answers: soon refreshed, sooner failed, idle changed meanwhile.
 	next := soon.Conn
-	next.Values = map[string]string{"access_token": "at-soon-2", "refresh_token": "rt-soon-2"}
+	next.Values = map[string]string{"access_token": "at-soon-2", "refresh_token": "rt-soon-2", "instance_url": "https://soon.example/2"}
 	next.ExpiresAt, next.RefreshingUntil, next.RefreshedAt = now.Add(time.Hour), time.Time{}, now
 	failed := got[0].Conn
 	failed.RefreshingUntil, failed.Failures, failed.LastError, failed.NextAttemptAt = time.Time{}, 1, "HTTP 503", now.Add(time.Minute)
+	failed.Values = nil // the old tokens stay as they are
 	changed := mustPutConn(t, s, conn(key("demo", "acme", "idle", "main"), map[string]string{"access_token": "at-idle-new"}))
 	stale := got[2].Conn
 	stale.RefreshingUntil = time.Time{}
@@ -81,8 +82,12 @@ func testClaimRefreshes(t *testing.T, s store.Store) {
 		t.Fatalf("got %v (%v), want soon and sooner written and idle refused: it changed since its claim", errs, err)
 	}
 	c, _ := s.GetConnection(ctx, key("demo", "acme", "soon", "main"))
-	if c.Values["refresh_token"] != "rt-soon-2" || !c.RefreshingUntil.IsZero() || c.Version != 3 || !c.ExpiresAt.Equal(now.Add(time.Hour)) {
-		t.Fatalf("got %+v, want soon's new tokens at version 3 with no lease", c)
+	if c.Values["refresh_token"] != "rt-soon-2" || c.Values["instance_url"] != "https://soon.example/2" || !c.RefreshingUntil.IsZero() ||
+		c.Version != 3 || !c.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("got %+v, want soon's new tokens and the value it took over, at version 3 with no lease", c)
+	}
+	if c, _ := s.GetConnection(ctx, key("demo", "acme", "soon", "crm")); len(c.Values) != 0 {
+		t.Fatalf("got %v, want the value soon's main connection took over gone from its crm connection", c.Values)
 	}
 	c, _ = s.GetConnection(ctx, key("demo", "acme", "sooner", "main"))
 	if c.Values["refresh_token"] != "rt-sooner" || c.Failures != 1 || c.LastError != "HTTP 503" || !c.NextAttemptAt.Equal(now.Add(time.Minute)) {
