@@ -51,26 +51,38 @@ func (w *Worker) defaults() {
 }
 
 // Run refreshes due tokens until ctx ends. A refresh in flight when ctx
-// ends is finished, so that no provider answer is lost. The next batch is
-// claimed while the last refreshes of the previous one are answered and
-// written.
+// ends is finished, so that no provider answer is lost, and so is every
+// connection already claimed. One batch is claimed ahead while the previous
+// one is being refreshed, so that the provider is never idle while the
+// database answers a claim.
 func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
-	p := w.Engine.startRefreshes(context.WithoutCancel(ctx), w.Margin, w.Concurrency)
+	bctx := context.WithoutCancel(ctx)
+	p := w.Engine.startRefreshes(bctx, w.Margin, w.Concurrency)
 	defer p.close()
-	for {
-		n, err := w.claim(ctx, p)
-		if err != nil && ctx.Err() == nil {
-			w.Engine.cfg.Logger.Warn("refresh worker round failed", "error", latchkey.ErrorMessage(err))
+	ahead := make(chan []store.Claimed, 1)
+	go func() {
+		defer close(ahead)
+		for {
+			claimed, n, err := w.claim(ctx)
+			if err != nil && ctx.Err() == nil {
+				w.Engine.cfg.Logger.Warn("refresh worker round failed", "error", latchkey.ErrorMessage(err))
+			}
+			if len(claimed) > 0 {
+				ahead <- claimed
+			}
+			if n >= w.Batch && err == nil && ctx.Err() == nil {
+				continue // more may be due right now
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(w.Interval):
+			}
 		}
-		if n >= w.Batch && err == nil && ctx.Err() == nil {
-			continue // more may be due right now
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(w.Interval):
-		}
+	}()
+	for claimed := range ahead {
+		p.add(bctx, claimed)
 	}
 }
 
@@ -80,25 +92,28 @@ func (w *Worker) Run(ctx context.Context) {
 // needs_reauth) as for a read, not returned.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.defaults()
-	p := w.Engine.startRefreshes(context.WithoutCancel(ctx), w.Margin, w.Concurrency)
+	bctx := context.WithoutCancel(ctx)
+	p := w.Engine.startRefreshes(bctx, w.Margin, w.Concurrency)
 	defer p.close()
-	return w.claim(ctx, p)
+	claimed, n, err := w.claim(ctx)
+	p.add(bctx, claimed)
+	return n, err
 }
 
-// claim claims one batch and hands it to p, returning once every claimed
-// connection is being refreshed.
+// claim claims one batch: the connections to refresh, and how many it
+// claimed in all.
 //
 // The claim takes each connection's refresh lease, as a read's refresh
 // does, so a read that needs the token meanwhile waits for this answer
 // instead of refreshing too. Connections whose last refresh never wrote its
 // answer (its holder died) go through the read path's refresh, which
 // decides what the lost answer means.
-func (w *Worker) claim(ctx context.Context, p *refreshes) (int, error) {
+func (w *Worker) claim(ctx context.Context) ([]store.Claimed, int, error) {
 	e := w.Engine
 	now := e.cfg.Now()
 	claimed, lost, err := e.cfg.Store.ClaimRefreshes(ctx, now, now.Add(w.Margin), w.Batch, e.refreshLease())
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	bctx := context.WithoutCancel(ctx) // a claimed connection is refreshed, not dropped
 	for _, key := range lost {
@@ -107,8 +122,7 @@ func (w *Worker) claim(ctx context.Context, p *refreshes) (int, error) {
 				"config", key.Config, "error", latchkey.ErrorMessage(err))
 		}
 	}
-	p.add(bctx, claimed)
-	return len(claimed) + len(lost), nil
+	return claimed, len(claimed) + len(lost), nil
 }
 
 // RefreshDue refreshes a connection whose token expires within margin, or
