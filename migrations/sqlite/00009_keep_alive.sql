@@ -12,10 +12,15 @@ CREATE INDEX connections_keep_alive_at ON connections (keep_alive_at) WHERE stat
 CREATE INDEX connections_refreshing_until ON connections (refreshing_until) WHERE refreshing_until IS NOT NULL;
 -- connections_refresh_due replaces the index of every expiry, which no query walks any more.
 DROP INDEX connections_expires_at;
+-- Whether the refresh lease was taken by the worker's batch claim, whose
+-- holder may have died before asking the provider: a lost lease of the
+-- worker is refreshed again, not taken for a lost answer.
+ALTER TABLE connections ADD COLUMN worker_lease BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- +goose Down
 DROP INDEX connections_keep_alive_at;
 DROP INDEX connections_refresh_due;
 DROP INDEX connections_refreshing_until;
 CREATE INDEX connections_expires_at ON connections (expires_at) WHERE expires_at IS NOT NULL;
+ALTER TABLE connections DROP COLUMN worker_lease;
 ALTER TABLE connections DROP COLUMN keep_alive_at;

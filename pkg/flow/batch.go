@@ -126,7 +126,7 @@ func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Dur
 	cl := job.claimed
 	leased := cl.Conn
 	release := leased
-	release.RefreshingUntil = time.Time{}
+	release.RefreshingUntil, release.WorkerLease = time.Time{}, false
 	r := refreshed{leased: leased, next: release}
 	c, err := e.App(ctx, leased.App)
 	if err != nil {
@@ -170,7 +170,7 @@ func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Dur
 	if err != nil {
 		r.err = err
 		r.next = e.failed(leased, err, now)
-		r.next.RefreshingUntil = time.Time{}
+		r.next.RefreshingUntil, r.next.WorkerLease = time.Time{}, false
 		return r
 	}
 	next.CreatedAt, next.Version = leased.CreatedAt, leased.Version

@@ -111,7 +111,14 @@ func killMidRefresh(t *testing.T, e *env, p *providertest.Provider, key latchkey
 	if err != nil {
 		t.Fatalf("taking the lease: %v", err)
 	}
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {conn.Values["refresh_token"]}}
+	return refreshAtProvider(t, p, conn.Values["refresh_token"])
+}
+
+// refreshAtProvider sends the provider a refresh with rt, as a holder
+// about to be killed would, and returns the refresh token of its answer.
+func refreshAtProvider(t *testing.T, p *providertest.Provider, rt string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
 	req, _ := http.NewRequest(http.MethodPost, p.RefreshURL(), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(p.ClientID(), p.ClientSecret())
@@ -264,5 +271,154 @@ func TestTokenLostByAKilledHolderIsFetchedAgainWithClientCredentials(t *testing.
 	}
 	if got := p.TokenCalls() - calls; got != 1 {
 		t.Fatalf("got %d token requests, want 1", got)
+	}
+}
+
+// claimAsAKilledWorker claims every due connection for a refresh, as the
+// refresh worker's batch claim does, with crashLease, and returns what it
+// claimed: a worker killed right after the claim leaves them leased and
+// never sent to the provider.
+func claimAsAKilledWorker(t *testing.T, e *env) []latchkey.Connection {
+	t.Helper()
+	now := e.clock.Now()
+	claimed, lost, err := e.store.ClaimRefreshes(e.ctx, now, now.Add(5*time.Minute), 200, crashLease)
+	if err != nil || len(lost) != 0 {
+		t.Fatalf("the claim: got %v and lost %v, want no error and none lost", err, lost)
+	}
+	out := make([]latchkey.Connection, len(claimed))
+	for i, c := range claimed {
+		if !c.Conn.WorkerLease {
+			t.Fatalf("claimed %s: got WorkerLease false, want the claim's lease marked as the worker's", c.Conn.User)
+		}
+		out[i] = c.Conn
+	}
+	return out
+}
+
+// refreshesWith counts the refreshes the provider received with each
+// refresh token.
+func refreshesWith(p *providertest.Provider) map[string]int {
+	sent := map[string]int{}
+	for _, r := range p.RequestsTo(providertest.EndpointRefresh) {
+		rt := r.Form.Get("refresh_token")
+		if rt == "" {
+			if v, ok := r.JSON["refresh_token"].(string); ok {
+				rt = v
+			}
+		}
+		sent[rt]++
+	}
+	return sent
+}
+
+// TestRefreshesClaimedByAKilledWorkerAreRefreshedAgain: a worker claims a
+// batch of four expired connections (their refresh leases taken in one
+// statement) and is killed before asking the provider for any. No grace
+// period is declared and the provider rotates refresh tokens, yet once the
+// leases expire none of them is needs_reauth: the claim's leases are the
+// worker's, so the provider may never have been asked, and each is
+// refreshed again with its stored refresh token. The next worker round
+// refreshes the two its batch of two finds lost, token reads the other two;
+// each connection is refreshed exactly once at the provider, with its
+// stored refresh token, and ends active with the provider's new tokens.
+func TestRefreshesClaimedByAKilledWorkerAreRefreshedAgain(t *testing.T) {
+	e, p, events := crashEnv(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true}, "")
+	first := map[latchkey.ConnectionKey]latchkey.Connection{}
+	var keys []latchkey.ConnectionKey
+	for _, user := range []string{"alice", "bob", "carol", "dave"} {
+		k := alice
+		k.User = user
+		first[k] = e.mustConnect(p, k)
+		keys = append(keys, k)
+	}
+	e.clock.Advance(2 * time.Hour)
+	if got := claimAsAKilledWorker(t, e); len(got) != len(keys) {
+		t.Fatalf("got %d claimed, want %d", len(got), len(keys))
+	}
+	if got := p.RefreshCalls(); got != 0 {
+		t.Fatalf("got %d refreshes at the provider, want none: the worker was killed before asking", got)
+	}
+
+	e.clock.Advance(crashLease + time.Second)
+	w := &flow.Worker{Engine: e.engine, Batch: 2}
+	if n, err := w.RunOnce(e.ctx); err != nil || n != 2 {
+		t.Fatalf("worker round: got %d claimed (%v), want the 2 lost refreshes of its batch", n, err)
+	}
+	if got := p.RefreshCalls(); got != 2 {
+		t.Fatalf("after the worker round: got %d refreshes at the provider, want 2", got)
+	}
+	for _, k := range keys {
+		conn, err := e.engine.Token(e.ctx, k)
+		if err != nil {
+			t.Fatalf("read of %s: got %v, want its fresh token", k.User, err)
+		}
+		if conn.Status != latchkey.StatusActive || !p.ValidAccessToken(conn.Values["access_token"]) ||
+			conn.Values["access_token"] == first[k].Values["access_token"] {
+			t.Fatalf("read of %s: got status %q, a new valid access token %v; want active with a new token", k.User, conn.Status,
+				p.ValidAccessToken(conn.Values["access_token"]) && conn.Values["access_token"] != first[k].Values["access_token"])
+		}
+	}
+	if got := p.RefreshCalls(); got != int64(len(keys)) {
+		t.Fatalf("got %d refreshes at the provider, want %d: one each", got, len(keys))
+	}
+	sent := refreshesWith(p)
+	for _, k := range keys {
+		stored, _ := e.store.GetConnection(e.ctx, k)
+		rt := stored.Values["refresh_token"]
+		if sent[first[k].Values["refresh_token"]] != 1 {
+			t.Fatalf("%s: got %d refreshes with its stored refresh token, want 1", k.User, sent[first[k].Values["refresh_token"]])
+		}
+		if stored.Status != latchkey.StatusActive || rt == first[k].Values["refresh_token"] || !p.ValidRefreshToken(rt) ||
+			!stored.RefreshingUntil.IsZero() || stored.WorkerLease || stored.Failures != 0 {
+			t.Fatalf("%s: got status %q, a new valid refresh token %v, lease %v (worker's %v), failures %d; want active, the rotated token, no lease",
+				k.User, stored.Status, rt != first[k].Values["refresh_token"] && p.ValidRefreshToken(rt), stored.RefreshingUntil,
+				stored.WorkerLease, stored.Failures)
+		}
+	}
+	refreshed := 0
+	for _, ev := range events() {
+		switch ev.Type {
+		case latchkey.EventConnectionRefreshed:
+			refreshed++
+		case latchkey.EventConnectionNeedsReauth, latchkey.EventConnectionRefreshFailed:
+			t.Fatalf("got event %s for %s, want none: nothing was lost", ev.Type, ev.User)
+		}
+	}
+	if refreshed != len(keys) {
+		t.Fatalf("got %d connection.refreshed events, want %d", refreshed, len(keys))
+	}
+}
+
+// TestRefreshClaimedByAKilledWorkerAfterAskingLetsTheProviderDecide: the
+// worker claimed the connection, asked the provider (which rotated the
+// refresh token) and was killed before writing the answer. The claim's
+// lease does not say whether the provider was asked, so the next read
+// refreshes again with the stored refresh token; the provider refuses it
+// (invalid_grant) and the connection is needs_reauth through the refusal
+// handling, its old tokens kept, after exactly one more refresh.
+func TestRefreshClaimedByAKilledWorkerAfterAskingLetsTheProviderDecide(t *testing.T) {
+	e, p, events := crashEnv(t, providertest.Options{AccessTTL: time.Hour, RotateRefreshTokens: true}, "")
+	first := e.mustConnect(p, alice)
+	e.clock.Advance(2 * time.Hour)
+	claimAsAKilledWorker(t, e)
+	refreshAtProvider(t, p, first.Values["refresh_token"])
+
+	e.clock.Advance(crashLease + time.Second)
+	_, err := e.engine.Token(e.ctx, alice)
+	if code := providerCode(err); code != "invalid_grant" {
+		t.Fatalf("read after the lost answer: got %v, want the provider's invalid_grant", err)
+	}
+	if got := p.RefreshCalls(); got != 2 {
+		t.Fatalf("got %d refreshes at the provider, want 2 (the lost one and the retry)", got)
+	}
+	conn, _ := e.store.GetConnection(e.ctx, alice)
+	if conn.Status != latchkey.StatusNeedsReauth || conn.Values["refresh_token"] != first.Values["refresh_token"] ||
+		!conn.RefreshingUntil.IsZero() || conn.WorkerLease {
+		t.Fatalf("got status %q, old refresh token kept %v, lease %v (worker's %v); want needs_reauth with it, no lease",
+			conn.Status, conn.Values["refresh_token"] == first.Values["refresh_token"], conn.RefreshingUntil, conn.WorkerLease)
+	}
+	evs := events()
+	if len(evs) != 2 || evs[1].Type != latchkey.EventConnectionNeedsReauth || evs[1].Error == nil || evs[1].Error.Code != "invalid_grant" {
+		t.Fatalf("got events %+v, want connection.created then connection.needs_reauth with invalid_grant", evs)
 	}
 }

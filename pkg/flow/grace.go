@@ -12,8 +12,9 @@ import (
 const interruptedRefresh = "a refresh was interrupted before its answer was stored (the provider may have rotated the refresh token); the user must connect again"
 
 // leaseLost reports whether conn carries a refresh lease that expired
-// without an answer being written: its holder asked the provider and died
-// (or lost its database) before the write, which clears the lease.
+// without an answer being written: its holder died (or lost its database)
+// before the write, which clears the lease, maybe after asking the
+// provider (always so for a read's lease, taken just before asking).
 func leaseLost(conn latchkey.Connection, now time.Time) bool {
 	return !conn.RefreshingUntil.IsZero() && !now.Before(conn.RefreshingUntil)
 }
@@ -27,7 +28,13 @@ func leaseLost(conn latchkey.Connection, now time.Time) bool {
 // It returns false, and conn unchanged, when the next refresh may go ahead
 // with the stored refresh token: there was no lost refresh; the config uses
 // client credentials (RFC 6749 §4.4: a new token is simply fetched, nothing
-// was lost); or the lost attempt started (RefreshingUntil minus
+// was lost); the lease was taken by the refresh worker's batch claim
+// (conn.WorkerLease), whose holder may have died before asking the provider
+// (a worker killed after a claim leaves its whole batch leased, most of it
+// never sent), so the provider decides: one that rotated the refresh token
+// refuses it (invalid_grant, needs_reauth through the refusal handling of
+// failed), one that never saw the lost request answers; or the lost attempt
+// started (RefreshingUntil minus
 // refreshLease) no longer ago than the config's RefreshTokenGracePeriod,
 // the window in which the provider still accepts the previous refresh
 // token.
@@ -38,7 +45,7 @@ func leaseLost(conn latchkey.Connection, now time.Time) bool {
 // the refresh was interrupted, failure bookkeeping updated and the lease
 // cleared. The caller writes it and then calls announceLostRefresh.
 func (e *Engine) lostRefresh(cc *compiledConfig, conn latchkey.Connection, now time.Time) (latchkey.Connection, bool) {
-	if !leaseLost(conn, now) || cc.cfg.Grant() == latchkey.GrantClientCredentials {
+	if !leaseLost(conn, now) || cc.cfg.Grant() == latchkey.GrantClientCredentials || conn.WorkerLease {
 		return conn, false
 	}
 	started := conn.RefreshingUntil.Add(-e.refreshLease())
@@ -50,7 +57,7 @@ func (e *Engine) lostRefresh(cc *compiledConfig, conn latchkey.Connection, now t
 	next.LastError = interruptedRefresh
 	next.Failures++
 	next.NextAttemptAt = time.Time{}
-	next.RefreshingUntil = time.Time{}
+	next.RefreshingUntil, next.WorkerLease = time.Time{}, false
 	next.UpdatedAt = now
 	return next, true
 }

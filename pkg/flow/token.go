@@ -115,8 +115,9 @@ func (e *Engine) margin(cc *compiledConfig) time.Duration {
 //
 // A caller that finds the lease taken waits for its holder's answer; a
 // holder that died loses its lease when it expires, and the next caller
-// decides what the lost answer means (lostRefresh): within the config's
-// refresh_token_grace_period it refreshes again with the stored (previous)
+// decides what the lost answer means (lostRefresh): for a lease the
+// worker's batch claim took, or within the config's
+// refresh_token_grace_period, it refreshes again with the stored (previous)
 // refresh token; otherwise the connection is needs_reauth at once, without
 // asking the provider, never silently broken.
 func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, margin time.Duration) (latchkey.Connection, error) {
@@ -142,6 +143,7 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 					return next, nil
 				}
 				next.RefreshingUntil = now.Add(e.refreshLease())
+				next.WorkerLease = false // this caller asks the provider now
 				return next, nil
 			}
 			if !old.Expired(now, margin) {
@@ -159,6 +161,7 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 			}
 			next := old
 			next.RefreshingUntil = now.Add(e.refreshLease())
+			next.WorkerLease = false // taken immediately before asking
 			return next, nil
 		})
 		switch {
@@ -209,7 +212,7 @@ func (e *Engine) completeRefresh(ctx context.Context, c *Compiled, cc *compiledC
 			}
 			if refreshErr != nil {
 				failed := e.failed(cur, refreshErr, now)
-				failed.RefreshingUntil = time.Time{}
+				failed.RefreshingUntil, failed.WorkerLease = time.Time{}, false
 				return failed, nil
 			}
 			next.CreatedAt = cur.CreatedAt

@@ -49,6 +49,11 @@ type Connection struct {
 	// RefreshingUntil, while in the future, says one caller is refreshing
 	// the connection: others wait for its answer instead of refreshing too.
 	RefreshingUntil time.Time `json:"-"`
+	// WorkerLease says the refresh lease was taken by the refresh worker's
+	// batch claim, so the provider may not have been asked: a worker killed
+	// after a claim leaves a whole batch leased, most of it never sent. It
+	// is false for a lease a read takes immediately before asking.
+	WorkerLease bool `json:"-"`
 	// KeepAliveAt, when set, is when the refresh worker refreshes the
 	// connection even though its access token is still valid, so that its
 	// refresh token does not lapse unused (OAuthConfig.KeepAliveInterval).

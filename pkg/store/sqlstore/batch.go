@@ -72,7 +72,7 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 			return nil, fail(err, "saving refreshed connections")
 		}
 		res, err := st.update.ExecContext(ctx, row.Status, row.TokenType, row.Scope, row.ExpiresAt, c.Version+1, now,
-			row.RefreshedAt, row.NextAttempt, row.Refreshing, row.KeepAlive, row.LastError, row.Failures,
+			row.RefreshedAt, row.NextAttempt, row.Refreshing, row.KeepAlive, row.LastError, row.Failures, row.WorkerLease,
 			k.App, k.Org, k.User, k.Config, c.Version, names)
 		if err != nil {
 			return nil, fail(err, "saving connection %s", connName(k))
@@ -111,6 +111,7 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 		app, org, user, config, status, tokenType, scope, lastError []string
 		version                                                     []int64
 		failures                                                    []int64
+		workerLease                                                 []bool
 		expires, refreshed, next, refreshing, alive                 []*time.Time
 		vApp, vOrg, vUser, vConfig, vName, vValue                   []string
 	)
@@ -124,6 +125,7 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 		app, org, user, config = append(app, c.App), append(org, c.Org), append(user, c.User), append(config, c.Config)
 		status, tokenType, scope, lastError = append(status, r.Status), append(tokenType, r.TokenType), append(scope, r.Scope), append(lastError, r.LastError)
 		version, failures = append(version, c.Version), append(failures, int64(r.Failures))
+		workerLease = append(workerLease, r.WorkerLease)
 		expires, refreshed, next = append(expires, r.ExpiresAt), append(refreshed, r.RefreshedAt), append(next, r.NextAttempt)
 		refreshing, alive = append(refreshing, r.Refreshing), append(alive, r.KeepAlive)
 		for _, name := range items[i].names {
@@ -135,7 +137,7 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 		return errs, nil
 	}
 	rows, err := s.db.WithContext(ctx).Raw(writeRefreshesSQL, app, org, user, config, version, status, tokenType, scope,
-		expires, refreshed, next, refreshing, alive, lastError, failures,
+		expires, refreshed, next, refreshing, alive, lastError, failures, workerLease,
 		vApp, vOrg, vUser, vConfig, vName, vValue, s.now()).Rows()
 	if err != nil {
 		return nil, fail(err, "saving refreshed connections")
@@ -168,11 +170,11 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 // take an org-level value's name; its values not in the batch are deleted.
 const writeRefreshesSQL = `WITH input AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
-		$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[])
+		$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[], $16::bool[])
 		AS i(app, org, user_id, config, version, status, token_type, scope, expires_at, refreshed_at, next_attempt_at,
-		     refreshing_until, keep_alive_at, last_error, failures)
+		     refreshing_until, keep_alive_at, last_error, failures, worker_lease)
 ), vals AS (
-	SELECT * FROM unnest($16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+	SELECT * FROM unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
 		AS v(app, org, user_id, config, name, value)
 ), taken AS ( -- connections with a value named as an org-level value: one indexed probe per value
 	SELECT DISTINCT v.app, v.org, v.user_id, v.config FROM vals v JOIN setting_values o
@@ -180,19 +182,20 @@ const writeRefreshesSQL = `WITH input AS (
 	WHERE o.config = ''
 ), upd AS (
 	UPDATE connections c SET status = i.status, token_type = i.token_type, scope = i.scope, expires_at = i.expires_at,
-		version = i.version + 1, updated_at = $22, refreshed_at = i.refreshed_at, next_attempt_at = i.next_attempt_at,
-		refreshing_until = i.refreshing_until, keep_alive_at = i.keep_alive_at, last_error = i.last_error, failures = i.failures
+		version = i.version + 1, updated_at = $23, refreshed_at = i.refreshed_at, next_attempt_at = i.next_attempt_at,
+		refreshing_until = i.refreshing_until, keep_alive_at = i.keep_alive_at, last_error = i.last_error, failures = i.failures,
+		worker_lease = i.worker_lease
 	FROM input i
 	WHERE c.app = i.app AND c.org = i.org AND c.user_id = i.user_id AND c.config = i.config AND c.version = i.version
 	  AND NOT EXISTS (SELECT 1 FROM taken t WHERE t.app = i.app AND t.org = i.org AND t.user_id = i.user_id AND t.config = i.config)
 	RETURNING c.app, c.org, c.user_id, c.config
 ), kept AS ( -- values the connection owns already: updated in place
-	UPDATE setting_values s SET value = v.value, updated_at = $22
+	UPDATE setting_values s SET value = v.value, updated_at = $23
 	FROM vals v JOIN upd u ON u.app = v.app AND u.org = v.org AND u.user_id = v.user_id AND u.config = v.config
 	WHERE s.app = v.app AND s.org = v.org AND s.user_id = v.user_id AND s.name = v.name AND s.config = v.config
 ), added AS ( -- new ones, or another connection's of the same user: taken over
 	INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at)
-	SELECT v.app, v.org, v.user_id, v.name, v.value, v.config, $22 FROM vals v JOIN upd u
+	SELECT v.app, v.org, v.user_id, v.name, v.value, v.config, $23 FROM vals v JOIN upd u
 		ON u.app = v.app AND u.org = v.org AND u.user_id = v.user_id AND u.config = v.config
 	WHERE NOT EXISTS (SELECT 1 FROM setting_values s
 		WHERE s.app = v.app AND s.org = v.org AND s.user_id = v.user_id AND s.name = v.name AND s.config = v.config)
@@ -219,9 +222,9 @@ func (w *refreshWrite) close() {
 // on PostgreSQL; $n parameters are numbered in order of first use, as
 // go-sqlite3 binds them by position.
 func (s *Store) prepareRefreshWrite(ctx context.Context, tx *sql.Tx) (*refreshWrite, error) {
-	in := "SELECT value FROM json_each($18)"
+	in := "SELECT value FROM json_each($19)"
 	if s.postgres {
-		in = "SELECT unnest($18::text[])"
+		in = "SELECT unnest($19::text[])"
 	}
 	var (
 		w   refreshWrite
@@ -229,9 +232,9 @@ func (s *Store) prepareRefreshWrite(ctx context.Context, tx *sql.Tx) (*refreshWr
 	)
 	w.update, err = tx.PrepareContext(ctx, `UPDATE connections SET status = $1, token_type = $2, scope = $3, expires_at = $4,
 		version = $5, updated_at = $6, refreshed_at = $7, next_attempt_at = $8, refreshing_until = $9, keep_alive_at = $10,
-		last_error = $11, failures = $12
-		WHERE app = $13 AND org = $14 AND user_id = $15 AND config = $16 AND version = $17
-		  AND NOT EXISTS (SELECT 1 FROM setting_values o WHERE o.app = $13 AND o.org = $14 AND o.user_id = $15
+		last_error = $11, failures = $12, worker_lease = $13
+		WHERE app = $14 AND org = $15 AND user_id = $16 AND config = $17 AND version = $18
+		  AND NOT EXISTS (SELECT 1 FROM setting_values o WHERE o.app = $14 AND o.org = $15 AND o.user_id = $16
 		    AND o.config = '' AND o.name IN (`+in+`))`)
 	if err != nil {
 		return nil, err

@@ -14,13 +14,14 @@ import (
 )
 
 // ClaimRefreshes claims up to limit connections due for a refresh and takes
-// their refresh lease, in one transaction of a few statements whatever the
-// limit: on PostgreSQL, rows another worker is claiming are skipped (FOR
-// UPDATE SKIP LOCKED); on SQLite the immediate transaction serialises
-// claimers. It runs through database/sql, not gorm: it is the worker's query
-// and the worker is measured against the provider's own rate. Its $n
-// parameters are numbered in order of first use: go-sqlite3 binds them by
-// position.
+// their refresh lease, marked as the worker's (worker_lease: a lease lost
+// with its holder may never have reached the provider), in one transaction
+// of a few statements whatever the limit: on PostgreSQL, rows another
+// worker is claiming are skipped (FOR UPDATE SKIP LOCKED); on SQLite the
+// immediate transaction serialises claimers. It runs through database/sql,
+// not gorm: it is the worker's query and the worker is measured against the
+// provider's own rate. Its $n parameters are numbered in order of first
+// use: go-sqlite3 binds them by position.
 func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit int, lease time.Duration) ([]store.Claimed, []latchkey.ConnectionKey, error) {
 	if limit <= 0 {
 		return nil, nil, nil
@@ -47,7 +48,7 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	// then refresh tokens to keep alive; each query walks its index and
 	// stops after the batch.
 	take := func(cond string, n int) ([]latchkey.ConnectionKey, error) {
-		return claimKeys(ctx, tx, `UPDATE connections SET refreshing_until = $1, lease_until = $1, version = version + 1, updated_at = $2
+		return claimKeys(ctx, tx, `UPDATE connections SET refreshing_until = $1, lease_until = $1, worker_lease = TRUE, version = version + 1, updated_at = $2
 		WHERE (app, org, user_id, config) IN (
 			SELECT app, org, user_id, config FROM connections
 			WHERE status = $3 AND `+cond+` AND refreshing_until IS NULL
@@ -111,7 +112,7 @@ func claimKeys(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]la
 
 // claimedColumns are the connection columns readClaimed scans, in order.
 const claimedColumns = `app, org, user_id, config, status, token_type, scope, expires_at, version, created_at, updated_at,
-	refreshed_at, next_attempt_at, refreshing_until, keep_alive_at, last_error, failures`
+	refreshed_at, next_attempt_at, refreshing_until, keep_alive_at, worker_lease, last_error, failures`
 
 // readClaimed reads the claimed connections, their values and their users'
 // values in tx: two queries for the whole batch.
@@ -137,7 +138,7 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.Con
 			expires, refreshed, next, refreshing, alive sql.NullTime
 		)
 		if err := rows.Scan(&c.App, &c.Org, &c.User, &c.Config, &status, &c.TokenType, &c.Scope, &expires, &c.Version,
-			&c.CreatedAt, &c.UpdatedAt, &refreshed, &next, &refreshing, &alive, &c.LastError, &c.Failures); err != nil {
+			&c.CreatedAt, &c.UpdatedAt, &refreshed, &next, &refreshing, &alive, &c.WorkerLease, &c.LastError, &c.Failures); err != nil {
 			rows.Close()
 			return nil, fail(err, "reading claimed connections")
 		}

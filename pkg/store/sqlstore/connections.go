@@ -102,10 +102,11 @@ func (s *Store) queryConnection(ctx context.Context, key latchkey.ConnectionKey)
 			created, updated                     time.Time
 			expires, refreshed, next, refreshing sql.NullTime
 			alive                                sql.NullTime
+			workerLease                          bool
 			name, value                          sql.NullString
 		)
 		if err := rows.Scan(&status, &tokenType, &scope, &expires, &version, &created, &updated, &refreshed, &next, &refreshing,
-			&alive, &lastError, &failures, &name, &value); err != nil {
+			&alive, &workerLease, &lastError, &failures, &name, &value); err != nil {
 			return latchkey.Connection{}, fail(err, "reading connection %s", connName(key))
 		}
 		if !found {
@@ -114,7 +115,7 @@ func (s *Store) queryConnection(ctx context.Context, key latchkey.ConnectionKey)
 			conn.Version, conn.Failures, conn.LastError = version, failures, lastError
 			conn.CreatedAt, conn.UpdatedAt = utc(created), utc(updated)
 			conn.ExpiresAt, conn.RefreshedAt, conn.NextAttemptAt = nullTime(expires), nullTime(refreshed), nullTime(next)
-			conn.RefreshingUntil, conn.KeepAliveAt = nullTime(refreshing), nullTime(alive)
+			conn.RefreshingUntil, conn.KeepAliveAt, conn.WorkerLease = nullTime(refreshing), nullTime(alive), workerLease
 		}
 		if name.Valid {
 			v := valueRow{App: key.App, Org: key.Org, UserID: key.User, Name: name.String, Value: value.String}
@@ -135,7 +136,7 @@ func (s *Store) queryConnection(ctx context.Context, key latchkey.ConnectionKey)
 // getConnectionSQL reads a connection joined with the values it owns; $n
 // placeholders suit both PostgreSQL and SQLite.
 const getConnectionSQL = `SELECT c.status, c.token_type, c.scope, c.expires_at, c.version, c.created_at, c.updated_at,
-	c.refreshed_at, c.next_attempt_at, c.refreshing_until, c.keep_alive_at, c.last_error, c.failures, v.name, v.value
+	c.refreshed_at, c.next_attempt_at, c.refreshing_until, c.keep_alive_at, c.worker_lease, c.last_error, c.failures, v.name, v.value
 	FROM connections c LEFT JOIN setting_values v
 	  ON v.app = c.app AND v.org = c.org AND v.user_id = c.user_id AND v.config = c.config
 	WHERE c.app = $1 AND c.org = $2 AND c.user_id = $3 AND c.config = $4`
@@ -299,9 +300,9 @@ func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.
 	} else {
 		row.Version, row.CreatedAt = prev.Version+1, prev.CreatedAt
 		res := tx.Exec(`UPDATE connections SET status = ?, token_type = ?, scope = ?, expires_at = ?, version = ?,
-			updated_at = ?, refreshed_at = ?, next_attempt_at = ?, refreshing_until = ?, keep_alive_at = ?, last_error = ?, failures = ?
+			updated_at = ?, refreshed_at = ?, next_attempt_at = ?, refreshing_until = ?, keep_alive_at = ?, worker_lease = ?, last_error = ?, failures = ?
 			WHERE app = ? AND org = ? AND user_id = ? AND config = ? AND version = ?`,
-			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.NextAttempt, row.Refreshing, row.KeepAlive, row.LastError, row.Failures,
+			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.NextAttempt, row.Refreshing, row.KeepAlive, row.WorkerLease, row.LastError, row.Failures,
 			k.App, k.Org, k.User, k.Config, prev.Version)
 		if res.Error != nil {
 			return latchkey.Connection{}, fail(res.Error, "saving connection %s", connName(k))
@@ -355,7 +356,7 @@ func toRow(c latchkey.Connection) connectionRow {
 		App: c.App, Org: c.Org, UserID: c.User, Config: c.Config,
 		Status: string(c.Status), TokenType: c.TokenType, Scope: c.Scope,
 		ExpiresAt: utcPtr(c.ExpiresAt), RefreshedAt: utcPtr(c.RefreshedAt), NextAttempt: utcPtr(c.NextAttemptAt),
-		Refreshing: utcPtr(c.RefreshingUntil), KeepAlive: utcPtr(c.KeepAliveAt),
+		Refreshing: utcPtr(c.RefreshingUntil), KeepAlive: utcPtr(c.KeepAliveAt), WorkerLease: c.WorkerLease,
 		LastError: c.LastError, Failures: c.Failures,
 	}
 }
@@ -374,6 +375,7 @@ func fromRow(r connectionRow) latchkey.Connection {
 		NextAttemptAt:   fromPtr(r.NextAttempt),
 		RefreshingUntil: fromPtr(r.Refreshing),
 		KeepAliveAt:     fromPtr(r.KeepAlive),
+		WorkerLease:     r.WorkerLease,
 		LastError:       r.LastError,
 		Failures:        r.Failures,
 	}

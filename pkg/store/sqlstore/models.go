@@ -51,6 +51,7 @@ type connectionRow struct {
 	NextAttempt *time.Time `gorm:"column:next_attempt_at"`
 	Refreshing  *time.Time `gorm:"column:refreshing_until"`
 	KeepAlive   *time.Time `gorm:"column:keep_alive_at"`
+	WorkerLease bool       `gorm:"column:worker_lease"`
 	LastError   string     `gorm:"column:last_error"`
 	Failures    int        `gorm:"column:failures"`
 }

@@ -50,8 +50,8 @@ func testClaimRefreshes(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := s.GetConnection(ctx, key("demo", "acme", "soon", "main")); !c.RefreshingUntil.Equal(now.Add(time.Minute)) {
-		t.Fatalf("read after the claim: got lease %v, want the claim's", c.RefreshingUntil)
+	if c, _ := s.GetConnection(ctx, key("demo", "acme", "soon", "main")); !c.RefreshingUntil.Equal(now.Add(time.Minute)) || !c.WorkerLease {
+		t.Fatalf("read after the claim: got lease %v (worker's %v), want the claim's, marked as the worker's", c.RefreshingUntil, c.WorkerLease)
 	}
 	if u := users(got); len(got) != 3 || u[0] != "sooner" || u[1] != "soon" || u[2] != "idle" || len(lost) != 0 {
 		t.Fatalf("got %v (lost %v), want sooner, soon and idle, soonest expiry first, none lost", u, lost)
@@ -62,6 +62,12 @@ func testClaimRefreshes(t *testing.T, s store.Store) {
 		soon.UserValues["refresh_token"] != "rt-soon" || soon.Conn.Version != 2 {
 		t.Fatalf("got %+v, want soon leased for a minute at version 2 with its own values, and its user's", soon)
 	}
+	// The claim's leases are the worker's: the provider may never be asked.
+	for _, c := range got {
+		if !c.Conn.WorkerLease {
+			t.Fatalf("claimed %s: got WorkerLease false, want true", c.Conn.User)
+		}
+	}
 	// Leased: neither claimed again nor lost until the lease ends.
 	if again, lost, _ := s.ClaimRefreshes(ctx, now, now.Add(5*time.Minute), 10, time.Minute); len(again)+len(lost) != 0 {
 		t.Fatalf("during the lease: got %v and lost %v, want nothing", users(again), lost)
@@ -70,9 +76,10 @@ func testClaimRefreshes(t *testing.T, s store.Store) {
 	// The answers: soon refreshed, sooner failed, idle changed meanwhile.
 	next := soon.Conn
 	next.Values = map[string]string{"access_token": "at-soon-2", "refresh_token": "rt-soon-2", "instance_url": "https://soon.example/2"}
-	next.ExpiresAt, next.RefreshingUntil, next.RefreshedAt = now.Add(time.Hour), time.Time{}, now
+	next.ExpiresAt, next.RefreshingUntil, next.RefreshedAt, next.WorkerLease = now.Add(time.Hour), time.Time{}, now, false
 	failed := got[0].Conn
 	failed.RefreshingUntil, failed.Failures, failed.LastError, failed.NextAttemptAt = time.Time{}, 1, "HTTP 503", now.Add(time.Minute)
+	failed.WorkerLease = false
 	failed.Values = nil // the old tokens stay as they are
 	changed := mustPutConn(t, s, conn(key("demo", "acme", "idle", "main"), map[string]string{"access_token": "at-idle-new"}))
 	stale := got[2].Conn
@@ -83,15 +90,16 @@ func testClaimRefreshes(t *testing.T, s store.Store) {
 	}
 	c, _ := s.GetConnection(ctx, key("demo", "acme", "soon", "main"))
 	if c.Values["refresh_token"] != "rt-soon-2" || c.Values["instance_url"] != "https://soon.example/2" || !c.RefreshingUntil.IsZero() ||
-		c.Version != 3 || !c.ExpiresAt.Equal(now.Add(time.Hour)) {
-		t.Fatalf("got %+v, want soon's new tokens and the value it took over, at version 3 with no lease", c)
+		c.WorkerLease || c.Version != 3 || !c.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("got %+v, want soon's new tokens and the value it took over, at version 3 with no lease (nor the worker's mark)", c)
 	}
 	if c, _ := s.GetConnection(ctx, key("demo", "acme", "soon", "crm")); len(c.Values) != 0 {
 		t.Fatalf("got %v, want the value soon's main connection took over gone from its crm connection", c.Values)
 	}
 	c, _ = s.GetConnection(ctx, key("demo", "acme", "sooner", "main"))
-	if c.Values["refresh_token"] != "rt-sooner" || c.Failures != 1 || c.LastError != "HTTP 503" || !c.NextAttemptAt.Equal(now.Add(time.Minute)) {
-		t.Fatalf("got %+v, want sooner's old tokens kept with its failure", c)
+	if c.Values["refresh_token"] != "rt-sooner" || c.Failures != 1 || c.LastError != "HTTP 503" || !c.NextAttemptAt.Equal(now.Add(time.Minute)) ||
+		c.WorkerLease {
+		t.Fatalf("got %+v, want sooner's old tokens kept with its failure, not marked as the worker's", c)
 	}
 	if c, _ := s.GetConnection(ctx, changed.ConnectionKey); c.Values["access_token"] != "at-idle-new" || c.Version != changed.Version {
 		t.Fatalf("got %+v, want what was written meanwhile", c)
@@ -125,5 +133,26 @@ func testClaimRefreshes(t *testing.T, s store.Store) {
 	}
 	if !found {
 		t.Fatalf("got %v, want waiting among them once its retry time came", users(again))
+	}
+	// A lease the claim took and nobody answered is lost in turn, still
+	// marked as the worker's (so the engine knows the provider may never
+	// have been asked); the read-path lease of crashed is not.
+	if c, _ := s.GetConnection(ctx, key("demo", "acme", "crashed", "main")); c.WorkerLease {
+		t.Fatal("crashed: got WorkerLease true, want false for a lease not taken by a claim")
+	}
+	after := later.Add(2 * time.Minute)
+	_, lost, err = s.ClaimRefreshes(ctx, after, after.Add(5*time.Minute), 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lostUsers := map[string]bool{}
+	for _, k := range lost {
+		lostUsers[k.User] = true
+	}
+	if !lostUsers["waiting"] {
+		t.Fatalf("got lost %v, want waiting, whose claim's lease ran out", lost)
+	}
+	if c, _ := s.GetConnection(ctx, key("demo", "acme", "waiting", "main")); !c.WorkerLease || c.RefreshingUntil.IsZero() {
+		t.Fatalf("waiting after its lost claim: got WorkerLease %v, lease %v; want the claim's lease, still the worker's", c.WorkerLease, c.RefreshingUntil)
 	}
 }
