@@ -76,8 +76,8 @@ type Store interface {
 	// before due, or a keep-alive time (KeepAliveAt) that has come; that
 	// wait for no retry at now; and that no caller is refreshing. It takes
 	// their refresh lease (RefreshingUntil = now+lease, WorkerLease set,
-	// Version increased) in one transaction and returns them with their Values and their user's
-	// values, soonest expiry first. Connections whose refresh lease expired
+	// Version increased) in one transaction and returns them with their
+	// Values and their user's values, soonest expiry first. Connections whose refresh lease expired
 	// without an answer (its holder died) are returned in lost, claimed for
 	// lease but not leased: what a lost refresh means is the caller's to
 	// decide. A claimed connection is not returned again until its lease
