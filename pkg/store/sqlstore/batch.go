@@ -136,9 +136,21 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 	if len(app) == 0 {
 		return errs, nil
 	}
-	rows, err := s.db.WithContext(ctx).Raw(writeRefreshesSQL, app, org, user, config, version, status, tokenType, scope,
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	defer tx.Rollback()
+	if err := s.probeByKey(ctx, tx); err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
+	rows, err := tx.QueryContext(ctx, writeRefreshesSQL, app, org, user, config, version, status, tokenType, scope,
 		expires, refreshed, next, refreshing, alive, lastError, failures, workerLease,
-		vApp, vOrg, vUser, vConfig, vName, vValue, s.now()).Rows()
+		vApp, vOrg, vUser, vConfig, vName, vValue, s.now())
 	if err != nil {
 		return nil, fail(err, "saving refreshed connections")
 	}
@@ -159,10 +171,28 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 		switch {
 		case errs[i] != nil, written[c.ConnectionKey]:
 		default:
-			errs[i] = s.whyNotWritten(ctx, s.db.WithContext(ctx).Statement.ConnPool, c)
+			errs[i] = s.whyNotWritten(ctx, tx, c)
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		return nil, fail(err, "saving refreshed connections")
+	}
 	return errs, nil
+}
+
+// probeByKey has PostgreSQL plan the rest of tx's statements for the batch
+// at hand, with index probes by key rather than scans of whole tables. A
+// batch touches a few hundred rows by key, but a statement's cached generic
+// plan guesses ten rows per array and loops over one batch list per row of
+// another, and with its default costs the planner scans tables of tens of
+// thousands of rows: the worker's claims and writes then grow with the
+// table.
+func (s *Store) probeByKey(ctx context.Context, tx *sql.Tx) error {
+	if !s.postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)")
+	return err
 }
 
 // writeRefreshesSQL is writeRefreshesPostgres' statement. A connection is

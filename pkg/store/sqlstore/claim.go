@@ -79,6 +79,9 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
+	if err := s.probeByKey(ctx, tx); err != nil {
+		return nil, nil, fail(err, "claiming connections due for a refresh")
+	}
 	claimed, err := s.readClaimed(ctx, tx, keys)
 	if err != nil {
 		return nil, nil, err
