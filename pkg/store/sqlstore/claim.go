@@ -79,7 +79,7 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
-	if err := s.probeByKey(ctx, tx); err != nil {
+	if err := s.planForBatch(ctx, tx); err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
 	claimed, err := s.readClaimed(ctx, tx, keys)
