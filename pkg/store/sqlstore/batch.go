@@ -45,11 +45,7 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 	if s.postgres {
 		return s.writeRefreshesPostgres(ctx, conns, items)
 	}
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return nil, fail(err, "saving refreshed connections")
-	}
-	tx, err := sqlDB.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fail(err, "saving refreshed connections")
 	}
@@ -136,11 +132,7 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 	if len(app) == 0 {
 		return errs, nil
 	}
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return nil, fail(err, "saving refreshed connections")
-	}
-	tx, err := sqlDB.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fail(err, "saving refreshed connections")
 	}
@@ -178,6 +170,16 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 		return nil, fail(err, "saving refreshed connections")
 	}
 	return errs, nil
+}
+
+// begin starts a transaction through database/sql: the worker's batch
+// statements bypass gorm.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	return sqlDB.BeginTx(ctx, nil)
 }
 
 // planForBatch has PostgreSQL plan the rest of tx's statements for the

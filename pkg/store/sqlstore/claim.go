@@ -30,11 +30,7 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	if s.postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return nil, nil, fail(err, "claiming connections due for a refresh")
-	}
-	tx, err := sqlDB.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
