@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,11 +44,24 @@ type Config struct {
 	// EncryptionKeys are LATCHKEY_ENCRYPTION_KEY's keys; when empty, the key
 	// file in the data folder is used, and created on first run.
 	EncryptionKeys string
+	// ConnectionCacheSize bounds the store's cache of decrypted connections
+	// for token reads: 0 is sqlstore's default, negative turns it off (the
+	// operator commands, which read no tokens, run without it).
+	ConnectionCacheSize int
 }
 
 // envOr returns the environment variable name's value, or def.
 func envOr(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// envInt returns the environment variable name's value as an integer, or
+// def when it is unset or not an integer.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
 		return v
 	}
 	return def
@@ -68,6 +82,7 @@ func storeFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.DataDir, "data-dir", envOr("LATCHKEY_DATA_DIR", "data"), "folder for the SQLite database and the key file (LATCHKEY_DATA_DIR)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("LATCHKEY_DATABASE_URL", ""), "postgres://… to use PostgreSQL; empty for SQLite in the data folder (LATCHKEY_DATABASE_URL)")
 	cfg.EncryptionKeys = os.Getenv("LATCHKEY_ENCRYPTION_KEY")
+	cfg.ConnectionCacheSize = -1 // serve's flag turns it on
 }
 
 // Main is a running Latchkey server: built by Run, stopped by Close. Tests
@@ -273,7 +288,7 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlstore.
 		}
 		url = filepath.Join(cfg.DataDir, "latchkey.db")
 	}
-	return sqlstore.Open(ctx, sqlstore.Config{URL: url, Keyring: ring, Logger: logger})
+	return sqlstore.Open(ctx, sqlstore.Config{URL: url, Keyring: ring, Logger: logger, ConnectionCacheSize: cfg.ConnectionCacheSize})
 }
 
 // loadApps saves every app document (.yaml, .yml, .json) of a folder.
@@ -317,6 +332,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.RefreshInterval, "refresh-interval", envDuration("LATCHKEY_REFRESH_INTERVAL", flow.DefaultWorkerInterval), "pause of the background refresh worker between rounds; negative turns it off (LATCHKEY_REFRESH_INTERVAL)")
 	fs.StringVar(&cfg.AppsDir, "apps", envOr("LATCHKEY_APPS_DIR", ""), "folder of app documents to load at start (LATCHKEY_APPS_DIR)")
 	storeFlags(fs, &cfg)
+	fs.IntVar(&cfg.ConnectionCacheSize, "connection-cache", envInt("LATCHKEY_CONNECTION_CACHE", 0),
+		"how many decrypted connections to keep for token reads; 0 for the default (10000), negative for none (LATCHKEY_CONNECTION_CACHE)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
