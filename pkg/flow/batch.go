@@ -217,10 +217,8 @@ func (e *Engine) askClientCredentials(ctx context.Context, cc *compiledConfig, k
 }
 
 // writeRefreshed stores a batch of answers in one transaction, then
-// announces what was stored. A batch the store refuses as a whole is
-// retried one answer at a time, so that one bad answer does not cost the
-// others; an answer that still cannot be written is lost, and its lease
-// expires into a lost refresh.
+// announces what was stored. An answer that cannot be written is lost, and
+// its lease expires into a lost refresh.
 func (e *Engine) writeRefreshed(ctx context.Context, batch []refreshed) {
 	conns := make([]latchkey.Connection, len(batch))
 	for i, r := range batch {
@@ -230,18 +228,26 @@ func (e *Engine) writeRefreshed(ctx context.Context, batch []refreshed) {
 			conns[i].Values = nil // unchanged: the old tokens stay
 		}
 	}
-	errs, err := e.cfg.Store.WriteRefreshes(ctx, conns)
+	// A database briefly locked or unreachable: the answers are in hand and,
+	// with a rotating provider, the only copies of the new refresh tokens.
+	// A batch is retried for a few seconds, then written one answer at a
+	// time (so that one answer the store refuses does not cost the others),
+	// each retried for as long as a refresh lease lasts.
+	until := time.Now().Add(e.refreshLease())
+	if len(batch) > 1 {
+		until = time.Now().Add(5 * time.Second)
+	}
+	var errs []error
+	_, err := e.retryStore(ctx, until, batch[0].leased.ConnectionKey, func(int) (latchkey.Connection, error) {
+		var err error
+		errs, err = e.cfg.Store.WriteRefreshes(ctx, conns)
+		return latchkey.Connection{}, err
+	})
 	if err != nil && len(batch) > 1 {
 		for i := range batch {
 			e.writeRefreshed(ctx, batch[i:i+1])
 		}
 		return
-	}
-	// A database briefly locked or unreachable: the answer is in hand and,
-	// with a rotating provider, the only copy of the new refresh token.
-	for wait := 50 * time.Millisecond; err != nil && wait <= 1600*time.Millisecond && ctx.Err() == nil; wait *= 2 {
-		time.Sleep(wait)
-		errs, err = e.cfg.Store.WriteRefreshes(ctx, conns)
 	}
 	for i, r := range batch {
 		key := r.leased.ConnectionKey

@@ -279,3 +279,61 @@ func TestPostgreSQLLockedWhileTheProviderAnswersKeepsTheAnswer(t *testing.T) {
 	e, p, logs := lockEnv(t, u.String(), 0, nil)
 	lockedWhileAnswering(t, e, p, postgresLocker(t, dsn), logs, 600*time.Millisecond)
 }
+
+// lockedWhileTheWorkerWaits is lockedWhileAnswering for the refresh worker:
+// the lock is taken the moment the worker's refresh reaches the provider,
+// so its batch write of the answer meets it; the answer must be stored once
+// the lock is gone.
+func lockedWhileTheWorkerWaits(t *testing.T, e *env, p *providertest.Provider, lock *dbLocker, logs *syncBuffer, hold time.Duration) {
+	oldRT := mustRefreshToken(t, e)
+	var mu sync.Mutex
+	var released <-chan time.Time
+	p.OnRequest(func(r providertest.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Endpoint == providertest.EndpointRefresh && released == nil {
+			released = lock.hold(t, hold)
+		}
+	})
+	if n, err := (&flow.Worker{Engine: e.engine}).RunOnce(e.ctx); err != nil || n != 1 {
+		t.Fatalf("worker round: claimed %d (%v), want alice's connection", n, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if released == nil {
+		t.Fatal("the lock was never taken")
+	}
+	<-released
+	if !strings.Contains(logs.String(), "storing a refresh answer failed; retrying") {
+		t.Fatalf("the worker's write never met the lock (no retry logged); logs:\n%s", logs)
+	}
+	conn, err := e.store.GetConnection(e.ctx, alice)
+	if err != nil || p.RefreshCalls() != 1 || !p.ValidAccessToken(conn.Values["access_token"]) {
+		t.Fatalf("got %v, %d refreshes, a valid token %v; want 1 refresh and its token stored", err, p.RefreshCalls(),
+			p.ValidAccessToken(conn.Values["access_token"]))
+	}
+	wantNewestStored(t, e, p, oldRT, conn.Values["access_token"])
+}
+
+func TestSQLiteLockedWhileTheWorkerWaitsForTheProviderKeepsTheAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	e, p, logs := lockEnv(t, path, 1, func(st *sqlstore.Store) {
+		if err := st.DB().Exec("PRAGMA busy_timeout = 100").Error; err != nil {
+			t.Fatal(err)
+		}
+	})
+	lockedWhileTheWorkerWaits(t, e, p, sqliteLocker(t, path), logs, 600*time.Millisecond)
+}
+
+func TestPostgreSQLLockedWhileTheWorkerWaitsForTheProviderKeepsTheAnswer(t *testing.T) {
+	dsn := storetest.PostgresURL(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("lock_timeout", "100")
+	u.RawQuery = q.Encode()
+	e, p, logs := lockEnv(t, u.String(), 0, nil)
+	lockedWhileTheWorkerWaits(t, e, p, postgresLocker(t, dsn), logs, 600*time.Millisecond)
+}
