@@ -245,29 +245,25 @@ func TestSQLiteBrieflyLockedWhileReadingRefreshesOnce(t *testing.T) {
 	lockedWhileReading(t, e, p, sqliteLocker(t, path))
 }
 
-// On SQLite the store waits 15 s for the write lock; the test store has one
-// connection whose busy_timeout is set to 100 ms, and the lock is held for
-// 600 ms, so the first writes of the answer fail "database is locked".
-func TestSQLiteLockedWhileTheProviderAnswersKeepsTheAnswer(t *testing.T) {
+// impatientSQLite is lockEnv on SQLite with a locker of its file. The store
+// waits 15 s for the write lock; this one has one connection whose
+// busy_timeout is set to 100 ms, so that a lock held for 600 ms makes the
+// first writes of an answer fail "database is locked".
+func impatientSQLite(t *testing.T) (*env, *providertest.Provider, *syncBuffer, *dbLocker) {
 	path := filepath.Join(t.TempDir(), "latchkey.db")
 	e, p, logs := lockEnv(t, path, 1, func(st *sqlstore.Store) {
 		if err := st.DB().Exec("PRAGMA busy_timeout = 100").Error; err != nil {
 			t.Fatal(err)
 		}
 	})
-	lockedWhileAnswering(t, e, p, sqliteLocker(t, path), logs, 600*time.Millisecond)
+	return e, p, logs, sqliteLocker(t, path)
 }
 
-func TestPostgreSQLBrieflyLockedWhileReadingRefreshesOnce(t *testing.T) {
-	dsn := storetest.PostgresURL(t)
-	e, p, _ := lockEnv(t, dsn, 0, nil)
-	lockedWhileReading(t, e, p, postgresLocker(t, dsn))
-}
-
-// On PostgreSQL the store's sessions get a lock_timeout of 100 ms, and the
-// table is locked for 600 ms, so the first writes of the answer fail with
-// a lock timeout (55P03).
-func TestPostgreSQLLockedWhileTheProviderAnswersKeepsTheAnswer(t *testing.T) {
+// impatientPostgreSQL is lockEnv on PostgreSQL with a locker of its
+// schema: the store's sessions get a lock_timeout of 100 ms, so that a
+// table locked for 600 ms makes the first writes of an answer fail with a
+// lock timeout (55P03).
+func impatientPostgreSQL(t *testing.T) (*env, *providertest.Provider, *syncBuffer, *dbLocker) {
 	dsn := storetest.PostgresURL(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -277,7 +273,23 @@ func TestPostgreSQLLockedWhileTheProviderAnswersKeepsTheAnswer(t *testing.T) {
 	q.Set("lock_timeout", "100")
 	u.RawQuery = q.Encode()
 	e, p, logs := lockEnv(t, u.String(), 0, nil)
-	lockedWhileAnswering(t, e, p, postgresLocker(t, dsn), logs, 600*time.Millisecond)
+	return e, p, logs, postgresLocker(t, dsn)
+}
+
+func TestSQLiteLockedWhileTheProviderAnswersKeepsTheAnswer(t *testing.T) {
+	e, p, logs, lock := impatientSQLite(t)
+	lockedWhileAnswering(t, e, p, lock, logs, 600*time.Millisecond)
+}
+
+func TestPostgreSQLBrieflyLockedWhileReadingRefreshesOnce(t *testing.T) {
+	dsn := storetest.PostgresURL(t)
+	e, p, _ := lockEnv(t, dsn, 0, nil)
+	lockedWhileReading(t, e, p, postgresLocker(t, dsn))
+}
+
+func TestPostgreSQLLockedWhileTheProviderAnswersKeepsTheAnswer(t *testing.T) {
+	e, p, logs, lock := impatientPostgreSQL(t)
+	lockedWhileAnswering(t, e, p, lock, logs, 600*time.Millisecond)
 }
 
 // lockedWhileTheWorkerWaits is lockedWhileAnswering for the refresh worker:
@@ -316,24 +328,11 @@ func lockedWhileTheWorkerWaits(t *testing.T, e *env, p *providertest.Provider, l
 }
 
 func TestSQLiteLockedWhileTheWorkerWaitsForTheProviderKeepsTheAnswer(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "latchkey.db")
-	e, p, logs := lockEnv(t, path, 1, func(st *sqlstore.Store) {
-		if err := st.DB().Exec("PRAGMA busy_timeout = 100").Error; err != nil {
-			t.Fatal(err)
-		}
-	})
-	lockedWhileTheWorkerWaits(t, e, p, sqliteLocker(t, path), logs, 600*time.Millisecond)
+	e, p, logs, lock := impatientSQLite(t)
+	lockedWhileTheWorkerWaits(t, e, p, lock, logs, 600*time.Millisecond)
 }
 
 func TestPostgreSQLLockedWhileTheWorkerWaitsForTheProviderKeepsTheAnswer(t *testing.T) {
-	dsn := storetest.PostgresURL(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("lock_timeout", "100")
-	u.RawQuery = q.Encode()
-	e, p, logs := lockEnv(t, u.String(), 0, nil)
-	lockedWhileTheWorkerWaits(t, e, p, postgresLocker(t, dsn), logs, 600*time.Millisecond)
+	e, p, logs, lock := impatientPostgreSQL(t)
+	lockedWhileTheWorkerWaits(t, e, p, lock, logs, 600*time.Millisecond)
 }
