@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -34,6 +35,9 @@ type Server struct {
 	pages  pageSet
 	keys   *keyCache
 	audit  *auditLog
+	// secrets holds the server secrets read once (serverSecret): name →
+	// []byte.
+	secrets sync.Map
 }
 
 // New builds a Server with its routes.

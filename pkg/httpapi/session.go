@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -193,25 +192,17 @@ func (s *Server) csrfToken(c echo.Context, sessionID string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
 }
 
-// secretCache keeps server secrets once read: they never change while the
-// store holds them.
-var secretCache sync.Map // secretKey → []byte
-
-type secretKey struct {
-	st   store.Store
-	name string
-}
-
+// serverSecret returns a server secret (the CSRF and install-link keys),
+// read from the store once: it never changes while the store holds it.
 func (s *Server) serverSecret(c echo.Context, name string) ([]byte, error) {
-	k := secretKey{s.store, name}
-	if v, ok := secretCache.Load(k); ok {
+	if v, ok := s.secrets.Load(name); ok {
 		return v.([]byte), nil
 	}
 	b, err := s.store.ServerSecret(c.Request().Context(), name)
 	if err != nil {
 		return nil, err
 	}
-	secretCache.Store(k, b)
+	s.secrets.Store(name, b)
 	return b, nil
 }
 
