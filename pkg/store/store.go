@@ -179,6 +179,10 @@ type Store interface {
 	// ListDeliveries returns the deliveries of a webhook of app, newest
 	// first, at most limit (all when limit is 0), each with its attempts.
 	ListDeliveries(ctx context.Context, app, webhookID string, limit int) ([]WebhookDelivery, error)
+	// PruneDeliveries deletes the deliveries created before before that are
+	// no longer pending (delivered or failed), with their attempts, and
+	// returns how many it deleted.
+	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 
 	// Close releases the store's resources.
 	Close() error

@@ -28,6 +28,8 @@ const (
 	DefaultMaxAttempts  = 5
 	DefaultTimeout      = 10 * time.Second
 	DefaultLease        = time.Minute
+	// DefaultRetention is how long finished deliveries stay in the log.
+	DefaultRetention = 30 * 24 * time.Hour
 	DefaultBatch        = 20
 	DefaultConcurrency  = 4
 )
@@ -60,7 +62,13 @@ type Config struct {
 	Lease time.Duration
 	// Observe, when set, hears each attempt's outcome (for metrics).
 	Observe func(outcome string)
+	// Retention is how long a delivered or failed delivery stays in the
+	// log before the loop prunes it (hourly); negative keeps them all.
+	Retention time.Duration
 }
+
+// pruneEvery is how often the loop prunes the delivery log.
+const pruneEvery = time.Hour
 
 // Dispatcher turns events into deliveries and sends them.
 type Dispatcher struct {
@@ -99,6 +107,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.Lease == 0 {
 		cfg.Lease = DefaultLease
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
 	}
 	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
@@ -187,7 +198,14 @@ func (d *Dispatcher) loop() {
 	defer cancel()
 	t := time.NewTicker(d.cfg.PollInterval)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if time.Since(pruned) >= pruneEvery {
+			if _, err := d.Prune(ctx); err != nil {
+				d.cfg.Logger.ErrorContext(ctx, "pruning webhook deliveries", "error", err)
+			}
+			pruned = time.Now()
+		}
 		n := d.RunOnce(ctx)
 		if n == DefaultBatch {
 			select {
@@ -204,6 +222,15 @@ func (d *Dispatcher) loop() {
 		case <-t.C:
 		}
 	}
+}
+
+// Prune deletes the delivered and failed deliveries older than the
+// retention, with their attempts, and returns how many.
+func (d *Dispatcher) Prune(ctx context.Context) (int64, error) {
+	if d.cfg.Retention < 0 {
+		return 0, nil
+	}
+	return d.cfg.Store.PruneDeliveries(ctx, d.cfg.Now().Add(-d.cfg.Retention))
 }
 
 // RunOnce claims the due deliveries (at most DefaultBatch), sends them,

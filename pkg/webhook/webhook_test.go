@@ -341,6 +341,37 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
+// TestFinishedDeliveriesArePruned: a failed delivery older than the
+// retention leaves the log; a pending one would stay (store conformance).
+func TestFinishedDeliveriesArePruned(t *testing.T) {
+	e := newEnv(t, webhook.Config{MaxAttempts: 1, Retention: time.Millisecond})
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	w := e.hook(dead.URL)
+	e.connect(alice)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		log, err := e.store.ListDeliveries(e.ctx, "crm", w.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log) == 1 && log[0].State == store.DeliveryFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %+v, want one failed delivery", log)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if n, err := e.dispatch.Prune(e.ctx); err != nil || n != 1 {
+		t.Fatalf("prune: got %d (%v), want the failed delivery", n, err)
+	}
+	if log, _ := e.store.ListDeliveries(e.ctx, "crm", w.ID, 0); len(log) != 0 {
+		t.Fatalf("after pruning: got %+v, want an empty log", log)
+	}
+}
+
 func TestSignAndVerify(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	body := []byte(`{"id":"evt_1"}`)

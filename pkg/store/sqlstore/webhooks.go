@@ -262,3 +262,19 @@ func (s *Store) ListDeliveries(ctx context.Context, app, webhookID string, limit
 	}
 	return out, nil
 }
+
+// PruneDeliveries deletes finished deliveries created before before, and
+// their attempts, in one transaction.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		finished := tx.Model(&deliveryRow{}).Select("id").Where("state <> ? AND created_at < ?", store.DeliveryPending, utc(before))
+		if err := tx.Where("delivery_id IN (?)", finished).Delete(&attemptRow{}).Error; err != nil {
+			return fail(err, "pruning webhook attempts")
+		}
+		res := tx.Where("state <> ? AND created_at < ?", store.DeliveryPending, utc(before)).Delete(&deliveryRow{})
+		n = res.RowsAffected
+		return fail(res.Error, "pruning webhook deliveries")
+	})
+	return n, err
+}

@@ -83,8 +83,26 @@ func testWebhooks(t *testing.T, s store.Store) {
 		d.Attempts[0].StatusCode != 500 || d.Attempts[1].StatusCode != 204 || !d.Attempts[1].At.Equal(at.Add(2*time.Second)) {
 		t.Fatalf("delivery: got %+v, want delivered after a 500 and a 204", d)
 	}
-	if later, _ := s.ClaimDeliveries(ctx, at.Add(2*time.Hour), 10, time.Minute); len(later) != 2 || later[0].EventID != "evt_2" || later[1].EventID != "evt_3" {
+	later, _ := s.ClaimDeliveries(ctx, at.Add(2*time.Hour), 10, time.Minute)
+	if len(later) != 2 || later[0].EventID != "evt_2" || later[1].EventID != "evt_3" {
 		t.Fatalf("later: got %+v, want evt_2 and evt_3 (whose lease ended), not the delivered evt_1", later)
+	}
+
+	// Finished deliveries are pruned once old enough; pending ones stay.
+	if err := s.RecordAttempt(ctx, later[1].ID, store.WebhookAttempt{At: at.Add(2 * time.Hour), Error: "connection refused"}, store.DeliveryFailed, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneDeliveries(ctx, at); err != nil || n != 0 {
+		t.Fatalf("prune before anything was created: got %d (%v), want 0", n, err)
+	}
+	if n, err := s.PruneDeliveries(ctx, at.Add(time.Second)); err != nil || n != 2 {
+		t.Fatalf("prune: got %d (%v), want the delivered evt_1 and the failed evt_3", n, err)
+	}
+	if log, _ := s.ListDeliveries(ctx, "crm", "wh_1", 0); len(log) != 1 || log[0].EventID != "evt_2" || len(log[0].Attempts) != 0 {
+		t.Fatalf("after pruning: got %+v, want the pending evt_2 only", log)
+	}
+	if log, _ := s.ListDeliveries(ctx, "other", "wh_2", 0); len(log) != 0 {
+		t.Fatalf("after pruning: got %+v, want none for wh_2", log)
 	}
 
 	if err := s.DeleteWebhook(ctx, "crm", "wh_1"); err != nil {
