@@ -29,9 +29,9 @@ const (
 	DefaultTimeout      = 10 * time.Second
 	DefaultLease        = time.Minute
 	// DefaultRetention is how long finished deliveries stay in the log.
-	DefaultRetention = 30 * 24 * time.Hour
-	DefaultBatch        = 20
-	DefaultConcurrency  = 4
+	DefaultRetention   = 30 * 24 * time.Hour
+	DefaultBatch       = 20
+	DefaultConcurrency = 4
 )
 
 // Delivery outcomes, as Config.Observe hears them.
