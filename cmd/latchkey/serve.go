@@ -169,7 +169,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now})
+	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; tests inject one.
 	Now func() time.Time
+	// WebhooksChanged, when set, hears that a webhook of app was created or
+	// deleted (the webhook dispatcher's Forget).
+	WebhooksChanged func(app string)
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -38,6 +41,8 @@ type Server struct {
 	// secrets holds the server secrets read once (serverSecret): name →
 	// []byte.
 	secrets sync.Map
+	// webhooksChanged is Config.WebhooksChanged, never nil.
+	webhooksChanged func(app string)
 }
 
 // New builds a Server with its routes.
@@ -52,7 +57,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache()}
+	if cfg.WebhooksChanged == nil {
+		cfg.WebhooksChanged = func(string) {}
+	}
+	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
+		webhooksChanged: cfg.WebhooksChanged}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
 	e.HideBanner = true

@@ -84,6 +84,7 @@ func (s *Server) createWebhook(c echo.Context) error {
 	if err := s.store.CreateWebhook(c.Request().Context(), w); err != nil {
 		return err
 	}
+	s.webhooksChanged(w.App)
 	ev := event(c, auditWebhookCreate)
 	ev.App, ev.Detail = w.App, "webhook "+w.ID
 	s.audit.record(c.Request().Context(), ev)
@@ -98,6 +99,7 @@ func (s *Server) deleteWebhook(c echo.Context) error {
 	if err := s.store.DeleteWebhook(c.Request().Context(), c.Param("app"), c.Param("id")); err != nil {
 		return err
 	}
+	s.webhooksChanged(c.Param("app"))
 	ev := event(c, auditWebhookDelete)
 	ev.App, ev.Detail = c.Param("app"), "webhook "+c.Param("id")
 	s.audit.record(c.Request().Context(), ev)

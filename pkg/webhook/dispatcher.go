@@ -78,6 +78,9 @@ type Dispatcher struct {
 	done   chan struct{}
 	start  sync.Once
 	closed sync.Once
+
+	hooksMu sync.Mutex
+	hooks   map[string]cachedHooks // by app
 }
 
 // New returns a Dispatcher with cfg's zero fields defaulted. Call Start to
@@ -111,7 +114,8 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultRetention
 	}
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		hooks: map[string]cachedHooks{}}
 }
 
 // CheckURL reports why raw cannot be a webhook's URL: it must be an
@@ -137,6 +141,52 @@ func CheckURL(raw string) error {
 	return latchkey.Errorf(latchkey.EINVALID, "the webhook URL must use https (http only for a loopback host)")
 }
 
+// hookCacheTTL bounds how long the webhooks of an app, once read, serve new
+// events without being read again: a webhook created or deleted through
+// another replica counts within that time; Forget makes a change through
+// this one count at once. Every refresh is an event, and most apps have no
+// webhook: without it, each refresh would read the webhooks table.
+const hookCacheTTL = 5 * time.Second
+
+// cachedHooks are an app's webhooks as read at at, or, when not valid,
+// the time at which they were forgotten.
+type cachedHooks struct {
+	hooks []store.Webhook
+	at    time.Time
+	valid bool
+}
+
+// webhooks returns the webhooks of app, from the cache when it is young.
+func (d *Dispatcher) webhooks(ctx context.Context, app string) ([]store.Webhook, error) {
+	d.hooksMu.Lock()
+	c, ok := d.hooks[app]
+	d.hooksMu.Unlock()
+	if ok && c.valid && time.Since(c.at) < hookCacheTTL {
+		return c.hooks, nil
+	}
+	at := time.Now()
+	hooks, err := d.cfg.Store.ListWebhooks(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	d.hooksMu.Lock()
+	// Not over a newer read, nor over a Forget that came after this read
+	// began (what it read may predate the change).
+	if cur, ok := d.hooks[app]; !ok || !cur.at.After(at) {
+		d.hooks[app] = cachedHooks{hooks: hooks, at: at, valid: true}
+	}
+	d.hooksMu.Unlock()
+	return hooks, nil
+}
+
+// Forget drops what the dispatcher knows of app's webhooks, after one of
+// them was created or deleted, so that the next event reads them again.
+func (d *Dispatcher) Forget(app string) {
+	d.hooksMu.Lock()
+	d.hooks[app] = cachedHooks{at: time.Now()}
+	d.hooksMu.Unlock()
+}
+
 // Emit stores ev as one pending delivery per webhook of its app that wants
 // its type, and wakes the loop. It has the signature of flow.Config.Events;
 // a store error is logged, since the change the event reports is done.
@@ -148,7 +198,7 @@ func (d *Dispatcher) Emit(ctx context.Context, ev latchkey.Event) {
 
 // Enqueue is Emit that returns the store's error.
 func (d *Dispatcher) Enqueue(ctx context.Context, ev latchkey.Event) error {
-	hooks, err := d.cfg.Store.ListWebhooks(ctx, ev.App)
+	hooks, err := d.webhooks(ctx, ev.App)
 	if err != nil {
 		return err
 	}

@@ -341,6 +341,29 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
+// TestWebhooksOfAnAppAreReadOncePerFewSeconds: every refresh is an event,
+// so the dispatcher keeps an app's webhooks for a few seconds. A webhook
+// created behind its back (another replica) is not seen at once; after
+// Forget (what this replica's API calls) it is.
+func TestWebhooksOfAnAppAreReadOncePerFewSeconds(t *testing.T) {
+	e := newEnv(t, webhook.Config{})
+	e.connect(alice) // no webhook yet: the app's empty list is kept
+	r := newReceiver(t, 0)
+	w := e.hook(r.URL)
+	r.secret = w.Secret
+	carol := latchkey.ConnectionKey{App: "crm", Org: "acme", User: "carol", Config: "generic"}
+	e.connect(bob)
+	if log, _ := e.store.ListDeliveries(e.ctx, "crm", w.ID, 0); len(log) != 0 {
+		t.Fatalf("right after a webhook appeared behind the dispatcher's back: got %d deliveries, want the kept list used", len(log))
+	}
+	e.dispatch.Forget("crm")
+	e.connect(carol)
+	got := r.wait(t, 1)
+	if got[0].User != "carol" || got[0].Type != latchkey.EventConnectionCreated {
+		t.Fatalf("after Forget: got %+v, want carol's connection.created", got)
+	}
+}
+
 // TestFinishedDeliveriesArePruned: a failed delivery older than the
 // retention leaves the log; a pending one would stay (store conformance).
 func TestFinishedDeliveriesArePruned(t *testing.T) {
