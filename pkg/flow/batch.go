@@ -249,6 +249,7 @@ func (e *Engine) writeRefreshed(ctx context.Context, batch []refreshed) {
 		}
 		return
 	}
+	var events []latchkey.Event
 	for i, r := range batch {
 		key := r.leased.ConnectionKey
 		werr := err
@@ -270,10 +271,15 @@ func (e *Engine) writeRefreshed(ctx context.Context, batch []refreshed) {
 		case r.err != nil:
 			e.cfg.Logger.WarnContext(ctx, "proactive refresh failed", "app", key.App, "org", key.Org, "user", key.User,
 				"config", key.Config, "status", r.next.Status, "error", latchkey.ErrorMessage(r.err))
-			e.emitFailure(ctx, r.next, r.err)
+			if typ, ok := failureEvent(r.next); ok {
+				events = append(events, e.event(typ, r.next, r.err))
+			}
 		default:
-			e.emit(ctx, latchkey.EventConnectionRefreshed, r.next, nil)
+			events = append(events, e.event(latchkey.EventConnectionRefreshed, r.next, nil))
 			e.cfg.Logger.DebugContext(ctx, "token refreshed", "app", key.App, "org", key.Org, "user", key.User, "config", key.Config)
 		}
+	}
+	if len(events) > 0 && e.cfg.Events != nil {
+		e.cfg.Events(ctx, events...) // one call, so that webhooks store them in one transaction
 	}
 }

@@ -28,7 +28,11 @@ func TestLostRefreshAnswerEndsInNeedsReauth(t *testing.T) {
 	var mu sync.Mutex
 	var events []latchkey.Event
 	e.engine = flow.New(flow.Config{Store: e.store, Now: e.clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect",
-		Events: func(_ context.Context, ev latchkey.Event) { mu.Lock(); events = append(events, ev); mu.Unlock() }})
+		Events: func(_ context.Context, evs ...latchkey.Event) {
+			mu.Lock()
+			events = append(events, evs...)
+			mu.Unlock()
+		}})
 	first := e.mustConnect(p, alice)
 	oldRT := first.Values["refresh_token"]
 	e.clock.Advance(2 * time.Hour)
@@ -85,7 +89,11 @@ func crashEnv(t *testing.T, opts providertest.Options, grace string) (*env, *pro
 	var events []latchkey.Event
 	e.engine = flow.New(flow.Config{Store: e.store, Now: e.clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect",
 		HTTPClient: flow.NewHTTPClient(crashLease - 10*time.Second),
-		Events:     func(_ context.Context, ev latchkey.Event) { mu.Lock(); events = append(events, ev); mu.Unlock() }})
+		Events: func(_ context.Context, evs ...latchkey.Event) {
+			mu.Lock()
+			events = append(events, evs...)
+			mu.Unlock()
+		}})
 	if grace != "" {
 		e.save(strings.Replace(genericApp(p.BaseURL()), "    refresh_token_variable_name: refresh_token\n",
 			"    refresh_token_variable_name: refresh_token\n    refresh_token_grace_period: "+grace+"\n", 1))

@@ -63,9 +63,10 @@ type Config struct {
 	Logger             *slog.Logger
 	// Events, when set, is told when a connection is created, refreshed,
 	// ends needs_reauth or refresh_failed after a failed refresh, or is
-	// deleted. It runs on the caller's goroutine, after the write, and
-	// should return quickly; webhooks are sent from it.
-	Events func(ctx context.Context, e latchkey.Event)
+	// deleted: one event a call, or the events of one of the refresh
+	// worker's batch writes at once. It runs on the caller's goroutine,
+	// after the write, and should return quickly; webhooks are sent from it.
+	Events func(ctx context.Context, events ...latchkey.Event)
 	// Observe, when set, hears token reads, provider requests and refresh
 	// outcomes, for metrics.
 	Observe Observer

@@ -15,9 +15,13 @@ import (
 // nil, is a refresh failure; only its provider code and safe description
 // travel.
 func (e *Engine) emit(ctx context.Context, typ latchkey.EventType, conn latchkey.Connection, err error) {
-	if e.cfg.Events == nil {
-		return
+	if e.cfg.Events != nil {
+		e.cfg.Events(ctx, e.event(typ, conn, err))
 	}
+}
+
+// event is the event of emit.
+func (e *Engine) event(typ latchkey.EventType, conn latchkey.Connection, err error) latchkey.Event {
 	ev := latchkey.Event{ID: newEventID(), Type: typ, CreatedAt: e.cfg.Now().UTC(), App: conn.App, Org: conn.Org,
 		User: conn.User, Config: conn.Config, Status: conn.Status}
 	if err != nil {
@@ -30,19 +34,28 @@ func (e *Engine) emit(ctx context.Context, typ latchkey.EventType, conn latchkey
 			}
 		}
 	}
-	e.cfg.Events(ctx, ev)
+	return ev
 }
 
 // emitFailure announces a failed refresh that left the connection needing
 // the user: needs_reauth or refresh_failed. A failure that will be retried
 // is no event.
 func (e *Engine) emitFailure(ctx context.Context, conn latchkey.Connection, err error) {
+	if typ, ok := failureEvent(conn); ok {
+		e.emit(ctx, typ, conn, err)
+	}
+}
+
+// failureEvent is the event type of a failed refresh that left conn
+// needing the user, if it did.
+func failureEvent(conn latchkey.Connection) (latchkey.EventType, bool) {
 	switch conn.Status {
 	case latchkey.StatusNeedsReauth:
-		e.emit(ctx, latchkey.EventConnectionNeedsReauth, conn, err)
+		return latchkey.EventConnectionNeedsReauth, true
 	case latchkey.StatusRefreshFailed:
-		e.emit(ctx, latchkey.EventConnectionRefreshFailed, conn, err)
+		return latchkey.EventConnectionRefreshFailed, true
 	}
+	return "", false
 }
 
 // newEventID returns a random event id, "evt_" and 24 hex digits.

@@ -187,29 +187,38 @@ func (d *Dispatcher) Forget(app string) {
 	d.hooksMu.Unlock()
 }
 
-// Emit stores ev as one pending delivery per webhook of its app that wants
-// its type, and wakes the loop. It has the signature of flow.Config.Events;
-// a store error is logged, since the change the event reports is done.
-func (d *Dispatcher) Emit(ctx context.Context, ev latchkey.Event) {
-	if err := d.Enqueue(context.WithoutCancel(ctx), ev); err != nil {
-		d.cfg.Logger.ErrorContext(ctx, "webhook event not stored", "event", ev.ID, "type", ev.Type, "app", ev.App, "error", err)
+// Emit stores each event as one pending delivery per webhook of its app
+// that wants its type, all in one transaction, and wakes the loop. It has
+// the signature of flow.Config.Events (the refresh worker hands it a
+// batch's events at once); a store error is logged, since the changes the
+// events report are done.
+func (d *Dispatcher) Emit(ctx context.Context, evs ...latchkey.Event) {
+	if err := d.Enqueue(context.WithoutCancel(ctx), evs...); err != nil {
+		for _, ev := range evs {
+			d.cfg.Logger.ErrorContext(ctx, "webhook event not stored", "event", ev.ID, "type", ev.Type, "app", ev.App, "error", err)
+		}
 	}
 }
 
 // Enqueue is Emit that returns the store's error.
-func (d *Dispatcher) Enqueue(ctx context.Context, ev latchkey.Event) error {
-	hooks, err := d.webhooks(ctx, ev.App)
-	if err != nil {
-		return err
-	}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
+func (d *Dispatcher) Enqueue(ctx context.Context, evs ...latchkey.Event) error {
 	var ds []store.WebhookDelivery
 	now := d.cfg.Now()
-	for _, h := range hooks {
-		if h.Wants(string(ev.Type)) {
+	for _, ev := range evs {
+		hooks, err := d.webhooks(ctx, ev.App)
+		if err != nil {
+			return err
+		}
+		var body []byte
+		for _, h := range hooks {
+			if !h.Wants(string(ev.Type)) {
+				continue
+			}
+			if body == nil {
+				if body, err = json.Marshal(ev); err != nil {
+					return err
+				}
+			}
 			ds = append(ds, store.WebhookDelivery{WebhookID: h.ID, App: ev.App, EventID: ev.ID, EventType: string(ev.Type),
 				Payload: body, CreatedAt: now, NextAttemptAt: now})
 		}

@@ -341,6 +341,31 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
+// TestWorkerRefreshesReachTheEndpoint: the refresh worker hands the events
+// of a batch write to the dispatcher at once; each reaches the endpoint.
+func TestWorkerRefreshesReachTheEndpoint(t *testing.T) {
+	e := newEnv(t, webhook.Config{})
+	r := newReceiver(t, 0)
+	r.secret = e.hook(r.URL, string(latchkey.EventConnectionRefreshed)).Secret
+	e.connect(alice)
+	e.connect(bob)
+	e.clock.Advance(58 * time.Minute) // within the worker's 5-minute margin of the hour tokens
+	if n, err := (&flow.Worker{Engine: e.engine}).RunOnce(e.ctx); err != nil || n != 2 {
+		t.Fatalf("worker: claimed %d (%v), want alice's and bob's connections", n, err)
+	}
+	got := r.wait(t, 2)
+	users := map[string]bool{}
+	for _, ev := range got {
+		if ev.Type != latchkey.EventConnectionRefreshed || ev.Status != latchkey.StatusActive {
+			t.Fatalf("got %+v, want connection.refreshed of an active connection", ev)
+		}
+		users[ev.User] = true
+	}
+	if !users["alice"] || !users["bob"] {
+		t.Fatalf("got events for %v, want alice and bob", users)
+	}
+}
+
 // TestWebhooksOfAnAppAreReadOncePerFewSeconds: every refresh is an event,
 // so the dispatcher keeps an app's webhooks for a few seconds. A webhook
 // created behind its back (another replica) is not seen at once; after
