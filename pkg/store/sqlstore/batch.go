@@ -13,8 +13,9 @@ import (
 )
 
 // WriteRefreshes writes a batch of refreshed connections in one
-// transaction through statements prepared once for the batch, so that the
-// refresh worker pays one commit for many refreshes. Each connection is
+// transaction (on SQLite through statements prepared once for the batch, on
+// PostgreSQL in one statement), so that the refresh worker pays one commit
+// for many refreshes. Each connection is
 // written only if its version is still the one it was claimed with and no
 // value it owns would take the name of an org-level value of the
 // installation; otherwise it is skipped, with its error, and the others are
@@ -198,7 +199,9 @@ func (s *Store) planForBatch(ctx context.Context, tx *sql.Tx) error {
 
 // writeRefreshesSQL is writeRefreshesPostgres' statement. A connection is
 // written only at its claimed version and when none of its values would
-// take an org-level value's name; its values not in the batch are deleted.
+// take an org-level value's name; its values are updated in place, new
+// names inserted (or taken over from another connection of the user), and
+// values it owns that the batch lacks are kept.
 const writeRefreshesSQL = `WITH input AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
 		$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::bigint[], $16::bool[])
