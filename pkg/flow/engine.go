@@ -121,12 +121,33 @@ func New(cfg Config) *Engine {
 	return &Engine{cfg: cfg, apps: map[string]cachedApp{}}
 }
 
+// MaxIdleConnsPerProvider is how many idle connections NewHTTPClient's
+// client keeps open to one provider host. net/http's default of 2 would
+// have the worker's concurrent refreshes, and concurrent reads, close and
+// dial (with TLS, handshake) a connection for most requests to a provider.
+const MaxIdleConnsPerProvider = 64
+
 // NewHTTPClient returns the client the engine uses for providers by default:
-// a timeout, and no redirects followed, so that client credentials sent to a
-// token endpoint never travel on to another address.
+// a timeout, no redirects followed, so that client credentials sent to a
+// token endpoint never travel on to another address, and a transport of its
+// own (net/http's default one's settings: proxy from the environment,
+// HTTP/2, dial and TLS timeouts) that keeps MaxIdleConnsPerProvider
+// connections to each provider for reuse.
 func NewHTTPClient(timeout time.Duration) *http.Client {
+	var t *http.Transport
+	if d, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = d.Clone()
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second, ExpectContinueTimeout: time.Second}
+	}
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerProvider
+	if t.MaxIdleConns < 4*MaxIdleConnsPerProvider {
+		t.MaxIdleConns = 4 * MaxIdleConnsPerProvider
+	}
 	return &http.Client{
-		Timeout: timeout,
+		Timeout:   timeout,
+		Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

@@ -45,12 +45,15 @@ func mintTokens(tb testing.TB, p *providertest.Provider, n int) []*oauth2.Token 
 // BenchmarkWorkerRefreshes puts the worker's refresh rate (Worker.Run:
 // claim, refresh, encrypted write, on SQLite and PostgreSQL) beside the fake provider's own rate
 // for the same refreshes sent straight by x/oauth2, both 8 at a time, in the
-// same run. Run with -benchtime Nx: N refreshes per measurement.
+// same run, through the same HTTP client. Run with -benchtime Nx: N
+// refreshes per measurement.
 func BenchmarkWorkerRefreshes(b *testing.B) {
 	b.Run("provider", func(b *testing.B) {
 		p := providertest.New(b, providertest.Options{AccessTTL: time.Hour, RedirectURIs: []string{callbackURL}})
 		toks := mintTokens(b, p, b.N)
 		oc := p.OAuth2Config(callbackURL)
+		// The engine's client, so that both sides keep the same connections open.
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, flow.NewHTTPClient(30*time.Second))
 		b.ResetTimer()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -61,7 +64,7 @@ func BenchmarkWorkerRefreshes(b *testing.B) {
 				defer wg.Done()
 				for tok := range next {
 					expired := &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}
-					if _, err := oc.TokenSource(context.Background(), expired).Token(); err != nil {
+					if _, err := oc.TokenSource(ctx, expired).Token(); err != nil {
 						b.Error(err)
 					}
 				}
