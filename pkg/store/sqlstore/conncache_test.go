@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,6 +148,78 @@ func TestCachePostgresReplicas(t *testing.T) {
 	eventually(t, b, k, time.Second, "B after A's delete", func(c latchkey.Connection, err error) bool {
 		return errors.Is(err, store.ErrNotFound)
 	})
+}
+
+// TestCachePostgresBatchWrite: the worker's batch write changes hundreds of
+// connections in one statement, whose keys reach the other replicas in a
+// few notifications (each under PostgreSQL's 8,000 bytes): B forgets every
+// one. A key too long for a notification makes B empty its cache instead.
+func TestCachePostgresBatchWrite(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ring := cacheRing(t)
+	a := openCached(t, Config{URL: url, Keyring: ring})
+	b := openCached(t, Config{URL: url, Keyring: ring})
+	ctx := context.Background()
+	cacheFixture(t, a)
+	long := strings.Repeat("x", 800) // its key's JSON is over 700 bytes
+	var conns []latchkey.Connection
+	for i := range 300 {
+		user := fmt.Sprintf("user-%03d-with-a-name-long-enough-to-need-several-notifications", i)
+		if i == 299 {
+			user = long
+		}
+		c, err := a.PutConnection(ctx, latchkey.Connection{
+			ConnectionKey: latchkey.ConnectionKey{App: "demo", Org: "acme", User: user, Config: "main"},
+			Status:        latchkey.StatusActive, Values: map[string]string{"access_token": "old"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	write := func(conns []latchkey.Connection, token string) {
+		t.Helper()
+		for i := range conns {
+			conns[i].Values = map[string]string{"access_token": token}
+		}
+		errs, err := a.WriteRefreshes(ctx, conns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("WriteRefreshes: connection %d: %v", i, err)
+			}
+			conns[i].Version++
+		}
+	}
+	seen := func(conns []latchkey.Connection, token string) {
+		t.Helper()
+		for _, c := range conns {
+			eventually(t, b, c.ConnectionKey, time.Second, "B after A's batch write", func(got latchkey.Connection, err error) bool {
+				return err == nil && got.Values["access_token"] == token
+			})
+		}
+	}
+
+	short := conns[:299]
+	for _, c := range short {
+		readCached(t, b, c.ConnectionKey)
+	}
+	write(short, "new")
+	seen(short, "new")
+
+	alice := latchkey.ConnectionKey{App: "demo", Org: "acme", User: "alice", Config: "main"}
+	readCached(t, b, alice)
+	write(conns[299:], "new")
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, _, cached := b.cache.get(alice); !cached {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B after a key too long to notify: got alice's connection still cached after 1s, want the cache emptied")
+		}
+	}
+	seen(conns[299:], "new")
 }
 
 // TestCachePostgresListenerKilled kills the listener's connection: the

@@ -25,7 +25,7 @@
 // GetConnection, the read of every token request, is served from a bounded
 // cache of decrypted connections that this store's writes invalidate when
 // they commit and, on PostgreSQL, every replica's writes through the
-// LISTEN/NOTIFY triggers of migration 00008 (see Store).
+// LISTEN/NOTIFY triggers of migration 00010 (see Store).
 //
 // Times are kept in UTC, to the microsecond.
 package sqlstore

@@ -13,9 +13,10 @@ import (
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
-// notifyChannel is the channel on which migration 00008's triggers announce
-// every change of a connection or of a value a connection owns, with the
-// payload json_build_array(app, org, user_id, config).
+// notifyChannel is the channel on which migration 00010's triggers announce
+// every change of a connection or of a value a connection owns: a JSON
+// array of the changed keys, each json_build_array(app, org, user_id,
+// config), per statement and up to a few hundred a notification.
 const notifyChannel = "latchkey_connections"
 
 // Backoff of the listener between failed connections.
@@ -150,13 +151,28 @@ func (l *cacheListener) wait(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-// forget makes the cache forget the connection a notification names; a
-// payload it cannot read empties the cache.
+// forget makes the cache forget the connections a notification names: a
+// JSON array of keys, each an array of app, org, user_id and config
+// (migration 00010), or one such key (00008's triggers). A payload it
+// cannot read, or a key it cannot (null: too long to send), empties the
+// cache.
 func (l *cacheListener) forget(payload string) {
-	var parts []string
-	if err := json.Unmarshal([]byte(payload), &parts); err != nil || len(parts) != 4 {
-		l.cache.flush()
-		return
+	var many [][]string
+	if err := json.Unmarshal([]byte(payload), &many); err != nil {
+		var one []string
+		if err := json.Unmarshal([]byte(payload), &one); err != nil {
+			l.cache.flush()
+			return
+		}
+		many = [][]string{one}
 	}
-	l.cache.forgetKeys(latchkey.ConnectionKey{App: parts[0], Org: parts[1], User: parts[2], Config: parts[3]})
+	keys := make([]latchkey.ConnectionKey, 0, len(many))
+	for _, k := range many {
+		if len(k) != 4 {
+			l.cache.flush()
+			return
+		}
+		keys = append(keys, latchkey.ConnectionKey{App: k[0], Org: k[1], User: k[2], Config: k[3]})
+	}
+	l.cache.forgetKeys(keys...)
 }
