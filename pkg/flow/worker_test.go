@@ -43,6 +43,25 @@ func TestWorkerRefreshesTokensBeforeTheyExpire(t *testing.T) {
 	}
 }
 
+// TestWorkerReusesProviderConnections: 400 refreshes, 8 at a time, go
+// through a handful of kept-alive connections to the provider, not a new
+// connection (with TLS, a handshake) for most of them.
+func TestWorkerReusesProviderConnections(t *testing.T) {
+	e, p := genericEnv(t, providertest.Options{AccessTTL: time.Hour})
+	storeDue(t, e, mintTokens(t, p, 400), e.clock.Now().Add(time.Minute))
+	before := p.Connections()
+	w := &flow.Worker{Engine: e.engine, Batch: 400, Concurrency: 8}
+	if n, err := w.RunOnce(e.ctx); err != nil || n != 400 {
+		t.Fatalf("RunOnce: got %d claimed (%v), want 400", n, err)
+	}
+	if p.RefreshCalls() != 400 {
+		t.Fatalf("got %d refreshes, want 400", p.RefreshCalls())
+	}
+	if opened := p.Connections() - before; opened > 16 {
+		t.Fatalf("got %d connections opened to the provider for 400 refreshes 8 at a time, want at most 16", opened)
+	}
+}
+
 // TestTwoWorkersOnPostgreSQLRefreshTenThousandConnectionsOnce: 10,000
 // connections expiring together, two replicas' workers on one database: every
 // one refreshed, none twice, no refresh token lost (the provider rotates them

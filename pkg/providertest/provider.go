@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -136,6 +137,7 @@ type Provider struct {
 	once   sync.Once
 
 	tokenCalls, refreshCalls atomic.Int64
+	conns                    atomic.Int64
 
 	mu        sync.Mutex
 	onRequest func(Request)
@@ -223,7 +225,13 @@ func New(tb testing.TB, opts Options) *Provider {
 	if opts.Style == Slack {
 		p.user = "U1"
 	}
-	p.Server = httptest.NewServer(p.routes())
+	p.Server = httptest.NewUnstartedServer(p.routes())
+	p.Server.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			p.conns.Add(1)
+		}
+	}
+	p.Server.Start()
 	tb.Cleanup(p.Close)
 	return p
 }
@@ -371,6 +379,10 @@ func (p *Provider) RequestsTo(e Endpoint) []Request {
 // refreshes (code exchanges, client credentials, unreadable requests),
 // failed ones included.
 func (p *Provider) TokenCalls() int64 { return p.tokenCalls.Load() }
+
+// Connections counts the TCP connections clients have opened to the
+// provider.
+func (p *Provider) Connections() int64 { return p.conns.Load() }
 
 // RefreshCalls counts refresh requests (grant_type=refresh_token), failed
 // ones included.
