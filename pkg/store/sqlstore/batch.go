@@ -46,10 +46,11 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 	if s.postgres {
 		return s.writeRefreshesPostgres(ctx, conns, items)
 	}
-	tx, err := s.begin(ctx)
+	tx, release, err := s.begin(ctx)
 	if err != nil {
 		return nil, fail(err, "saving refreshed connections")
 	}
+	defer release()
 	defer tx.Rollback()
 	st, err := s.prepareRefreshWrite(ctx, tx)
 	if err != nil {
@@ -133,10 +134,11 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 	if len(app) == 0 {
 		return errs, nil
 	}
-	tx, err := s.begin(ctx)
+	tx, release, err := s.begin(ctx)
 	if err != nil {
 		return nil, fail(err, "saving refreshed connections")
 	}
+	defer release()
 	defer tx.Rollback()
 	if err := s.planForBatch(ctx, tx); err != nil {
 		return nil, fail(err, "saving refreshed connections")
@@ -174,13 +176,24 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 }
 
 // begin starts a transaction through database/sql: the worker's batch
-// statements bypass gorm.
-func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+// statements bypass gorm. On SQLite it first takes the store's writer slot
+// (see writerSlot); call release after the transaction's Commit or
+// Rollback.
+func (s *Store) begin(ctx context.Context) (tx *sql.Tx, release func(), err error) {
 	sqlDB, err := s.db.DB()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return sqlDB.BeginTx(ctx, nil)
+	release, err = s.writerSlot(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err = sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return tx, release, nil
 }
 
 // planForBatch has PostgreSQL plan the rest of tx's statements for the

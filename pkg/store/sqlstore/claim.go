@@ -30,10 +30,11 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	if s.postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	tx, err := s.begin(ctx)
+	tx, release, err := s.begin(ctx)
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
+	defer release()
 	defer tx.Rollback()
 	var keys []latchkey.ConnectionKey
 	defer func() { s.forgetConnections(keys...) }() // leased: the cached versions are stale

@@ -6,7 +6,9 @@
 // transaction. On SQLite the database runs in WAL mode and every transaction
 // begins IMMEDIATE, so writers take the database's write lock at BEGIN and
 // queue behind each other (for up to the busy timeout) instead of failing
-// half-way; on PostgreSQL, UpdateConnection locks the connection's row with
+// half-way; those of one process queue on the store's writer slot, woken
+// as soon as the one before them ends, and give up when their context
+// does; on PostgreSQL, UpdateConnection locks the connection's row with
 // SELECT … FOR UPDATE.
 //
 // Secret columns are sealed with a secretbox.Keyring, each value bound to
