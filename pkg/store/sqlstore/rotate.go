@@ -27,11 +27,13 @@ var sealedColumns = []sealedColumn{
 	{"setting_values", []string{"app", "org", "user_id", "name"}, "value", func(k []string) []string { return valueAD(k[0], k[1], k[2], k[3]) }, "a setting value"},
 	{"auth_states", []string{"state_hash"}, "code_verifier", func(k []string) []string { return []string{"state", k[0]} }, "a code verifier"},
 	{"webhooks", []string{"id"}, "secret", func(k []string) []string { return []string{"webhooks", k[0]} }, "a webhook secret"},
+	{"server_secrets", []string{"name"}, "value", func(k []string) []string { return []string{"server_secrets", k[0]} }, "a server secret"},
 }
 
 // Rotate re-encrypts every sealed value that is not under the keyring's
 // primary key (app documents, setting values, code verifiers, webhook
-// secrets), batch rows at a time, each batch in its own transaction, so that
+// secrets, the server's own secrets: what signs install links and CSRF
+// tokens stays valid), batch rows at a time, each batch in its own transaction, so that
 // the store keeps serving while it runs. progress, when not nil, is called after each batch
 // with the rows done and the rows that needed it when Rotate began. Once it
 // returns nil, the keys other than the primary can be dropped from the

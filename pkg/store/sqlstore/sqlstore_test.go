@@ -283,6 +283,10 @@ func testRotate(t *testing.T, path string) {
 		Values: map[string]string{"access_token": "bob-token", "refresh_token": "bob-refresh"}}); err != nil {
 		t.Fatal(err)
 	}
+	csrf, err := s.ServerSecret(ctx, "csrf")
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 
 	s = openAt(t, path, newRing(t, newKey, oldKey))
@@ -291,15 +295,16 @@ func testRotate(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	// Batches of at most 2 per table: 1 app document; 5 setting values (1
-	// org-level, 4 tokens) in 3 batches; 1 code verifier.
-	if lastDone != 7 || lastTotal != 7 || calls != 5 {
-		t.Fatalf("Rotate progress: got %d calls ending at %d/%d, want 5 batches ending at 7/7", calls, lastDone, lastTotal)
+	// org-level, 4 tokens) in 3 batches; 1 code verifier; 1 server secret.
+	if lastDone != 8 || lastTotal != 8 || calls != 6 {
+		t.Fatalf("Rotate progress: got %d calls ending at %d/%d, want 6 batches ending at 8/8", calls, lastDone, lastTotal)
 	}
 	var stale int64
 	for _, q := range []string{
 		"SELECT count(*) FROM apps WHERE document NOT LIKE 'v1." + newKey.ID + ".%'",
 		"SELECT count(*) FROM setting_values WHERE value NOT LIKE 'v1." + newKey.ID + ".%'",
 		"SELECT count(*) FROM auth_states WHERE code_verifier NOT LIKE 'v1." + newKey.ID + ".%'",
+		"SELECT count(*) FROM server_secrets WHERE value NOT LIKE 'v1." + newKey.ID + ".%'",
 	} {
 		if err := s.DB().Raw(q).Scan(&stale).Error; err != nil || stale != 0 {
 			t.Fatalf("%s: got %d, %v, want 0", q, stale, err)
@@ -325,5 +330,10 @@ func testRotate(t *testing.T, path string) {
 	}
 	if st, err := s.TakeState(ctx, stateValue, time.Now()); err != nil || st.CodeVerifier != codeVerifier {
 		t.Fatalf("TakeState with the old key dropped: got %v", err)
+	}
+	// The same secret, not a new one: install links and CSRF tokens it
+	// signed before the rotation stay valid.
+	if got, err := s.ServerSecret(ctx, "csrf"); err != nil || !bytes.Equal(got, csrf) {
+		t.Fatalf("ServerSecret with the old key dropped: got a different secret (%v), want the one from before the rotation", err)
 	}
 }
