@@ -127,8 +127,10 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 	}
 	for range 3 {
 		marked := false
+		var fresh latchkey.Connection // read under the lock, when it needs no refresh
 		leased, err := e.cfg.Store.UpdateConnection(ctx, key, func(old latchkey.Connection) (latchkey.Connection, error) {
 			now := e.cfg.Now()
+			fresh = old
 			if err := usable(old, now); err != nil {
 				return old, err
 			}
@@ -166,7 +168,10 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 		})
 		switch {
 		case errors.Is(err, errFresh):
-			return e.cfg.Store.GetConnection(ctx, key)
+			// What was read under the lock, not a read through this
+			// replica's cache, which may not have heard of another
+			// replica's refresh yet and still hold the expired token.
+			return fresh, nil
 		case errors.Is(err, errLeased):
 			conn, err := e.awaitRefresh(ctx, key)
 			if errors.Is(err, errLeaseExpired) {

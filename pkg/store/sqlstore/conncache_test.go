@@ -150,6 +150,46 @@ func TestCachePostgresReplicas(t *testing.T) {
 	})
 }
 
+// TestCacheForgetsOnLockedRead: replica B still caches a version older
+// than another replica's write (its notification has not arrived yet).
+// An UpdateConnection through B reads the newer one under the lock and,
+// even when it writes nothing (the engine found the token fresh, or
+// leased by another caller), makes B forget its stale copy: the next read
+// through B sees at least what it read under the lock, never the expired
+// token again.
+func TestCacheForgetsOnLockedRead(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ring := cacheRing(t)
+	a := openCached(t, Config{URL: url, Keyring: ring})
+	b := openCached(t, Config{URL: url, Keyring: ring})
+	k := cacheFixture(t, a)
+	stale := readCached(t, b, k)
+	v := setToken(t, a, k, "at-2")
+	eventually(t, b, k, time.Second, "B after A's update", func(c latchkey.Connection, err error) bool {
+		return err == nil && c.Version == v
+	})
+	// The notification as if still on its way: B holds the old version.
+	b.cache.forgetKeys(k)
+	_, gen, _ := b.cache.get(k)
+	b.cache.put(stale, gen)
+	if c, err := b.GetConnection(context.Background(), k); err != nil || c.Version != stale.Version {
+		t.Fatalf("set-up: got version %d (%v) through B, want the stale %d", c.Version, err, stale.Version)
+	}
+
+	errFresh := errors.New("fresh")
+	var seen latchkey.Connection
+	_, err := b.UpdateConnection(context.Background(), k, func(c latchkey.Connection) (latchkey.Connection, error) {
+		seen = c
+		return c, errFresh
+	})
+	if !errors.Is(err, errFresh) || seen.Version != v || seen.Values["access_token"] != "at-2" {
+		t.Fatalf("UpdateConnection through B: got version %d, token %q, %v, want version %d, at-2 read under the lock", seen.Version, seen.Values["access_token"], err, v)
+	}
+	if c, err := b.GetConnection(context.Background(), k); err != nil || c.Version != v || c.Values["access_token"] != "at-2" {
+		t.Fatalf("GetConnection through B after its locked read: got version %d, token %q, %v, want %d, at-2", c.Version, c.Values["access_token"], err, v)
+	}
+}
+
 // TestCachePostgresBatchWrite: the worker's batch write changes hundreds of
 // connections in one statement, whose keys reach the other replicas in a
 // few notifications (each under PostgreSQL's 8,000 bytes): B forgets every

@@ -158,14 +158,15 @@ func nullTime(t sql.NullTime) time.Time {
 // written.
 func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey, update func(latchkey.Connection) (latchkey.Connection, error)) (latchkey.Connection, error) {
 	var (
-		out   latchkey.Connection
-		wrote bool
+		out  latchkey.Connection
+		read bool
 	)
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		cur, err := s.readConnection(tx, key, true)
 		if err != nil {
 			return err
 		}
+		read = true
 		old := toRow(cur)
 		old.CreatedAt, old.Version = cur.CreatedAt, cur.Version
 		next, err := update(cur)
@@ -173,7 +174,6 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 			return err
 		}
 		next.ConnectionKey = key
-		wrote = true
 		if maps.Equal(cur.Values, next.Values) {
 			// Only the connection's row changed (a refresh lease, a
 			// failure count): its values stay as they are, sealed.
@@ -187,7 +187,11 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 		out, err = s.writeConnection(tx, &old, next, sealed, true)
 		return err
 	})
-	if wrote {
+	if read {
+		// Written, or read under the lock without a write: either way the
+		// cache may hold an older version (another replica's write whose
+		// notification has not arrived yet), and the caller has just learnt
+		// of a newer one. Forgotten, the next read sees at least this one.
 		s.forgetConnections(key)
 	}
 	if err != nil {
