@@ -153,18 +153,14 @@ func (l *cacheListener) wait(ctx context.Context, conn *pgx.Conn) error {
 
 // forget makes the cache forget the connections a notification names: a
 // JSON array of keys, each an array of app, org, user_id and config
-// (migration 00010), or one such key (00008's triggers). A payload it
-// cannot read, or a key it cannot (null: too long to send), empties the
-// cache.
+// (migration 00010's triggers, which replaced 00008's in the migration
+// every store applies when it opens). A payload it cannot read, or a key it
+// cannot (null: too long to send), empties the cache.
 func (l *cacheListener) forget(payload string) {
 	var many [][]string
 	if err := json.Unmarshal([]byte(payload), &many); err != nil {
-		var one []string
-		if err := json.Unmarshal([]byte(payload), &one); err != nil {
-			l.cache.flush()
-			return
-		}
-		many = [][]string{one}
+		l.cache.flush()
+		return
 	}
 	keys := make([]latchkey.ConnectionKey, 0, len(many))
 	for _, k := range many {
