@@ -52,13 +52,33 @@ type Setting struct {
 // API is a request to the provider that an app's endpoints make; its URL,
 // headers and body are templates over the app's settings
 // (Authorization: Bearer {{access_token}}).
+//
+// A URL that is a path starting with '/' is joined to the API base URL of
+// the OAuth config (OAuthConfig.APIBaseURL) and carries that config's
+// APICredentials; an absolute URL is sent as declared.
 type API struct {
-	Name        string            `json:"name" yaml:"name"`
-	Description string            `json:"description,omitempty" yaml:"description,omitempty"`
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// OAuthConfig names the OAuth config whose connection supplies the
+	// user-level values; empty means the app's only config.
+	OAuthConfig string            `json:"oauth_config,omitempty" yaml:"oauth_config,omitempty"`
 	Method      string            `json:"method,omitempty" yaml:"method,omitempty"`
 	URL         string            `json:"url" yaml:"url"`
 	Headers     map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
-	Body        string            `json:"body,omitempty" yaml:"body,omitempty"`
+	// Query are query parameters (templates) added to the URL.
+	Query map[string]string `json:"query,omitempty" yaml:"query,omitempty"`
+	Body  string            `json:"body,omitempty" yaml:"body,omitempty"`
+	// Params are the values the caller of the API supplies; templates use
+	// them under a name of their own, so that a parameter never stands in
+	// for a setting.
+	Params []APIParam `json:"params,omitempty" yaml:"params,omitempty"`
+}
+
+// APIParam declares a value the caller of an API supplies.
+type APIParam struct {
+	Name        string `json:"name" yaml:"name"`
+	Required    bool   `json:"required,omitempty" yaml:"required,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 }
 
 // Setting returns the app's setting called name.

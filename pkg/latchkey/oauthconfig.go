@@ -133,6 +133,27 @@ type OAuthConfig struct {
 	// the connection is marked needs_reauth rather than left silently
 	// broken.
 	RefreshTokenGracePeriod Duration `json:"refresh_token_grace_period,omitempty" yaml:"refresh_token_grace_period,omitempty"`
+
+	// APIBaseURL is the provider's API base URL, a template over the app's
+	// settings (https://{{subdomain}}.zendesk.com/api/v2): proxied calls go
+	// under it, and an API of the app whose URL is a path starting with '/'
+	// is joined to it.
+	APIBaseURL string `json:"api_base_url,omitempty" yaml:"api_base_url,omitempty"`
+	// APICredentials are the headers and query parameters that carry the
+	// credentials on proxied calls and on the APIs joined to APIBaseURL;
+	// unset means Authorization: Bearer {{<AccessTokenVariableName>}}.
+	APICredentials *APICredentials `json:"api_credentials,omitempty" yaml:"api_credentials,omitempty"`
+	// VerifyAPI names the app's API that checks a new connection (such as a
+	// /me call); its answer can fill settings through metadata rules.
+	VerifyAPI string `json:"verify_api,omitempty" yaml:"verify_api,omitempty"`
+}
+
+// APICredentials are the templates that put a connection's credentials on
+// a call to the provider's API: headers (Authorization: Bearer
+// {{access_token}}) or query parameters (access_token={{access_token}}).
+type APICredentials struct {
+	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
+	Query   map[string]string `json:"query,omitempty" yaml:"query,omitempty"`
 }
 
 // MetadataRule stores the value at Path of the callback query or the token
