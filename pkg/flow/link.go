@@ -3,7 +3,9 @@ package flow
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/url"
 	"strings"
 	"time"
@@ -99,31 +101,51 @@ func (e *Engine) Landing(ctx context.Context, token string) (Landing, error) {
 		LogoURL: cc.cfg.LogoURL, Scopes: cc.cfg.Scopes, ExpiresAt: link.ExpiresAt}, nil
 }
 
+// Authorization is where a used link sends the browser that pressed Allow,
+// and what binds the flow to that browser.
+type Authorization struct {
+	// URL is the provider's authorization URL (RFC 6749 §4.1.1).
+	URL string
+	// State is the state parameter on URL.
+	State string
+	// BrowserNonce is a secret the browser must keep (in a cookie) and
+	// bring back to the callback: the state stores only its hash, and a
+	// callback without it is refused (RFC 6749 §10.12, RFC 9700 §4.7.1).
+	BrowserNonce string
+	// ExpiresAt is when the state expires, and with it the nonce.
+	ExpiresAt time.Time
+}
+
 // Authorize uses a link: it creates the authorization state (bound to the
-// link's app, org, user and config; RFC 6749 §10.12) and, when the config
-// enables it, a PKCE verifier (RFC 7636 §4.1), and returns the provider's
-// authorization URL to send the user's browser to.
-func (e *Engine) Authorize(ctx context.Context, token string) (string, error) {
+// link's app, org, user and config, and to the browser by the hash of a
+// fresh nonce; RFC 6749 §10.12) and, when the config enables it, a PKCE
+// verifier (RFC 7636 §4.1), and returns the provider's authorization URL to
+// send the user's browser to, with the nonce that browser must keep.
+func (e *Engine) Authorize(ctx context.Context, token string) (Authorization, error) {
 	now := e.cfg.Now()
 	link, err := e.cfg.Store.GetLink(ctx, token, now)
 	if err != nil {
-		return "", linkError(err)
+		return Authorization{}, linkError(err)
 	}
 	c, err := e.App(ctx, link.App)
 	if err != nil {
-		return "", err
+		return Authorization{}, err
 	}
 	cc, err := c.config(link.Config)
 	if err != nil {
-		return "", err
+		return Authorization{}, err
 	}
 	vals, err := e.values(ctx, c, cc, link.Org, link.User)
 	if err != nil {
-		return "", err
+		return Authorization{}, err
 	}
 	state, err := randomToken()
 	if err != nil {
-		return "", err
+		return Authorization{}, err
+	}
+	nonce, err := randomToken()
+	if err != nil {
+		return Authorization{}, err
 	}
 	vals["state"] = state
 	var verifier string
@@ -133,19 +155,54 @@ func (e *Engine) Authorize(ctx context.Context, token string) (string, error) {
 	}
 	authURL, err := e.authURL(cc, vals)
 	if err != nil {
-		return "", err
+		return Authorization{}, err
 	}
 	// The link is used only once the URL could be built, so that a config
 	// error does not burn the user's link.
 	if _, err := e.cfg.Store.TakeLink(ctx, token, now); err != nil {
-		return "", linkError(err)
+		return Authorization{}, linkError(err)
 	}
 	st := latchkey.AuthState{ConnectionKey: link.ConnectionKey, ReturnTo: link.ReturnTo, Popup: link.Popup,
-		RedirectURI: vals["redirect_uri"], CodeVerifier: verifier, ExpiresAt: now.Add(e.cfg.StateTTL).UTC()}
+		RedirectURI: vals["redirect_uri"], CodeVerifier: verifier, ExpiresAt: now.Add(e.cfg.StateTTL).UTC(),
+		BrowserHash: nonceHash(nonce)}
 	if err := e.cfg.Store.CreateState(ctx, state, st); err != nil {
-		return "", err
+		return Authorization{}, err
 	}
-	return authURL, nil
+	return Authorization{URL: authURL, State: state, BrowserNonce: nonce, ExpiresAt: st.ExpiresAt}, nil
+}
+
+// Cancelled is what the page after a Cancel on the landing page shows.
+type Cancelled struct {
+	Landing
+	// Key is the connection the link was for.
+	Key latchkey.ConnectionKey
+	// Popup is set when the link was made for a popup.
+	Popup bool
+}
+
+// Cancel uses a link up without sending the user anywhere: the user chose
+// not to connect on the landing page, and a later Allow on the same link
+// fails as for a used link.
+func (e *Engine) Cancel(ctx context.Context, token string) (Cancelled, error) {
+	l, err := e.Landing(ctx, token)
+	if err != nil {
+		return Cancelled{}, err
+	}
+	link, err := e.cfg.Store.TakeLink(ctx, token, e.cfg.Now())
+	if err != nil {
+		return Cancelled{}, linkError(err)
+	}
+	return Cancelled{Landing: l, Key: link.ConnectionKey, Popup: link.Popup}, nil
+}
+
+// CallbackURL returns Latchkey's own OAuth callback, where the browser
+// brings the nonce of Authorize back.
+func (e *Engine) CallbackURL() string { return e.cfg.CallbackURL }
+
+// nonceHash is the hex SHA-256 of a browser nonce, as the state keeps it.
+func nonceHash(nonce string) string {
+	sum := sha256.Sum256([]byte(nonce))
+	return hex.EncodeToString(sum[:])
 }
 
 // authURL renders the config's link URL and adds what the flow needs and the

@@ -225,14 +225,3 @@ func PreviewExtraction(ctx context.Context, path, response, contentType string) 
 	}
 	return Extraction{Path: p.String(), Value: v}, nil
 }
-
-// LinkPopup reports, without using the link, which connection a link is for
-// and whether it was made for a popup, so that a page the landing page ends
-// on (such as Cancel) can answer the popup's opener too.
-func (e *Engine) LinkPopup(ctx context.Context, token string) (latchkey.ConnectionKey, bool, error) {
-	link, err := e.cfg.Store.GetLink(ctx, token, e.cfg.Now())
-	if err != nil {
-		return latchkey.ConnectionKey{}, false, linkError(err)
-	}
-	return link.ConnectionKey, link.Popup, nil
-}
