@@ -211,6 +211,9 @@ func (s *Server) callback(c echo.Context) error {
 		}
 		p := resultPage{Title: titleOf(le), Message: le.Message, Label: res.Label, ReturnTo: res.ReturnTo,
 			RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}.withProvider(le.Provider)
+		if errors.Is(err, flow.ErrOtherBrowser) {
+			p.Title = "Not connected: this sign-in began in another browser"
+		}
 		if res.Popup {
 			if p, err = s.asPopup(c, p, popupMessage(res.Key, le)); err != nil {
 				return err
