@@ -59,9 +59,14 @@ func (e *Engine) CreateLink(ctx context.Context, req LinkRequest) (Link, error) 
 	if cc.cfg.Grant() != latchkey.GrantAuthorizationCode {
 		return Link{}, latchkey.Errorf(latchkey.EINVALID, "OAuth config %q uses the %s grant, which needs no user link", cc.cfg.Name, cc.cfg.Grant())
 	}
-	if req.ReturnTo != "" && !returnAllowed(c.App.AllowedReturnURLs, req.ReturnTo) {
-		return Link{}, &latchkey.Error{Code: latchkey.EINVALID, Message: "return_to is not allowed",
-			Fields: []latchkey.FieldError{{Field: "return_to", Message: "must start with one of the app's allowed_return_urls"}}}
+	if req.ReturnTo != "" {
+		ret, ok := returnAllowed(c.App.AllowedReturnURLs, req.ReturnTo)
+		if !ok {
+			return Link{}, &latchkey.Error{Code: latchkey.EINVALID, Message: "return_to is not allowed",
+				Fields: []latchkey.FieldError{{Field: "return_to", Message: "must start with one of the app's allowed_return_urls " +
+					"once its dot segments are resolved, with no backslash or encoded '/' in its path"}}}
+		}
+		req.ReturnTo = ret
 	}
 	if err := e.checkInstalled(ctx, c, cc, req.Key.Org); err != nil {
 		return Link{}, err
@@ -253,21 +258,76 @@ func (e *Engine) authURL(cc *compiledConfig, vals map[string]string) (string, er
 	return u.String(), nil
 }
 
-func returnAllowed(allowed []string, returnTo string) bool {
+// returnAllowed reports whether returnTo lies within one of the allowed
+// return URLs (same scheme and host, the path at or below the allowed
+// path), and returns it with its dot segments resolved, which is where a
+// browser goes and so what the callback redirects to. Dot segments are
+// resolved as browsers do (RFC 3986 §5.2.4, with "%2e" for "."; WHATWG URL),
+// before the comparison, so that /ok/../../ui/ and /ok/%2e%2e/%2e%2e/ui/ do
+// not leave /ok; a backslash, which browsers read as '/', or an encoded '/'
+// or '\' in the path, which a server may decode into one, is refused.
+func returnAllowed(allowed []string, returnTo string) (string, bool) {
+	if strings.Contains(returnTo, `\`) {
+		return "", false
+	}
 	u, err := url.Parse(returnTo)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return false
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return "", false
+	}
+	path, ok := resolveDotSegments(u.EscapedPath())
+	if !ok {
+		return "", false
 	}
 	for _, a := range allowed {
 		au, err := url.Parse(a)
 		if err != nil {
-			continue
+			continue // allowed_return_urls are checked when the document is saved
 		}
-		if strings.EqualFold(au.Scheme, u.Scheme) && strings.EqualFold(au.Host, u.Host) && pathWithin(u.EscapedPath(), au.EscapedPath()) {
-			return true
+		base, ok := resolveDotSegments(au.EscapedPath())
+		if ok && strings.EqualFold(au.Scheme, u.Scheme) && strings.EqualFold(au.Host, u.Host) && pathWithin(path, base) {
+			out := u.Scheme + "://" + u.Host + path
+			if u.RawQuery != "" || u.ForceQuery {
+				out += "?" + u.RawQuery
+			}
+			if u.Fragment != "" {
+				out += "#" + u.EscapedFragment()
+			}
+			return out, true
 		}
 	}
-	return false
+	return "", false
+}
+
+// resolveDotSegments removes the "." and ".." segments of an escaped path
+// (RFC 3986 §5.2.4), taking "%2e" for "." in either case as browsers do. It
+// refuses a path holding an encoded '/' or '\'.
+func resolveDotSegments(path string) (string, bool) {
+	lower := strings.ToLower(path)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+		return "", false
+	}
+	if path == "" {
+		return "", true
+	}
+	segs := strings.Split(path, "/")[1:] // an escaped absolute path starts with '/'
+	out := make([]string, 0, len(segs))
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch strings.ReplaceAll(strings.ToLower(seg), "%2e", ".") {
+		case ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, seg)
+			continue
+		}
+		if last {
+			out = append(out, "") // "/a/.." is "/", a directory
+		}
+	}
+	return "/" + strings.Join(out, "/"), true
 }
 
 // pathWithin reports whether path is base or lies below it, segment by
