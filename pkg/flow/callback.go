@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"maps"
 	"net/url"
 	"sort"
 	"strings"
@@ -90,6 +91,16 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 		return res, latchkey.Errorf(latchkey.EPROVIDER, "the callback holds no authorization code at %s (parameters present: %s)",
 			cc.authCode.String(), strings.Join(keys, ", "))
 	}
+	// Values the callback carries are checked before the code is spent.
+	meta := map[string]string{}
+	for name, p := range cc.callbackMeta {
+		if v, ok := p.Lookup(ctx, doc); ok {
+			if err := extract.Storable("callback's metadata "+name, p, v); err != nil {
+				return res, err
+			}
+			meta[name] = v
+		}
+	}
 	vals, err := e.values(ctx, c, cc, st.Org, st.User)
 	if err != nil {
 		return res, err
@@ -109,11 +120,7 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 		return res, err
 	}
 	conn := e.newConnection(cc, st.ConnectionKey, tok, now)
-	for name, p := range cc.callbackMeta {
-		if v, ok := p.Lookup(ctx, doc); ok {
-			conn.Values[name] = v
-		}
-	}
+	maps.Copy(conn.Values, meta)
 	saved, err := e.cfg.Store.PutConnection(ctx, conn)
 	if err != nil {
 		return res, err
