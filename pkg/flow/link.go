@@ -231,7 +231,11 @@ func (e *Engine) authURL(cc *compiledConfig, vals map[string]string) (string, er
 	// As golang.org/x/oauth2's AuthCodeURL: the client and the redirect URI
 	// go on the link unless the template names them (RFC 6749 §4.1.1).
 	setDefault("response_type", "code")
-	if id, err := cc.clientID.Render(vals); err == nil {
+	id, ok, err := credential(cc.clientID, "client_id", vals)
+	if err != nil {
+		return "", err
+	}
+	if ok {
 		setDefault("client_id", id)
 	}
 	setDefault("redirect_uri", vals["redirect_uri"])

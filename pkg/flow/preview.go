@@ -135,7 +135,11 @@ func (e *Engine) RenderPreview(ctx context.Context, app string, cfg latchkey.OAu
 			vals[k] = m
 		}
 	}
-	if secret, err := cc.clientSecret.Render(vals); err == nil && secret != "" && !strings.Contains(secret, "LATCHKEYMASK") {
+	secret, _, err := credential(cc.clientSecret, "client_secret", vals)
+	if err != nil {
+		return Preview{}, previewError(err)
+	}
+	if secret != "" && !strings.Contains(secret, "LATCHKEYMASK") {
 		markers = append(markers, secret) // a client secret written into the config itself
 	}
 	mask := func(s string) string {
@@ -161,7 +165,10 @@ func (e *Engine) RenderPreview(ctx context.Context, app string, cfg latchkey.OAu
 	if err != nil {
 		return Preview{}, previewError(err)
 	}
-	body, _ := io.ReadAll(req.Body)
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return Preview{}, err
+	}
 	p.TokenRequest = PreviewRequest{Method: req.Method, URL: mask(req.URL.String()), Body: mask(string(body)), Headers: map[string]string{}}
 	for k := range req.Header {
 		p.TokenRequest.Headers[k] = mask(req.Header.Get(k))
