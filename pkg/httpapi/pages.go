@@ -243,8 +243,8 @@ func (s *Server) callback(c echo.Context) error {
 
 // callbackProviderStatus is the status of a result page for a provider's
 // error at the callback. A refusal (the provider's OAuth error code, RFC
-// 6749 §4.1.2.1 and §5.2, such as invalid_grant or Slack's invalid_code
-// with HTTP 200, or a 4xx answer) means Latchkey worked and the provider
+// 6749 §4.1.2.1 and §5.2, such as invalid_grant, also when it comes with
+// HTTP 200 as some providers send it, or a 4xx answer) means Latchkey worked and the provider
 // said no: 400. A provider that cannot be reached, fails (5xx, 429,
 // server_error, temporarily_unavailable) or answers what is no token
 // response: 502, so that 5xx counts only failures.
