@@ -95,7 +95,7 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 	meta := map[string]string{}
 	for name, p := range cc.callbackMeta {
 		if v, ok := p.Lookup(ctx, doc); ok {
-			if err := extract.Storable("callback's metadata "+name, p, v); err != nil {
+			if err := extract.Storable("metadata "+name+" in the callback", p, v); err != nil {
 				return res, err
 			}
 			meta[name] = v
