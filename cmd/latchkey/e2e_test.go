@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -60,6 +61,9 @@ type harness struct {
 	logs  *syncWriter
 	// seen records every response: route, headers and body.
 	seen []seenResponse
+	// jar is the browser's cookies: do sends and keeps them, as a browser
+	// would (the callback must come from the browser that pressed Allow).
+	jar http.CookieJar
 }
 
 type seenResponse struct {
@@ -68,7 +72,9 @@ type seenResponse struct {
 	body         []byte
 }
 
-func startLatchkey(tb testing.TB) *harness {
+// startLatchkey starts Latchkey on :0 with a temp data folder; options
+// change its Config before it starts.
+func startLatchkey(tb testing.TB, options ...func(*Config)) *harness {
 	tb.Helper()
 	clock := providertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	logs := &syncWriter{w: &bytes.Buffer{}}
@@ -79,6 +85,9 @@ func startLatchkey(tb testing.TB) *harness {
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stdout: io.Discard,
 	}
+	for _, o := range options {
+		o(&m.Config)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		tb.Fatalf("Run: %v", err)
 	}
@@ -87,7 +96,24 @@ func startLatchkey(tb testing.TB) *harness {
 			tb.Errorf("Close: %v", err)
 		}
 	})
-	return &harness{tb: tb, main: m, clock: clock, logs: logs}
+	return &harness{tb: tb, main: m, clock: clock, logs: logs, jar: newJar(tb)}
+}
+
+func newJar(tb testing.TB) http.CookieJar {
+	tb.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return jar
+}
+
+// otherBrowser returns a client of the same Latchkey with a cookie jar of
+// its own: another person's browser.
+func (h *harness) otherBrowser() *harness {
+	o := *h
+	o.jar, o.seen = newJar(h.tb), nil
+	return &o
 }
 
 // do sends a request to Latchkey and returns the response and its body.
@@ -103,7 +129,7 @@ func (h *harness) do(method, path, key, contentType, body string) (*http.Respons
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{Jar: h.jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
 		h.tb.Fatalf("%s %s: %v", method, path, err)

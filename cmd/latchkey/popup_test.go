@@ -12,10 +12,10 @@ import (
 )
 
 // popupSetup declares the seed 002 app against a fake provider and installs
-// it for org acme.
-func popupSetup(tb testing.TB) (*harness, *providertest.Provider) {
+// it for org acme; options change Latchkey's Config.
+func popupSetup(tb testing.TB, options ...func(*Config)) (*harness, *providertest.Provider) {
 	tb.Helper()
-	h := startLatchkey(tb)
+	h := startLatchkey(tb, options...)
 	provider := providertest.New(tb, providertest.Options{
 		ClientID: "capacity-client", ClientSecret: "s3cr3t-client-value", Now: h.clock.Now,
 		AccessTTL: time.Hour, RedirectURIs: []string{seedCallback},

@@ -75,7 +75,12 @@ func MustCompile(expr string) *Path {
 }
 
 // String returns the source expression.
-func (p *Path) String() string { return p.src }
+func (p *Path) String() string {
+	if p == nil {
+		return "(no path)"
+	}
+	return p.src
+}
 
 // EvalError reports that a path could not be evaluated on a document: a key
 // is missing, an index is out of range, or an operator met a value of the

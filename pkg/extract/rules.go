@@ -178,11 +178,54 @@ func (r *Rules) Extract(ctx context.Context, status int, doc map[string]any, now
 				continue
 			}
 			if s, ok := p.Lookup(ctx, doc); ok {
+				if err := Storable("metadata "+name, p, s); err != nil {
+					return Token{}, err
+				}
 				tok.Metadata[name] = s
 			}
 		}
 	}
+	for _, f := range []struct {
+		name  string
+		path  *Path
+		value string
+	}{
+		{"access token", atPath, tok.AccessToken},
+		{"refresh token", r.RefreshToken, tok.RefreshToken},
+		{"token type", r.TokenType, tok.TokenType},
+		{"scope", r.Scope, tok.Scope},
+		{"ID token", r.IDToken, tok.IDToken},
+	} {
+		if err := Storable(f.name, f.path, f.value); err != nil {
+			return Token{}, err
+		}
+	}
 	return tok, nil
+}
+
+// Storable checks that a value extracted at p can be stored and served: a
+// NUL byte or invalid UTF-8 (which a JSON \u0000 or a form-encoded %00 or
+// %FF can carry) is an EPROVIDER error that names the value and its path,
+// never the value.
+func Storable(name string, p *Path, s string) error {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return badField(name, p, "holds a NUL character, which cannot be stored")
+	case !utf8.ValidString(s):
+		return badField(name, p, "is not valid UTF-8, which cannot be stored")
+	}
+	return nil
+}
+
+// printable makes a provider's error text fit to store and show: invalid
+// UTF-8 and control characters but tab and line feed become U+FFFD.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // providerError returns the provider's error when the answer is one, or nil.
@@ -221,9 +264,9 @@ func (r *Rules) providerError(ctx context.Context, status int, doc map[string]an
 		pe.Description = firstString(doc, "message")
 	}
 	pe.URI = firstString(doc, "error_uri")
-	pe.Code = clip(pe.Code, 200)
-	pe.Description = clip(pe.Description, maxDescription)
-	pe.URI = clip(pe.URI, maxDescription)
+	pe.Code = clip(printable(pe.Code), 200)
+	pe.Description = clip(printable(pe.Description), maxDescription)
+	pe.URI = clip(printable(pe.URI), maxDescription)
 	return &latchkey.Error{Code: latchkey.EPROVIDER, Message: msg, Provider: pe}
 }
 

@@ -448,3 +448,34 @@ func TestExtractNilDocument(t *testing.T) {
 		t.Errorf("Message: got %q, want it to say no keys are present", le.Message)
 	}
 }
+
+// A value that cannot be stored (a NUL, invalid UTF-8) is an EPROVIDER error
+// naming the value and its path, never the value; a provider's error text
+// holding one is kept printable.
+func TestExtractRefusesValuesThatCannotBeStored(t *testing.T) {
+	rules := DefaultRules()
+	rules.Metadata = map[string]*Path{"team_id": MustCompile("$.team.id")}
+	for _, tc := range []struct {
+		a    answer
+		want string
+	}{
+		{answer{200, "application/json", `{"access_token":"at","scope":"a\u0000b"}`}, "scope at $.scope holds a NUL"},
+		{answer{200, "application/json", `{"access_token":"at","token_type":"\u0000"}`}, "token type at $.token_type holds a NUL"},
+		{answer{200, "application/json", `{"access_token":"a\u0000t"}`}, "access token at $.access_token holds a NUL"},
+		{answer{200, "application/json", `{"access_token":"at","scope":["a","b\u0000"]}`}, "scope at $.scope holds a NUL"},
+		{answer{200, "application/json", `{"access_token":"at","team":{"id":"T\u0000"}}`}, "metadata team_id at $.team.id holds a NUL"},
+		{answer{200, "text/plain", "access_token=at&refresh_token=%FF"}, "refresh token at $.refresh_token is not valid UTF-8"},
+		{answer{200, "application/x-www-form-urlencoded", "access_token=at&id_token=x%00"}, "ID token at $.id_token holds a NUL"},
+	} {
+		_, err := extract(t, rules, tc.a)
+		var le *latchkey.Error
+		if !errors.As(err, &le) || le.Code != latchkey.EPROVIDER || !strings.Contains(le.Message, tc.want) {
+			t.Errorf("%s: got %v, want an EPROVIDER error with %q", tc.a.body, err, tc.want)
+		}
+	}
+	_, err := extract(t, rules, answer{400, "application/json", `{"error":"bad\u0000","error_description":"x\u0000y` + "\xff" + `"}`})
+	var le *latchkey.Error
+	if !errors.As(err, &le) || le.Provider == nil || le.Provider.Code != "bad\uFFFD" || le.Provider.Description != "x\uFFFDy\uFFFD" {
+		t.Fatalf("provider error with a NUL: got %+v, want its text with U+FFFD", err)
+	}
+}

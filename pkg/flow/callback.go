@@ -2,6 +2,9 @@ package flow
 
 import (
 	"context"
+	"crypto/subtle"
+	"errors"
+	"maps"
 	"net/url"
 	"sort"
 	"strings"
@@ -24,13 +27,21 @@ type Result struct {
 	Connection latchkey.Connection
 }
 
+// ErrOtherBrowser is wrapped by the error of a callback that did not bring
+// the browser nonce of its state: it came from another browser than the one
+// that pressed Allow (RFC 6749 §10.12, RFC 9700 §4.7.1), as when someone
+// forwards the provider's authorization URL of their own link to another
+// person, whose provider account would otherwise land in their connection.
+var ErrOtherBrowser = errors.New("flow: the callback came from another browser than the one that pressed Allow")
+
 // Callback handles the provider's redirect back to Latchkey (RFC 6749
-// §4.1.2): it takes the state once, reads the code with the config's
-// auth-code path over the query parameters, exchanges it (§4.1.3), and stores
-// the tokens as the user's settings in one write. On error the Result still
-// says where the user came from when the state was valid, and nothing is
-// stored.
-func (e *Engine) Callback(ctx context.Context, query url.Values) (Result, error) {
+// §4.1.2): it takes the state once, checks that browserNonce (what the
+// browser kept from Authorize) is the state's, reads the code with the
+// config's auth-code path over the query parameters, exchanges it (§4.1.3),
+// and stores the tokens as the user's settings in one write. On error the
+// Result still says where the user came from when the state was valid, and
+// nothing is stored; a state is used up by any callback that names it.
+func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce string) (Result, error) {
 	state := query.Get("state")
 	if state == "" {
 		return Result{}, latchkey.Errorf(latchkey.EBADREQUEST, "the callback carries no state: start again from the app")
@@ -56,6 +67,14 @@ func (e *Engine) Callback(ctx context.Context, query url.Values) (Result, error)
 		return res, err
 	}
 	res.Label = cc.cfg.DisplayLabel()
+	if st.BrowserHash == "" || subtle.ConstantTimeCompare([]byte(nonceHash(browserNonce)), []byte(st.BrowserHash)) != 1 {
+		e.cfg.Logger.WarnContext(ctx, "callback refused: another browser", "app", st.App, "org", st.Org, "user", st.User,
+			"config", st.Config, "nonce_present", browserNonce != "")
+		return res, &latchkey.Error{Code: latchkey.EFORBIDDEN, Err: ErrOtherBrowser,
+			Message: "This sign-in was started in another browser, so nothing was connected. " +
+				"If you started it, open the app's link again in this browser and sign in from there; " +
+				"if someone sent you this sign-in, do not continue it."}
+	}
 	if query.Get("error") != "" {
 		// RFC 6749 §4.1.2.1: the provider's own words.
 		pe := &latchkey.ProviderError{Code: query.Get("error"), Description: query.Get("error_description"), URI: query.Get("error_uri")}
@@ -71,6 +90,16 @@ func (e *Engine) Callback(ctx context.Context, query url.Values) (Result, error)
 		sort.Strings(keys)
 		return res, latchkey.Errorf(latchkey.EPROVIDER, "the callback holds no authorization code at %s (parameters present: %s)",
 			cc.authCode.String(), strings.Join(keys, ", "))
+	}
+	// Values the callback carries are checked before the code is spent.
+	meta := map[string]string{}
+	for name, p := range cc.callbackMeta {
+		if v, ok := p.Lookup(ctx, doc); ok {
+			if err := extract.Storable("metadata "+name+" in the callback", p, v); err != nil {
+				return res, err
+			}
+			meta[name] = v
+		}
 	}
 	vals, err := e.values(ctx, c, cc, st.Org, st.User)
 	if err != nil {
@@ -91,11 +120,7 @@ func (e *Engine) Callback(ctx context.Context, query url.Values) (Result, error)
 		return res, err
 	}
 	conn := e.newConnection(cc, st.ConnectionKey, tok, now)
-	for name, p := range cc.callbackMeta {
-		if v, ok := p.Lookup(ctx, doc); ok {
-			conn.Values[name] = v
-		}
-	}
+	maps.Copy(conn.Values, meta)
 	saved, err := e.cfg.Store.PutConnection(ctx, conn)
 	if err != nil {
 		return res, err

@@ -135,7 +135,7 @@ func TestCatalogSliceCodesExpireAndRefreshTokensRotate(t *testing.T) {
 	// A code used after 60 seconds is refused, as Slice says.
 	cb := p.Authorize(t, e.authorize(key).String())
 	e.clock.Advance(61 * time.Second)
-	if _, err := e.engine.Callback(e.ctx, cb.Query()); latchkey.ErrorCode(err) != latchkey.EPROVIDER {
+	if _, err := e.callback(cb.Query()); latchkey.ErrorCode(err) != latchkey.EPROVIDER {
 		t.Fatalf("late code: got %v, want the provider's refusal", err)
 	}
 
@@ -186,7 +186,7 @@ func TestCatalogSlingrQueryStringAndRefreshAsCode(t *testing.T) {
 	// An expired code: Slingr's message is shown as Slingr wrote it.
 	cb := p.Authorize(t, e.authorize(key).String())
 	e.clock.Advance(2 * time.Minute)
-	_, err = e.engine.Callback(e.ctx, cb.Query())
+	_, err = e.callback(cb.Query())
 	var le *latchkey.Error
 	if !errors.As(err, &le) || le.Provider == nil || le.Provider.Description != "Authorization code has expired." {
 		t.Fatalf("got %v, want Slingr's \"Authorization code has expired.\"", err)
@@ -210,7 +210,7 @@ func TestCatalogGitHubFormAnswersAndErrorsWith200(t *testing.T) {
 		}
 		cb := p.Authorize(t, e.authorize(key).String())
 		e.clock.Advance(2 * time.Minute)
-		if _, err := e.engine.Callback(e.ctx, cb.Query()); providerCode(err) != "bad_verification_code" {
+		if _, err := e.callback(cb.Query()); providerCode(err) != "bad_verification_code" {
 			t.Fatalf("json=%v: got %v, want bad_verification_code", asJSON, err)
 		}
 	}
@@ -343,7 +343,7 @@ apis:
 	cb := p.Authorize(t, e.authorize(key).String())
 	q := cb.Query()
 	q.Set("realmId", "4620816365")
-	res, err := e.engine.Callback(e.ctx, q)
+	res, err := e.callback(q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,9 +113,10 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 	}
 	// Client credentials are needed only for Basic authentication; the
 	// templates are lenient so an app that never uses them need not define
-	// client_id.
-	cc.clientID = compileTemplate(fe, nil, f+".client_id", orDefault(cfg.ClientID, "{{client_id}}"), template.Text)
-	cc.clientSecret = compileTemplate(fe, nil, f+".client_secret", orDefault(cfg.ClientSecret, "{{client_secret}}"), template.Text)
+	// client_id. They render as values that the request encodes for where
+	// they go (a body's encoding, Basic), so any string can be sent.
+	cc.clientID = compileTemplate(fe, nil, f+".client_id", orDefault(cfg.ClientID, "{{client_id}}"), template.Value)
+	cc.clientSecret = compileTemplate(fe, nil, f+".client_secret", orDefault(cfg.ClientSecret, "{{client_secret}}"), template.Value)
 	for _, k := range sortedKeys(cfg.AuthParams) {
 		cc.authParams[k] = compileTemplate(fe, known, f+".auth_params."+k, cfg.AuthParams[k], template.Text)
 	}

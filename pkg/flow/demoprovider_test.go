@@ -81,7 +81,7 @@ func TestAgainstARealOAuth2ServerLibrary(t *testing.T) {
 	key := latchkey.ConnectionKey{App: "demo", Org: "acme", User: "alice", Config: "demo"}
 
 	cb := consentAt(t, srv.URL, e.authorize(key).String())
-	res, err := e.engine.Callback(e.ctx, cb.Query())
+	res, err := e.callback(cb.Query())
 	if err != nil {
 		t.Fatalf("Callback: %v", err)
 	}

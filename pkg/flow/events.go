@@ -61,7 +61,7 @@ func failureEvent(conn latchkey.Connection) (latchkey.EventType, bool) {
 // newEventID returns a random event id, "evt_" and 24 hex digits.
 func newEventID() string {
 	b := make([]byte, 12)
-	_, _ = rand.Read(b)
+	_, _ = rand.Read(b) // crypto/rand's Read never returns an error: it crashes the program instead
 	return "evt_" + hex.EncodeToString(b)
 }
 

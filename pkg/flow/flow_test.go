@@ -68,7 +68,7 @@ func TestAuthorizationCodeFlowStoresTokensAsUserSettings(t *testing.T) {
 		}
 	}
 	cb := p.Authorize(t, authURL.String())
-	res, err := e.engine.Callback(e.ctx, cb.Query())
+	res, err := e.callback(cb.Query())
 	if err != nil {
 		t.Fatalf("Callback: %v", err)
 	}
@@ -88,7 +88,7 @@ func TestAuthorizationCodeFlowStoresTokensAsUserSettings(t *testing.T) {
 		t.Errorf("exchange: got code_verifier present=%v redirect_uri=%q", ex.Form.Get("code_verifier") != "", ex.Form.Get("redirect_uri"))
 	}
 	// The state was single use.
-	if _, err := e.engine.Callback(e.ctx, cb.Query()); latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
+	if _, err := e.callback(cb.Query()); latchkey.ErrorCode(err) != latchkey.EBADREQUEST {
 		t.Fatalf("reused state: got %v, want a bad request", err)
 	}
 }
@@ -111,7 +111,7 @@ func TestExpiredStateAndLinkAreRefused(t *testing.T) {
 	e, p := genericEnv(t, providertest.Options{})
 	cb := p.Authorize(t, e.authorize(alice).String())
 	e.clock.Advance(11 * time.Minute)
-	if _, err := e.engine.Callback(e.ctx, cb.Query()); !errors.Is(err, latchkey.ErrExpired) {
+	if _, err := e.callback(cb.Query()); !errors.Is(err, latchkey.ErrExpired) {
 		t.Fatalf("late callback: got %v, want expired", err)
 	}
 	link, err := e.engine.CreateLink(e.ctx, flow.LinkRequest{Key: alice})

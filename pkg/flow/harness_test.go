@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,10 @@ type env struct {
 	store  *sqlstore.Store
 	clock  *providertest.Clock
 }
+
+// browserNonces is what the test's browser keeps from Authorize: its nonce,
+// by state, whichever env (replica) authorized.
+var browserNonces sync.Map
 
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
@@ -78,11 +83,12 @@ func (e *env) authorize(key latchkey.ConnectionKey) *url.URL {
 		e.tb.Fatalf("CreateLink: %v", err)
 	}
 	token := link.URL[strings.LastIndex(link.URL, "/")+1:]
-	target, err := e.engine.Authorize(e.ctx, token)
+	a, err := e.engine.Authorize(e.ctx, token)
 	if err != nil {
 		e.tb.Fatalf("Authorize: %v", err)
 	}
-	u, err := url.Parse(target)
+	browserNonces.Store(a.State, a.BrowserNonce)
+	u, err := url.Parse(a.URL)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
@@ -94,7 +100,16 @@ func (e *env) authorize(key latchkey.ConnectionKey) *url.URL {
 func (e *env) connect(p *providertest.Provider, key latchkey.ConnectionKey) (flow.Result, error) {
 	e.tb.Helper()
 	cb := p.Authorize(e.tb, e.authorize(key).String())
-	return e.engine.Callback(e.ctx, cb.Query())
+	return e.callback(cb.Query())
+}
+
+// callback is the provider's redirect back, from the browser that pressed
+// Allow: it brings the nonce of the query's state.
+func (e *env) callback(q url.Values) (flow.Result, error) {
+	e.tb.Helper()
+	nonce, _ := browserNonces.Load(q.Get("state"))
+	s, _ := nonce.(string)
+	return e.engine.Callback(e.ctx, q, s)
 }
 
 // mustConnect is connect that fails the test on error.

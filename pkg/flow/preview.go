@@ -135,7 +135,11 @@ func (e *Engine) RenderPreview(ctx context.Context, app string, cfg latchkey.OAu
 			vals[k] = m
 		}
 	}
-	if secret, err := cc.clientSecret.Render(vals); err == nil && secret != "" && !strings.Contains(secret, "LATCHKEYMASK") {
+	secret, _, err := credential(cc.clientSecret, "client_secret", vals)
+	if err != nil {
+		return Preview{}, previewError(err)
+	}
+	if secret != "" && !strings.Contains(secret, "LATCHKEYMASK") {
 		markers = append(markers, secret) // a client secret written into the config itself
 	}
 	mask := func(s string) string {
@@ -161,7 +165,10 @@ func (e *Engine) RenderPreview(ctx context.Context, app string, cfg latchkey.OAu
 	if err != nil {
 		return Preview{}, previewError(err)
 	}
-	body, _ := io.ReadAll(req.Body)
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return Preview{}, err
+	}
 	p.TokenRequest = PreviewRequest{Method: req.Method, URL: mask(req.URL.String()), Body: mask(string(body)), Headers: map[string]string{}}
 	for k := range req.Header {
 		p.TokenRequest.Headers[k] = mask(req.Header.Get(k))
@@ -224,15 +231,4 @@ func PreviewExtraction(ctx context.Context, path, response, contentType string) 
 		return Extraction{}, invalid("path", fmt.Sprintf("selects nothing in this response (its top-level keys: %s)", strings.Join(sortedKeys(doc), ", ")))
 	}
 	return Extraction{Path: p.String(), Value: v}, nil
-}
-
-// LinkPopup reports, without using the link, which connection a link is for
-// and whether it was made for a popup, so that a page the landing page ends
-// on (such as Cancel) can answer the popup's opener too.
-func (e *Engine) LinkPopup(ctx context.Context, token string) (latchkey.ConnectionKey, bool, error) {
-	link, err := e.cfg.Store.GetLink(ctx, token, e.cfg.Now())
-	if err != nil {
-		return latchkey.ConnectionKey{}, false, linkError(err)
-	}
-	return link.ConnectionKey, link.Popup, nil
 }

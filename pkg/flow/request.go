@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/pkg/extract"
 	"github.com/latchkey/latchkey/pkg/latchkey"
@@ -48,8 +50,13 @@ func (e *Engine) send(ctx context.Context, cc *compiledConfig, tr tokenRequest, 
 	}
 	if !tr.expect {
 		if resp.StatusCode >= 300 {
-			doc, _ := extract.ParseResponse(resp.Header.Get("Content-Type"), body)
-			_, perr := cc.rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
+			doc, perr := extract.ParseResponse(resp.Header.Get("Content-Type"), body)
+			if perr != nil {
+				return extract.Token{}, &latchkey.Error{Code: latchkey.EPROVIDER, Err: perr,
+					Message:  fmt.Sprintf("the provider refused the request with HTTP %d: %s", resp.StatusCode, perr.Error()),
+					Provider: &latchkey.ProviderError{Status: resp.StatusCode}}
+			}
+			_, perr = cc.rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
 			if perr == nil {
 				perr = &latchkey.Error{Code: latchkey.EPROVIDER, Message: "the provider refused the request",
 					Provider: &latchkey.ProviderError{Status: resp.StatusCode}}
@@ -105,11 +112,19 @@ func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenR
 		for k, v := range tr.extra {
 			extra[k] = v
 		}
-		if id, err := cc.clientID.Render(vals); err == nil {
+		id, ok, err := credential(cc.clientID, "client_id", vals)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			extra["client_id"] = id
 		}
 		if cc.cfg.Auth() == latchkey.ClientAuthBody {
-			if secret, err := cc.clientSecret.Render(vals); err == nil {
+			secret, ok, err := credential(cc.clientSecret, "client_secret", vals)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
 				extra["client_secret"] = secret
 			}
 		}
@@ -132,12 +147,22 @@ func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenR
 		if err := json.Unmarshal([]byte(raw), &obj); err != nil {
 			return nil, latchkey.Errorf(latchkey.EINVALID, "the rendered %s is not a JSON object", tr.field)
 		}
-		for k, v := range tr.extra {
-			if _, ok := obj[k]; !ok && v != "" {
-				obj[k] = v
+		for _, k := range sortedKeys(tr.extra) {
+			if _, ok := obj[k]; !ok && tr.extra[k] != "" {
+				if !utf8.ValidString(tr.extra[k]) {
+					// JSON cannot carry it (RFC 8259 §8.1); encoding would
+					// replace it unseen.
+					return nil, &latchkey.Error{Code: latchkey.EINVALID,
+						Message: "the value of " + k + " is not valid UTF-8, which a JSON body cannot carry",
+						Fields:  []latchkey.FieldError{{Field: k, Message: "is not valid UTF-8"}}}
+				}
+				obj[k] = tr.extra[k]
 			}
 		}
-		b, _ := json.Marshal(obj)
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return nil, latchkey.WrapError(latchkey.EINVALID, err, "cannot encode the %s as JSON", tr.field)
+		}
 		body = string(b)
 		header.Set("Content-Type", "application/json")
 	case latchkey.EncodingQuery:
@@ -182,6 +207,22 @@ func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenR
 		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	}
 	return req, nil
+}
+
+// credential renders a client credential of the config as a value that
+// the request encodes for where it goes. A value its template refers to
+// that is absent means no credential (ok false): a public client sends none.
+// Any other failure is an error that names the credential, never skipped.
+func credential(t *template.Template, field string, vals map[string]string) (v string, ok bool, err error) {
+	v, err = t.Render(vals)
+	var mv *template.MissingValueError
+	switch {
+	case errors.As(err, &mv):
+		return "", false, nil
+	case err != nil:
+		return "", false, renderError(field, err)
+	}
+	return v, true, nil
 }
 
 func hasParam(params []template.Param, key string) bool {

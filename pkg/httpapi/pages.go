@@ -3,13 +3,17 @@ package httpapi
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
@@ -117,17 +121,18 @@ func (s *Server) landing(c echo.Context) error {
 }
 
 // authorize takes the landing page's form: Allow sends the browser to the
-// provider (303), Cancel ends on a page that says so.
+// provider (303) with a cookie that binds the flow to this browser; Cancel
+// uses the link up and ends on a page that says so.
 func (s *Server) authorize(c echo.Context) error {
 	token := c.Param("token")
 	if c.FormValue("cancel") != "" {
-		l, err := s.engine.Landing(c.Request().Context(), token)
+		l, err := s.engine.Cancel(c.Request().Context(), token)
 		if err != nil {
 			return err
 		}
 		p := resultPage{Title: "Not connected", Label: l.Label, Message: "You cancelled. Nothing was shared with " + l.AppLabel + "."}
-		if key, popup, err := s.engine.LinkPopup(c.Request().Context(), token); err == nil && popup {
-			msg := popupMessage(key, nil)
+		if l.Popup {
+			msg := popupMessage(l.Key, nil)
 			msg["status"], msg["error"] = "error", "cancelled"
 			if p, err = s.asPopup(c, p, msg); err != nil {
 				return err
@@ -135,18 +140,58 @@ func (s *Server) authorize(c echo.Context) error {
 		}
 		return s.render(c, http.StatusOK, "result.html", p)
 	}
-	target, err := s.engine.Authorize(c.Request().Context(), token)
+	a, err := s.engine.Authorize(c.Request().Context(), token)
 	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, target)
+	cookie := s.flowCookie(a.State)
+	cookie.Value = a.BrowserNonce
+	cookie.MaxAge = max(int(a.ExpiresAt.Sub(s.now()).Seconds()), 1)
+	c.SetCookie(cookie)
+	return c.Redirect(http.StatusSeeOther, a.URL)
+}
+
+// flowCookie is the cookie, without its value, that keeps the browser nonce
+// of one flow's state until the callback (RFC 6749 §10.12, RFC 9700
+// §4.7.1). Each state has a cookie of its own, named after a hash of the
+// state, so that flows running at once in one browser never clobber each
+// other. It is HttpOnly, SameSite=Lax (a provider's redirect back is a
+// top-level GET, which carries it), sent only to the callback's path, and
+// Secure with the __Secure- prefix when Latchkey's public URL is https
+// (__Host- would need Path=/).
+func (s *Server) flowCookie(state string) *http.Cookie {
+	sum := sha256.Sum256([]byte(state))
+	ck := &http.Cookie{Name: "latchkey_flow_" + hex.EncodeToString(sum[:8]), Path: "/oauth/callback",
+		HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if u, err := url.Parse(s.engine.CallbackURL()); err == nil {
+		if u.EscapedPath() != "" {
+			ck.Path = u.EscapedPath()
+		}
+		if u.Scheme == "https" {
+			ck.Secure = true
+			ck.Name = "__Secure-" + ck.Name
+		}
+	}
+	return ck
 }
 
 // callback takes the provider's redirect. Success ends on a success page or
 // a 303 to the link's return_to (checked against the app's allowed return
-// URLs when the link was made); any failure ends on an error page.
+// URLs when the link was made); any failure ends on an error page. A
+// callback whose browser lacks its state's cookie is refused (403), uses the
+// state up, stores nothing and is recorded in the audit log.
 func (s *Server) callback(c echo.Context) error {
-	res, err := s.engine.Callback(c.Request().Context(), c.QueryParams())
+	ctx := c.Request().Context()
+	var nonce string
+	if state := c.QueryParam("state"); state != "" {
+		ck := s.flowCookie(state)
+		if got, err := c.Cookie(ck.Name); err == nil {
+			nonce = got.Value
+		}
+		ck.MaxAge = -1 // the state is used up whatever happens next
+		c.SetCookie(ck)
+	}
+	res, err := s.engine.Callback(ctx, c.QueryParams(), nonce)
 	if err != nil {
 		le := toDomainError(err)
 		status := statusOf[le.Code]
@@ -154,13 +199,21 @@ func (s *Server) callback(c echo.Context) error {
 			return err
 		}
 		if le.Code == latchkey.EPROVIDER {
-			status = http.StatusBadGateway
-			if le.Provider != nil && le.Provider.Status == 0 {
-				status = http.StatusBadRequest // the user or provider ended the flow on the callback
+			status = callbackProviderStatus(le.Provider)
+		}
+		if errors.Is(err, flow.ErrOtherBrowser) {
+			detail := "the browser that came back differs from the one that pressed Allow"
+			if nonce == "" {
+				detail = "the browser that came back holds no cookie of the flow"
 			}
+			s.audit.record(ctx, latchkey.AuditEvent{Actor: "browser", Action: latchkey.AuditCallbackRefused, App: res.Key.App,
+				Org: res.Key.Org, User: res.Key.User, Config: res.Key.Config, Detail: detail})
 		}
 		p := resultPage{Title: titleOf(le), Message: le.Message, Label: res.Label, ReturnTo: res.ReturnTo,
 			RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}.withProvider(le.Provider)
+		if errors.Is(err, flow.ErrOtherBrowser) {
+			p.Title = "Not connected: this sign-in began in another browser"
+		}
 		if res.Popup {
 			if p, err = s.asPopup(c, p, popupMessage(res.Key, le)); err != nil {
 				return err
@@ -186,4 +239,27 @@ func (s *Server) callback(c echo.Context) error {
 		}
 	}
 	return s.render(c, http.StatusOK, "result.html", p)
+}
+
+// callbackProviderStatus is the status of a result page for a provider's
+// error at the callback. A refusal (the provider's OAuth error code, RFC
+// 6749 §4.1.2.1 and §5.2, such as invalid_grant, also when it comes with
+// HTTP 200 as some providers send it, or a 4xx answer) means Latchkey worked and the provider
+// said no: 400. A provider that cannot be reached, fails (5xx, 429,
+// server_error, temporarily_unavailable) or answers what is no token
+// response: 502, so that 5xx counts only failures.
+func callbackProviderStatus(pe *latchkey.ProviderError) int {
+	if pe == nil || pe.Status == http.StatusTooManyRequests || pe.Status >= 500 {
+		return http.StatusBadGateway
+	}
+	switch pe.Code {
+	case "server_error", "temporarily_unavailable":
+		return http.StatusBadGateway
+	case "":
+		if pe.Status >= 400 {
+			return http.StatusBadRequest
+		}
+		return http.StatusBadGateway
+	}
+	return http.StatusBadRequest
 }

@@ -16,6 +16,9 @@ const (
 	AuditConnectionDelete   = "connection.delete"
 	AuditTokenRead          = "token.read"
 	AuditSettingRead        = "setting.read"
+	// AuditCallbackRefused is a callback refused because it came from
+	// another browser than the one that pressed Allow.
+	AuditCallbackRefused = "callback.refused"
 )
 
 // AuditEvent is one entry of the audit log: who did what to which resource,

@@ -93,6 +93,10 @@ type AuthState struct {
 	RedirectURI  string    `json:"redirect_uri,omitempty"`
 	CodeVerifier string    `json:"-"`
 	ExpiresAt    time.Time `json:"expires_at"`
+	// BrowserHash is the hex SHA-256 of the nonce held in a cookie of the
+	// browser that pressed Allow: the callback must come from that browser
+	// (RFC 6749 §10.12, RFC 9700 §4.7.1).
+	BrowserHash string `json:"-"`
 }
 
 // Installation is an org's installation of an app: its org-level values.

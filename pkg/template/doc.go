@@ -12,21 +12,25 @@
 // as $.name. A value missing from the map given to Render is a
 // *MissingValueError.
 //
-// Every template is compiled once for a Context (Text, JSONBody, URL or
-// Header). Like html/template, Compile follows the lexical state of the
+// Every template is compiled once for a Context (Text, JSONBody, URL, Header
+// or Value). Like html/template, Compile follows the lexical state of the
 // literal text through the parse tree and appends an escaping function to the
 // pipeline of every action, so that a value can never change the structure of
 // what it is rendered into:
 //
 //   - JSONBody: an action where a JSON value is expected renders as a JSON
 //     string literal; an action inside a JSON string renders escaped into it.
-//     Values cannot add keys, close objects or appear in keys.
+//     Values cannot add keys, close objects or appear in keys. A value that
+//     is not valid UTF-8, which JSON cannot carry, fails the render with an
+//     error naming it, never replaced unseen.
 //   - URL: scheme, userinfo, host and port are literal; a value in the host
 //     must be one DNS label; values in the path are path-escaped, in the query
 //     and fragment query-escaped. The rendered URL is parsed and checked.
 //   - Header and Text: values are inserted as is, but a rendered result that
 //     contains CR, LF or NUL is refused (Header also refuses the other control
 //     characters but tab), never silently stripped.
+//   - Value: one parameter value that its caller encodes for where it goes
+//     (a form or JSON body parameter, a Basic credential): any string.
 //
 // Branches of if, with and range must leave the text in the same lexical
 // state, or Compile fails.

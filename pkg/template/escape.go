@@ -35,16 +35,17 @@ func analyzerFor(ctx Context) analyzer {
 	case URL:
 		return urlAnalyzer{}
 	}
-	return textAnalyzer{header: ctx == Header}
+	return textAnalyzer{header: ctx == Header, any: ctx == Value}
 }
 
-// textAnalyzer handles Text and Header: no escaping, no CR, LF or NUL.
-type textAnalyzer struct{ header bool }
+// textAnalyzer handles Text and Header: no escaping, no CR, LF or NUL; and
+// Value: no escaping, any byte.
+type textAnalyzer struct{ header, any bool }
 
 func (textAnalyzer) start() lexState { return lexState{} }
 
 func (a textAnalyzer) text(st lexState, s string, at func(int) string) (lexState, error) {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s) && !a.any; i++ {
 		if badTextByte(s[i], a.header) {
 			return st, fmt.Errorf("%s: control character %s in the literal text", at(i), ctlName(s[i]))
 		}
@@ -403,10 +404,11 @@ const (
 // escapers are the escaping functions. The first argument is the action's
 // source text (for errors); the last is the pipeline's value.
 var escapers = map[string]any{
-	escJSONValue: func(_ string, args ...any) string {
-		return `"` + jsonEscape(stringify(args)) + `"`
+	escJSONValue: func(src string, args ...any) (string, error) {
+		s, err := jsonText(src, args)
+		return `"` + s + `"`, err
 	},
-	escJSONString: func(_ string, args ...any) string { return jsonEscape(stringify(args)) },
+	escJSONString: func(src string, args ...any) (string, error) { return jsonText(src, args) },
 	escURLHost: func(src string, args ...any) (string, error) {
 		s := stringify(args)
 		if !validLabel(s) {
@@ -417,6 +419,21 @@ var escapers = map[string]any{
 	escURLPath:     func(_ string, args ...any) string { return url.PathEscape(stringify(args)) },
 	escURLQuery:    func(_ string, args ...any) string { return url.QueryEscape(stringify(args)) },
 	escURLFragment: func(_ string, args ...any) string { return url.PathEscape(stringify(args)) },
+}
+
+// jsonText is a value escaped for the inside of a JSON string. Invalid
+// UTF-8, which JSON cannot carry (RFC 8259 §8.1), is refused with an error
+// that names the value, never replaced unseen.
+func jsonText(src string, args []any) (string, error) {
+	s := stringify(args)
+	if !utf8.ValidString(s) {
+		return "", invalidUTF8(src)
+	}
+	return jsonEscape(s), nil
+}
+
+func invalidUTF8(src string) error {
+	return &limitError{fmt.Sprintf("the value of {{%s}} is not valid UTF-8, which a JSON body cannot carry", src)}
 }
 
 // stringify is how a pipeline's value is printed: strings as is, nil as "".

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzRenderJSON checks that no value changes the keys of a rendered body or
@@ -21,6 +22,13 @@ func FuzzRenderJSON(f *testing.F) {
 			// JSON escaping can make a value six times longer: three large
 			// values may meet the output cap, as intended.
 			if errors.Is(err, errOutputTooLarge) && 3*6*len(v) > MaxOutput {
+				return
+			}
+			// JSON cannot carry invalid UTF-8: refused, never replaced.
+			if !utf8.ValidString(v) && strings.Contains(err.Error(), "is not valid UTF-8") {
+				if _, perr := tp.RenderParams(map[string]string{"auth_code": v, "client_id": v, "client_secret": v}); perr == nil {
+					t.Fatal("RenderParams accepted the invalid UTF-8 that Render refused")
+				}
 				return
 			}
 			t.Fatalf("Render: %v", err)

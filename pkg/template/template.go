@@ -46,6 +46,10 @@ const (
 	// Header is an HTTP header field value (RFC 9110 §5.5): a result holding
 	// CR, LF, NUL or another control character but tab is refused.
 	Header
+	// Value is one parameter value that its caller encodes for where it
+	// goes (a form-encoded or JSON body parameter, a query parameter, a
+	// Basic credential, RFC 6749 §2.3.1): any string renders as is.
+	Value
 )
 
 // String returns the context's name.
@@ -59,6 +63,8 @@ func (c Context) String() string {
 		return "URL"
 	case Header:
 		return "header"
+	case Value:
+		return "value"
 	}
 	return "Context(" + strconv.Itoa(int(c)) + ")"
 }
@@ -96,7 +102,7 @@ func (e *MissingValueError) Error() string { return fmt.Sprintf("value %q is mis
 // Its error says what is wrong and where; it holds no value and may be shown
 // to the template's author.
 func Compile(name, src string, ctx Context) (*Template, error) {
-	if ctx < Text || ctx > Header {
+	if ctx < Text || ctx > Value {
 		return nil, fmt.Errorf("template %q: unknown context %d", name, int(ctx))
 	}
 	if len(src) > MaxSource {
@@ -124,7 +130,7 @@ func Compile(name, src string, ctx Context) (*Template, error) {
 		return nil, fmt.Errorf("template %q: %w", name, err)
 	}
 	t := &Template{name: name, src: src, ctx: ctx, tmpl: tmpl}
-	if m := singleRE.FindStringSubmatch(src); m != nil && (ctx == Text || ctx == Header) && !notValues[m[1]] {
+	if m := singleRE.FindStringSubmatch(src); m != nil && (ctx == Text || ctx == Header || ctx == Value) && !notValues[m[1]] {
 		t.single = m[1]
 	}
 	for v := range c.vars {

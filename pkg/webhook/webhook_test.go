@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -114,12 +113,11 @@ func (e *env) connect(key latchkey.ConnectionKey) latchkey.Connection {
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	target, err := e.engine.Authorize(e.ctx, link.URL[strings.LastIndex(link.URL, "/")+1:])
+	a, err := e.engine.Authorize(e.ctx, link.URL[strings.LastIndex(link.URL, "/")+1:])
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	u, _ := url.Parse(target)
-	res, err := e.engine.Callback(e.ctx, e.provider.Authorize(e.tb, u.String()).Query())
+	res, err := e.engine.Callback(e.ctx, e.provider.Authorize(e.tb, a.URL).Query(), a.BrowserNonce)
 	if err != nil {
 		e.tb.Fatalf("Callback: %v", err)
 	}

@@ -90,7 +90,7 @@ func linkFromRow(r linkRow) latchkey.Link {
 func (s *Store) CreateState(ctx context.Context, state string, st latchkey.AuthState) error {
 	h := hashHex(state)
 	row := stateRow{StateHash: h, App: st.App, Org: st.Org, UserID: st.User, Config: st.Config,
-		ReturnTo: st.ReturnTo, Popup: st.Popup, RedirectURI: st.RedirectURI, ExpiresAt: utc(st.ExpiresAt)}
+		ReturnTo: st.ReturnTo, Popup: st.Popup, RedirectURI: st.RedirectURI, ExpiresAt: utc(st.ExpiresAt), BrowserHash: st.BrowserHash}
 	if st.CodeVerifier != "" {
 		ct, err := s.seal(st.CodeVerifier, "state", h)
 		if err != nil {
@@ -151,7 +151,7 @@ func (s *Store) TakeState(ctx context.Context, state string, now time.Time) (lat
 	}
 	st := latchkey.AuthState{ConnectionKey: latchkey.ConnectionKey{App: row.App, Org: row.Org, User: row.UserID, Config: row.Config},
 		ReturnTo: row.ReturnTo, Popup: row.Popup, RedirectURI: row.RedirectURI, ExpiresAt: row.ExpiresAt.UTC(),
-		CodeVerifier: verifier}
+		CodeVerifier: verifier, BrowserHash: row.BrowserHash}
 	return st, nil
 }
 

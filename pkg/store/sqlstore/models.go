@@ -83,6 +83,7 @@ type stateRow struct {
 	RedirectURI  string    `gorm:"column:redirect_uri"`
 	CodeVerifier string    `gorm:"column:code_verifier"`
 	ExpiresAt    time.Time `gorm:"column:expires_at"`
+	BrowserHash  string    `gorm:"column:browser_hash"`
 }
 
 func (stateRow) TableName() string { return "auth_states" }

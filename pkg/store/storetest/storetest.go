@@ -804,7 +804,8 @@ func testLinkExpiredAndUnknown(t *testing.T, s store.Store) {
 
 func state(app, verifier string, expires time.Time) latchkey.AuthState {
 	return latchkey.AuthState{ConnectionKey: key(app, "acme", "alice", "main"), ReturnTo: "https://app.example/done",
-		RedirectURI: "https://latchkey.example/callback", CodeVerifier: verifier, ExpiresAt: expires}
+		RedirectURI: "https://latchkey.example/callback", CodeVerifier: verifier, ExpiresAt: expires,
+		BrowserHash: "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"}
 }
 
 func testStateSingleUse(t *testing.T, s store.Store) {
@@ -819,8 +820,8 @@ func testStateSingleUse(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	if got.ConnectionKey != in.ConnectionKey || got.CodeVerifier != in.CodeVerifier || got.RedirectURI != in.RedirectURI ||
-		got.ReturnTo != in.ReturnTo || !got.ExpiresAt.Equal(in.ExpiresAt) {
-		t.Fatalf("TakeState: got key %v redirect %q return %q expires %v, want %v %q %q %v (and the verifier)", got.ConnectionKey, got.RedirectURI, got.ReturnTo, got.ExpiresAt, in.ConnectionKey, in.RedirectURI, in.ReturnTo, in.ExpiresAt)
+		got.ReturnTo != in.ReturnTo || !got.ExpiresAt.Equal(in.ExpiresAt) || got.BrowserHash != in.BrowserHash {
+		t.Fatalf("TakeState: got key %v redirect %q return %q expires %v browser %q, want %v %q %q %v %q (and the verifier)", got.ConnectionKey, got.RedirectURI, got.ReturnTo, got.ExpiresAt, got.BrowserHash, in.ConnectionKey, in.RedirectURI, in.ReturnTo, in.ExpiresAt, in.BrowserHash)
 	}
 	_, err = s.TakeState(ctx, "st-1", t0)
 	wantErr(t, "second TakeState", err, store.ErrNotFound)
