@@ -24,7 +24,7 @@ func testInstallLinks(t *testing.T, s store.Store) {
 	}{
 		{"tok-a", link("il_a", "acme", t0)},
 		{"tok-b", link("il_b", "acme", t0.Add(time.Second))},
-		{"tok-c", link("il_c", "globex", t0.Add(2 * time.Second))},
+		{"tok-c", link("il_c", "globex", t0.Add(2*time.Second))},
 	} {
 		if err := s.CreateInstallLink(ctx, l.token, l.link); err != nil {
 			t.Fatalf("CreateInstallLink(%s): %v", l.link.ID, err)
