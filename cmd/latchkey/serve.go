@@ -33,8 +33,9 @@ type Config struct {
 	PublicURL   string
 	DatabaseURL string
 	AppsDir     string
-	// AdminAPIKey, when set, is an admin key accepted from the start
-	// (LATCHKEY_ADMIN_API_KEY), for automation.
+	// AdminAPIKey, when set, is an admin key accepted while the server runs
+	// with it (LATCHKEY_ADMIN_API_KEY), for automation; it is never stored,
+	// so a restart without it, or with another value, ends it.
 	AdminAPIKey string
 	// RefreshMargin is how long before expiry the background worker
 	// refreshes tokens; RefreshInterval is its pause between rounds, and a
@@ -116,6 +117,8 @@ type Main struct {
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
 	webhooks   *webhook.Dispatcher
+	// envKey is the admin key of LATCHKEY_ADMIN_API_KEY, never stored.
+	envKey latchkey.APIKey
 }
 
 // Run opens the store (applying migrations), makes sure an admin key exists,
@@ -169,7 +172,8 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget})
+	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget,
+		EnvAdminKey: m.envKey})
 	if err != nil {
 		return err
 	}
@@ -222,27 +226,34 @@ func (m *Main) Close() error {
 // Store returns the server's store (for tests).
 func (m *Main) Store() store.Store { return m.store }
 
-// ensureAdminKey registers LATCHKEY_ADMIN_API_KEY, or on a database with no
-// admin key generates one and prints it once.
+// ensureAdminKey takes LATCHKEY_ADMIN_API_KEY as an admin key held in
+// memory (valid while the variable holds it), or, on a database with no
+// admin key, generates one, stores it and prints it once. Keys that earlier
+// versions stored from the variable are revoked first, so that a key once
+// published in the variable ends with it.
 func (m *Main) ensureAdminKey(ctx context.Context) error {
 	now := m.Now()
+	keys, err := m.store.ListAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.Name == apikey.EnvName && k.RevokedAt == nil {
+			if err := m.store.RevokeAPIKey(ctx, k.ID, now); err != nil {
+				return err
+			}
+			m.Logger.Warn("revoked an admin key stored from "+apikey.EnvName+" by an earlier version: the variable's key is now valid only while the variable holds it", "key", k.ID)
+		}
+	}
 	if m.Config.AdminAPIKey != "" {
-		rec, err := apikey.FromSecret(m.Config.AdminAPIKey, latchkey.ScopeAdmin, "LATCHKEY_ADMIN_API_KEY", now)
+		rec, err := apikey.FromSecret(m.Config.AdminAPIKey, latchkey.ScopeAdmin, apikey.EnvName, now)
 		if err != nil {
-			return fmt.Errorf("LATCHKEY_ADMIN_API_KEY: %w", err)
+			return fmt.Errorf("%s: %w", apikey.EnvName, err)
 		}
-		existing, err := m.store.GetAPIKey(ctx, rec.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return m.store.CreateAPIKey(ctx, rec)
-		case err != nil:
-			return err
-		case existing.RevokedAt != nil:
-			return fmt.Errorf("LATCHKEY_ADMIN_API_KEY was revoked; choose another key")
-		}
+		m.envKey = rec
 		return nil
 	}
-	keys, err := m.store.ListAPIKeys(ctx)
+	keys, err = m.store.ListAPIKeys(ctx)
 	if err != nil {
 		return err
 	}

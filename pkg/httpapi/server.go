@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/latchkey/latchkey/pkg/flow"
+	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/templates"
 )
@@ -26,6 +27,11 @@ type Config struct {
 	// WebhooksChanged, when set, hears that a webhook of app was created or
 	// deleted (the webhook dispatcher's Forget).
 	WebhooksChanged func(app string)
+	// EnvAdminKey, when its Hash is set, is the admin key of
+	// LATCHKEY_ADMIN_API_KEY: accepted while this server runs with it,
+	// never stored, so that a restart without the variable (or with
+	// another value) ends it.
+	EnvAdminKey latchkey.APIKey
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -43,6 +49,8 @@ type Server struct {
 	secrets sync.Map
 	// webhooksChanged is Config.WebhooksChanged, never nil.
 	webhooksChanged func(app string)
+	// envKey is Config.EnvAdminKey.
+	envKey latchkey.APIKey
 }
 
 // New builds a Server with its routes.
@@ -61,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.WebhooksChanged = func(string) {}
 	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
-		webhooksChanged: cfg.WebhooksChanged}
+		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
 	e.HideBanner = true
