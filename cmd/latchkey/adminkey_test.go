@@ -115,4 +115,3 @@ func mustKeyID(tb testing.TB, key string) string {
 	}
 	return id
 }
-
