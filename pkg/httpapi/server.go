@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -32,6 +33,13 @@ type Config struct {
 	// never stored, so that a restart without the variable (or with
 	// another value) ends it.
 	EnvAdminKey latchkey.APIKey
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// address (ParseTrustedProxies); without them the address is the TCP
+	// peer's, and X-Forwarded-For is ignored.
+	TrustedProxies []*net.IPNet
+	// Metrics, when set, is served at GET /metrics for admin keys; leave it
+	// nil when the metrics have a listen address of their own.
+	Metrics http.Handler
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -51,6 +59,8 @@ type Server struct {
 	webhooksChanged func(app string)
 	// envKey is Config.EnvAdminKey.
 	envKey latchkey.APIKey
+	// signIns throttles failed sign-ins by account and client address.
+	signIns *signInThrottle
 }
 
 // New builds a Server with its routes.
@@ -69,12 +79,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.WebhooksChanged = func(string) {}
 	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
-		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey}
+		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey, signIns: newSignInThrottle()}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = clientAddressExtractor(cfg.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests)
 	e.Use(middleware.BodyLimit("1M"))
@@ -98,6 +109,9 @@ func New(cfg Config) (*Server, error) {
 	s.uiRoutes(e)
 	api.GET("/audit", s.listAudit)
 	s.webhookRoutes(api)
+	if cfg.Metrics != nil {
+		s.metricsRoute(e, cfg.Metrics)
+	}
 	s.echo = e
 	return s, nil
 }

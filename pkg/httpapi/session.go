@@ -90,9 +90,16 @@ func (s *Server) signIn(c echo.Context) error {
 		}
 		hash = dummyHash
 	}
+	try, wait := s.signIns.take(s.now(), c.RealIP(), accountOf(req.Email, admin, err == nil), err == nil)
+	if wait > 0 {
+		return tooManySignIns(c, wait)
+	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil {
+		try.failed()
+		s.auditFailedSignIn(c, req.Email, err == nil)
 		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "the email or the password is wrong")
 	}
+	try.succeeded()
 	id, err := randomID()
 	if err != nil {
 		return err
