@@ -199,7 +199,7 @@ func (s *Server) csrfToken(c echo.Context, sessionID string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
 }
 
-// serverSecret returns a server secret (the CSRF and install-link keys),
+// serverSecret returns a server secret (the CSRF key),
 // read from the store once: it never changes while the store holds it.
 func (s *Server) serverSecret(c echo.Context, name string) ([]byte, error) {
 	if v, ok := s.secrets.Load(name); ok {
