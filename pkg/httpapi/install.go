@@ -143,21 +143,12 @@ func (s *Server) revokeInstallLink(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	app, id := c.Param("app"), c.Param("id")
-	links, err := s.store.ListInstallLinks(ctx, app, "")
+	link, err := s.store.RevokeInstallLink(ctx, app, id, s.now())
 	if err != nil {
 		return err
 	}
-	org := ""
-	for _, l := range links {
-		if l.ID == id {
-			org = l.Org
-		}
-	}
-	if err := s.store.RevokeInstallLink(ctx, app, id, s.now()); err != nil {
-		return err
-	}
 	ev := event(c, AuditInstallLinkRevoke)
-	ev.App, ev.Org, ev.Detail = app, org, "link "+id
+	ev.App, ev.Org, ev.Detail = app, link.Org, "link "+id
 	s.audit.record(ctx, ev)
 	return c.NoContent(http.StatusNoContent)
 }

@@ -201,10 +201,10 @@ type Store interface {
 	// ListInstallLinks returns the install links of an app (of one org when
 	// org is not empty), newest first.
 	ListInstallLinks(ctx context.Context, app, org string) ([]InstallLink, error)
-	// RevokeInstallLink marks the install link id of app revoked at at:
-	// ErrNotFound when app has no such link. Revoking a link again keeps
-	// its first revocation; revoking a used one is ErrConflict.
-	RevokeInstallLink(ctx context.Context, app, id string, at time.Time) error
+	// RevokeInstallLink marks the install link id of app revoked at at and
+	// returns it: ErrNotFound when app has no such link. Revoking a link
+	// again keeps its first revocation; revoking a used one is ErrConflict.
+	RevokeInstallLink(ctx context.Context, app, id string, at time.Time) (InstallLink, error)
 
 	// Close releases the store's resources.
 	Close() error

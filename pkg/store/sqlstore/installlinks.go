@@ -138,10 +138,10 @@ func (s *Store) ListInstallLinks(ctx context.Context, app, org string) ([]store.
 	return out, nil
 }
 
-// RevokeInstallLink marks an install link of app revoked.
-func (s *Store) RevokeInstallLink(ctx context.Context, app, id string, at time.Time) error {
+// RevokeInstallLink marks an install link of app revoked and returns it.
+func (s *Store) RevokeInstallLink(ctx context.Context, app, id string, at time.Time) (store.InstallLink, error) {
+	var row installLinkRow
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		var row installLinkRow
 		ok, err := find(s.forUpdate(tx).Where("app = ? AND id = ?", app, id), &row)
 		switch {
 		case err != nil:
@@ -153,7 +153,12 @@ func (s *Store) RevokeInstallLink(ctx context.Context, app, id string, at time.T
 		case row.RevokedAt != nil:
 			return nil
 		}
-		return tx.Model(&installLinkRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", utc(at)).Error
+		revoked := utc(at)
+		row.RevokedAt = &revoked
+		return tx.Model(&installLinkRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", revoked).Error
 	})
-	return fail(err, "revoke install link %q of app %q", id, app)
+	if err != nil {
+		return store.InstallLink{}, fail(err, "revoke install link %q of app %q", id, app)
+	}
+	return installLinkOf(row), nil
 }

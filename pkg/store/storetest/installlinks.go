@@ -92,15 +92,17 @@ func testInstallLinks(t *testing.T, s store.Store) {
 	}
 	_, err = s.GetInstallLink(ctx, "crm", "tok-a", t0)
 	wantErr(t, "a used link", err, store.ErrNotFound)
-	wantErr(t, "revoking a used link", s.RevokeInstallLink(ctx, "crm", "il_a", t0), store.ErrConflict)
+	_, err = s.RevokeInstallLink(ctx, "crm", "il_a", t0)
+	wantErr(t, "revoking a used link", err, store.ErrConflict)
 
 	// A revoked link installs nothing.
-	wantErr(t, "revoking another app's link", s.RevokeInstallLink(ctx, "other", "il_b", t0), store.ErrNotFound)
-	if err := s.RevokeInstallLink(ctx, "crm", "il_b", t0.Add(2*time.Minute)); err != nil {
-		t.Fatal(err)
+	_, err = s.RevokeInstallLink(ctx, "other", "il_b", t0)
+	wantErr(t, "revoking another app's link", err, store.ErrNotFound)
+	if l, err := s.RevokeInstallLink(ctx, "crm", "il_b", t0.Add(2*time.Minute)); err != nil || l.Org != "acme" || !l.RevokedAt.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("RevokeInstallLink: got %+v (err %v), want il_b of acme revoked now", l, err)
 	}
-	if err := s.RevokeInstallLink(ctx, "crm", "il_b", t0.Add(3*time.Minute)); err != nil {
-		t.Fatalf("revoking it again: %v", err)
+	if l, err := s.RevokeInstallLink(ctx, "crm", "il_b", t0.Add(3*time.Minute)); err != nil || !l.RevokedAt.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("revoking it again: got %+v (err %v), want its first revocation kept", l, err)
 	}
 	_, _, err = s.InstallThroughLink(ctx, "tok-b", t0.Add(4*time.Minute), latchkey.Installation{App: "crm", Org: "acme", Values: map[string]string{"client_id": "evil"}})
 	wantErr(t, "installing through a revoked link", err, store.ErrNotFound)
