@@ -228,6 +228,23 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 	}
 	checkPage(t, ctx, "08-installed")
 
+	// The org page lists the link as used; a second one, revoked from the
+	// UI, opens nothing.
+	var state, revokedURL string
+	browse(t, ctx, "see the used link", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible(".install-link-state", chromedp.ByQuery),
+		chromedp.Text(".install-link-state", &state, chromedp.ByQuery))
+	if state != "used" {
+		t.Fatalf("the install link's state: got %q, want used", state)
+	}
+	browse(t, ctx, "issue and revoke a link", setInput("#install-org", "acme"), chromedp.Click(`//button[text()="Create install link"]`),
+		chromedp.WaitVisible("#install-link-url", chromedp.ByQuery), chromedp.AttributeValue("#install-link-url", "href", &revokedURL, nil, chromedp.ByQuery),
+		chromedp.WaitVisible(`//button[starts-with(., "Revoke")]`), chromedp.Evaluate(`window.confirm = () => true`, nil),
+		chromedp.Click(`//button[starts-with(., "Revoke")]`), chromedp.WaitNotPresent(`//button[starts-with(., "Revoke")]`))
+	checkPage(t, ctx, "08-install-links")
+	if resp, _ := h.do("GET", pathOf(t, revokedURL), "", "", ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the revoked link: got HTTP %d, want 404", resp.StatusCode)
+	}
+
 	// A user connects through the landing page against the fake provider.
 	link := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/users/u-42/connections/example/link", testAdminKey, "", ""))
 	browse(t, ctx, "open the landing page", chromedp.Navigate(link["url"].(string)), chromedp.WaitVisible(`//button[text()="Allow access"]`))

@@ -40,6 +40,7 @@ const usage = `Latchkey: OAuth integrations from configuration.
 
 Usage:
   latchkey serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--public-url URL] [--database-url URL] [--apps DIR]
+                 [--metrics-addr ADDR] [--trusted-proxies CIDR,...]
   latchkey apply -f FILE [-f FILE...] [--server URL]     (API key from LATCHKEY_API_KEY or LATCHKEY_ADMIN_API_KEY)
   latchkey apikeys create --scope admin|runtime [--app APP] [--name NAME]
   latchkey apikeys list

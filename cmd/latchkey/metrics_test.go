@@ -12,9 +12,9 @@ import (
 
 // TestMetricsAfterAFlow connects a user, reads the token, lets it expire
 // and reads it again (a refresh), has the provider forget it (a refused
-// refresh), and delivers a webhook: /metrics, without a key, shows each
-// counter moved, labelled by app and config only, and names no user and
-// no secret.
+// refresh), and delivers a webhook: /metrics, read with an admin key, shows
+// each counter moved, labelled by app and config only, and names no user
+// and no secret.
 func TestMetricsAfterAFlow(t *testing.T) {
 	h := startLatchkey(t)
 	provider := providertest.New(t, providertest.Options{
@@ -30,7 +30,7 @@ func TestMetricsAfterAFlow(t *testing.T) {
 	h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/webhooks", testAdminKey, "application/json",
 		`{"url": "`+recv.URL+`", "events": ["connection.created"]}`)
 
-	before := h.expect(http.StatusOK, "GET", "/metrics", "", "", "")
+	before := h.expect(http.StatusOK, "GET", "/metrics", testAdminKey, "", "")
 	if strings.Contains(string(before), "latchkey_refreshes_total{") {
 		t.Fatalf("before any refresh: got a refresh counter:\n%s", before)
 	}
@@ -49,7 +49,7 @@ func TestMetricsAfterAFlow(t *testing.T) {
 	var text string
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, b := h.do("GET", "/metrics", "", "", "")
+		resp, b := h.do("GET", "/metrics", testAdminKey, "", "")
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 			t.Fatalf("/metrics: got HTTP %d %q, want 200 text/plain", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
@@ -75,5 +75,46 @@ func TestMetricsAfterAFlow(t *testing.T) {
 		if strings.Contains(text, leak) {
 			t.Errorf("/metrics names %q", leak)
 		}
+	}
+}
+
+// TestMetricsNeedAnAdminKeyOrTheirOwnAddress reads /metrics, which names
+// every app and OAuth config, as a stranger and as a runtime key (refused),
+// as an admin key (served), and with --metrics-addr, where the metrics
+// move to their own listener and the API's address no longer serves them.
+func TestMetricsNeedAnAdminKeyOrTheirOwnAddress(t *testing.T) {
+	h := startLatchkey(t)
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/secret-project", testAdminKey, "application/json",
+		`{"settings": [{"name": "client_id", "level": "org"}]}`)
+	runtime := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apikeys", testAdminKey, "application/json",
+		`{"scope": "runtime", "app": "secret-project"}`))["key"].(string)
+	if resp, body := h.do("GET", "/metrics", "", "", ""); resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), "latchkey_") {
+		t.Fatalf("/metrics without a key: got HTTP %d %.80s, want 401", resp.StatusCode, body)
+	}
+	h.expect(http.StatusForbidden, "GET", "/metrics", runtime, "", "")
+	if body := h.expect(http.StatusOK, "GET", "/metrics", testAdminKey, "", ""); !strings.Contains(string(body), "go_goroutines") {
+		t.Fatalf("/metrics with an admin key: got %.200s, want the Prometheus text", body)
+	}
+
+	own := startLatchkeyWith(t, "", func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	if own.main.MetricsURL == "" {
+		t.Fatal("with --metrics-addr: got no metrics listener")
+	}
+	resp, err := http.Get(own.main.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("the metrics listener: got HTTP %d %q, want 200 text/plain", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	own.expect(http.StatusNotFound, "GET", "/metrics", testAdminKey, "", "")
+	resp, err = http.Get(own.main.MetricsURL + "/api/v1/apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the API on the metrics listener: got HTTP %d, want 404", resp.StatusCode)
 	}
 }

@@ -33,8 +33,9 @@ type Config struct {
 	PublicURL   string
 	DatabaseURL string
 	AppsDir     string
-	// AdminAPIKey, when set, is an admin key accepted from the start
-	// (LATCHKEY_ADMIN_API_KEY), for automation.
+	// AdminAPIKey, when set, is an admin key accepted while the server runs
+	// with it (LATCHKEY_ADMIN_API_KEY), for automation; it is never stored,
+	// so a restart without it, or with another value, ends it.
 	AdminAPIKey string
 	// RefreshMargin is how long before expiry the background worker
 	// refreshes tokens; RefreshInterval is its pause between rounds, and a
@@ -48,6 +49,14 @@ type Config struct {
 	// for token reads: 0 is sqlstore's default, negative turns it off (the
 	// operator commands, which read no tokens, run without it).
 	ConnectionCacheSize int
+	// MetricsAddr, when set, is the address /metrics is served on, without
+	// a key (keep it private); when empty, /metrics is served on Addr and
+	// needs an admin API key.
+	MetricsAddr string
+	// TrustedProxies is LATCHKEY_TRUSTED_PROXIES: addresses and CIDR ranges
+	// of the reverse proxies whose X-Forwarded-For names the client (for
+	// sign-in throttling); empty trusts none.
+	TrustedProxies string
 }
 
 // envOr returns the environment variable name's value, or def.
@@ -105,6 +114,9 @@ type Main struct {
 
 	// URL is the address the server listens on, once Run returned.
 	URL string
+	// MetricsURL is the address of the metrics listener (Config.MetricsAddr),
+	// once Run returned; empty without one.
+	MetricsURL string
 
 	store    *sqlstore.Store
 	api      *httpapi.Server
@@ -116,6 +128,12 @@ type Main struct {
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
 	webhooks   *webhook.Dispatcher
+	// metricsServer serves /metrics on Config.MetricsAddr; metricsDone
+	// receives its Serve's end.
+	metricsServer *http.Server
+	metricsDone   chan error
+	// envKey is the admin key of LATCHKEY_ADMIN_API_KEY, never stored.
+	envKey latchkey.APIKey
 }
 
 // Run opens the store (applying migrations), makes sure an admin key exists,
@@ -169,7 +187,16 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget})
+	proxies, err := httpapi.ParseTrustedProxies(m.Config.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("LATCHKEY_TRUSTED_PROXIES: %w", err)
+	}
+	var metricsOnAPI http.Handler
+	if m.Config.MetricsAddr == "" {
+		metricsOnAPI = metrics.Handler()
+	}
+	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget,
+		EnvAdminKey: m.envKey, TrustedProxies: proxies, Metrics: metricsOnAPI})
 	if err != nil {
 		return err
 	}
@@ -183,7 +210,19 @@ func (m *Main) Run(ctx context.Context) error {
 	} else {
 		close(m.workerDone)
 	}
-	m.server = &http.Server{Handler: metrics.Wrap(srv), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	if m.Config.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", m.Config.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics address: %w", err)
+		}
+		m.MetricsURL = "http://" + mln.Addr().String()
+		m.metricsServer = &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+		m.metricsDone = make(chan error, 1)
+		go func() { m.metricsDone <- m.metricsServer.Serve(mln) }()
+		m.Logger.Info("latchkey serves its metrics", "addr", mln.Addr().String())
+	}
+	m.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(ln) }()
 	m.Logger.Info("latchkey is serving", "addr", ln.Addr().String(), "public_url", public)
@@ -199,6 +238,14 @@ func (m *Main) Close() error {
 		defer cancel()
 		errs = append(errs, m.server.Shutdown(ctx))
 		if err := <-m.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.metricsServer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		errs = append(errs, m.metricsServer.Shutdown(ctx))
+		if err := <-m.metricsDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
 	}
@@ -222,27 +269,34 @@ func (m *Main) Close() error {
 // Store returns the server's store (for tests).
 func (m *Main) Store() store.Store { return m.store }
 
-// ensureAdminKey registers LATCHKEY_ADMIN_API_KEY, or on a database with no
-// admin key generates one and prints it once.
+// ensureAdminKey takes LATCHKEY_ADMIN_API_KEY as an admin key held in
+// memory (valid while the variable holds it), or, on a database with no
+// admin key, generates one, stores it and prints it once. Keys that earlier
+// versions stored from the variable are revoked first, so that a key once
+// published in the variable ends with it.
 func (m *Main) ensureAdminKey(ctx context.Context) error {
 	now := m.Now()
+	keys, err := m.store.ListAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.Name == apikey.EnvName && k.RevokedAt == nil {
+			if err := m.store.RevokeAPIKey(ctx, k.ID, now); err != nil {
+				return err
+			}
+			m.Logger.Warn("revoked an admin key stored from "+apikey.EnvName+" by an earlier version: the variable's key is now valid only while the variable holds it", "key", k.ID)
+		}
+	}
 	if m.Config.AdminAPIKey != "" {
-		rec, err := apikey.FromSecret(m.Config.AdminAPIKey, latchkey.ScopeAdmin, "LATCHKEY_ADMIN_API_KEY", now)
+		rec, err := apikey.FromSecret(m.Config.AdminAPIKey, latchkey.ScopeAdmin, apikey.EnvName, now)
 		if err != nil {
-			return fmt.Errorf("LATCHKEY_ADMIN_API_KEY: %w", err)
+			return fmt.Errorf("%s: %w", apikey.EnvName, err)
 		}
-		existing, err := m.store.GetAPIKey(ctx, rec.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return m.store.CreateAPIKey(ctx, rec)
-		case err != nil:
-			return err
-		case existing.RevokedAt != nil:
-			return fmt.Errorf("LATCHKEY_ADMIN_API_KEY was revoked; choose another key")
-		}
+		m.envKey = rec
 		return nil
 	}
-	keys, err := m.store.ListAPIKeys(ctx)
+	keys, err = m.store.ListAPIKeys(ctx)
 	if err != nil {
 		return err
 	}
@@ -334,6 +388,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	storeFlags(fs, &cfg)
 	fs.IntVar(&cfg.ConnectionCacheSize, "connection-cache", envInt("LATCHKEY_CONNECTION_CACHE", 0),
 		"how many decrypted connections to keep for token reads; 0 for the default (10000), negative for none (LATCHKEY_CONNECTION_CACHE)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", envOr("LATCHKEY_METRICS_ADDR", ""),
+		"address to serve /metrics on, without a key (keep it private); empty serves it on --addr for admin API keys only (LATCHKEY_METRICS_ADDR)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", envOr("LATCHKEY_TRUSTED_PROXIES", ""),
+		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client; empty trusts none (LATCHKEY_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}

@@ -139,14 +139,15 @@ func cookieValue(setCookie string) string {
 // TestInstallPrompt issues an install link for an org and fills the app's
 // org-level settings through the server-rendered prompt: a missing required
 // value is shown beside its field, secrets are never echoed back, an empty
-// secret keeps the stored one, and a forged or expired link is refused.
+// secret keeps the stored one (through a second link: each installs once),
+// and a forged or expired link is refused.
 func TestInstallPrompt(t *testing.T) {
 	h := startLatchkey(t)
 	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", strings.ReplaceAll(seedApp, "{{provider}}", "https://provider.example"))
 	link := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/install-link", testAdminKey, "", ""))
 	u, _ := url.Parse(link["url"].(string))
-	if u.Path != "/install/capacity" || u.Query().Get("org") != "acme" || u.Query().Get("sig") == "" {
-		t.Fatalf("got install link %s, want /install/capacity for acme, signed", u)
+	if u.Path != "/install/capacity" || len(u.Query().Get("token")) < 32 {
+		t.Fatalf("got install link %s, want /install/capacity with a token", u)
 	}
 	path := u.RequestURI()
 	resp, page := h.do("GET", path, "", "", "")
@@ -180,7 +181,11 @@ func TestInstallPrompt(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "is installed") {
 		t.Fatalf("save: got HTTP %d %s, want 200 installed", resp.StatusCode, page)
 	}
-	// Again with the secret left empty: the stored one is kept.
+	// Again, through a new link, with the secret left empty: the stored one
+	// is kept.
+	link = decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/install-link", testAdminKey, "", ""))
+	u, _ = url.Parse(link["url"].(string))
+	path = u.RequestURI()
 	form.Set("s_client_secret", "")
 	form.Set("s_client_id", "cid2")
 	h.expect(http.StatusOK, "POST", path, "", "application/x-www-form-urlencoded", form.Encode())
@@ -190,15 +195,18 @@ func TestInstallPrompt(t *testing.T) {
 			inst.Values["client_id"], inst.Values["client_secret"] == "the-org-secret-1", err)
 	}
 
-	// A forged signature, another org, and an expired link are refused.
-	q := u.Query()
-	q.Set("org", "other-org")
-	if resp, _ := h.do("GET", u.Path+"?"+q.Encode(), "", "", ""); resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("another org with acme's signature: got HTTP %d, want 400", resp.StatusCode)
+	// A forged token, a missing one, and an expired link are refused.
+	if resp, _ := h.do("GET", u.Path+"?token=forged-token-0123456789abcdefghijklmnop", "", "", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a forged token: got HTTP %d, want 404", resp.StatusCode)
 	}
-	h.clock.Advance(25 * 60 * 60 * 1e9)
-	if resp, _ := h.do("GET", path, "", "", ""); resp.StatusCode != http.StatusGone {
-		t.Errorf("after a day: got HTTP %d, want 410", resp.StatusCode)
+	if resp, _ := h.do("GET", u.Path, "", "", ""); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("no token: got HTTP %d, want 400", resp.StatusCode)
+	}
+	link = decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/install-link", testAdminKey, "", ""))
+	u, _ = url.Parse(link["url"].(string))
+	h.clock.Advance(61 * 60 * 1e9)
+	if resp, _ := h.do("GET", u.RequestURI(), "", "", ""); resp.StatusCode != http.StatusGone {
+		t.Errorf("after an hour: got HTTP %d, want 410", resp.StatusCode)
 	}
 	h.assertNoLeak("the-org-secret-1")
 }

@@ -17,6 +17,13 @@ import (
 
 const prefix = "lk_"
 
+// EnvName is the name of the admin key given through the environment
+// variable of that name. That key is held in memory only, valid while the
+// variable holds it; stored keys cannot take the name, so that a server
+// starting can tell the keys earlier versions stored from the variable
+// (which it revokes) from every other.
+const EnvName = "LATCHKEY_ADMIN_API_KEY"
+
 // Generate makes a new API key with the given scope (latchkey.ScopeAdmin, or
 // latchkey.ScopeRuntime bound to app). It returns the record to store and
 // the key to hand to its owner, once.
@@ -28,6 +35,10 @@ func Generate(scope, app, name string, now time.Time) (latchkey.APIKey, string, 
 		return latchkey.APIKey{}, "", latchkey.Errorf(latchkey.EINVALID, "a runtime key must name the app it reads")
 	case scope != latchkey.ScopeAdmin && scope != latchkey.ScopeRuntime:
 		return latchkey.APIKey{}, "", latchkey.Errorf(latchkey.EINVALID, "scope must be %q or %q", latchkey.ScopeAdmin, latchkey.ScopeRuntime)
+	}
+	if name == EnvName {
+		return latchkey.APIKey{}, "", &latchkey.Error{Code: latchkey.EINVALID, Message: "the key's name is reserved",
+			Fields: []latchkey.FieldError{{Field: "name", Message: "is reserved for the key of the environment variable " + EnvName}}}
 	}
 	idb := make([]byte, 8)
 	secret := make([]byte, 32)

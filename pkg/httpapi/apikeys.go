@@ -65,6 +65,9 @@ func (s *Server) revokeAPIKey(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
+	if s.envKey.Hash != nil && id == s.envKey.ID {
+		return latchkey.Errorf(latchkey.ECONFLICT, "this key comes from %s: restart the server without the variable, or with another value, to end it", apikey.EnvName)
+	}
 	if err := s.store.RevokeAPIKey(c.Request().Context(), id, s.now()); err != nil {
 		return err
 	}

@@ -70,6 +70,9 @@ func (s *Server) lookupKey(c echo.Context, token string) (latchkey.APIKey, error
 	if !ok {
 		return latchkey.APIKey{}, invalid
 	}
+	if s.envKey.Hash != nil && id == s.envKey.ID && apikey.Verify(s.envKey, secret) {
+		return s.envKey, nil
+	}
 	now := time.Now()
 	s.keys.mu.Lock()
 	ck, hit := s.keys.keys[id]

@@ -1,16 +1,15 @@
 package httpapi
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,31 +20,48 @@ import (
 )
 
 // Install links: how long they live unless asked otherwise, and at most.
+// A link is single-use: the save that installs the app uses it up.
 const (
-	DefaultInstallLinkTTL = 24 * time.Hour
-	MaxInstallLinkTTL     = 7 * 24 * time.Hour
+	DefaultInstallLinkTTL = time.Hour
+	MaxInstallLinkTTL     = 24 * time.Hour
+	MinInstallLinkTTL     = time.Minute
 )
 
-// AuditInstallLinkCreate is the audit action of an issued install link.
-const AuditInstallLinkCreate = "install_link.create"
+// Audit actions of install links: issued by an admin, used by an org
+// (with installation.put for the values it set), revoked by an admin.
+const (
+	AuditInstallLinkCreate = "install_link.create"
+	AuditInstallLinkUse    = "install_link.use"
+	AuditInstallLinkRevoke = "install_link.revoke"
+)
 
-// installActor is the audit actor of a change made through an install link.
-const installActor = "install-link"
+// installActorPrefix starts the audit actor of a change made through an
+// install link; the link's id follows.
+const installActorPrefix = "install-link:"
 
 func (s *Server) installRoutes(e *echo.Echo, api *echo.Group) {
 	api.POST("/apps/:app/orgs/:org/install-link", s.createInstallLink)
+	api.GET("/apps/:app/install-links", s.listInstallLinks)
+	api.DELETE("/apps/:app/install-links/:id", s.revokeInstallLink)
 	e.GET("/install/:app", s.installPrompt)
 	e.POST("/install/:app", s.installSave)
 }
 
-// createInstallLink issues a signed, expiring link to the install prompt of
-// an app for one org: {"expires_in": seconds} is optional (default a day, at
-// most a week).
+// installLinkView is an install link as the API lists it: never its token.
+type installLinkView struct {
+	store.InstallLink
+	State string `json:"state"`
+}
+
+// createInstallLink issues a link to the install prompt of an app for one
+// org, for admins only: whoever holds it sets the org's client credentials.
+// {"expires_in": seconds} is optional (default an hour, at most a day). The
+// link's token is shown once; the store keeps its hash.
 func (s *Server) createInstallLink(c echo.Context) error {
-	app, org := c.Param("app"), c.Param("org")
-	if err := requireApp(c, app); err != nil {
+	if err := requireAdmin(c); err != nil {
 		return err
 	}
+	app, org := c.Param("app"), c.Param("org")
 	if !latchkey.ValidID(org) {
 		return latchkey.Errorf(latchkey.EINVALID, "the org id must be 1 to 200 printable characters without '/'")
 	}
@@ -67,57 +83,90 @@ func (s *Server) createInstallLink(c echo.Context) error {
 	}
 	ttl := DefaultInstallLinkTTL
 	if req.ExpiresIn != 0 {
-		ttl = time.Duration(req.ExpiresIn) * time.Second
-		if req.ExpiresIn < 60 || ttl > MaxInstallLinkTTL {
+		if req.ExpiresIn < int64(MinInstallLinkTTL/time.Second) || req.ExpiresIn > int64(MaxInstallLinkTTL/time.Second) {
 			return &latchkey.Error{Code: latchkey.EINVALID, Message: "the install link's lifetime is out of range",
-				Fields: []latchkey.FieldError{{Field: "expires_in", Message: "must be from 60 to 604800 seconds"}}}
+				Fields: []latchkey.FieldError{{Field: "expires_in", Message: fmt.Sprintf("must be from %d to %d seconds",
+					int64(MinInstallLinkTTL/time.Second), int64(MaxInstallLinkTTL/time.Second))}}}
 		}
+		ttl = time.Duration(req.ExpiresIn) * time.Second
 	}
-	expires := s.now().Add(ttl).UTC().Truncate(time.Second)
-	sig, err := s.installSignature(c, app, org, expires.Unix())
+	token, err := randomID()
 	if err != nil {
 		return err
 	}
-	q := url.Values{"org": {org}, "expires": {strconv.FormatInt(expires.Unix(), 10)}, "sig": {sig}}
-	link := s.engine.PublicURL() + "/install/" + url.PathEscape(app) + "?" + q.Encode()
+	idb := make([]byte, 8)
+	if _, err := rand.Read(idb); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	link := store.InstallLink{ID: "il_" + hex.EncodeToString(idb), App: app, Org: org, CreatedBy: callerKey(c).ID,
+		CreatedAt: now.Truncate(time.Second), ExpiresAt: now.Add(ttl).Truncate(time.Second)}
+	if err := s.store.CreateInstallLink(c.Request().Context(), token, link); err != nil {
+		return err
+	}
+	u := s.engine.PublicURL() + "/install/" + url.PathEscape(app) + "?" + url.Values{"token": {token}}.Encode()
 	ev := event(c, AuditInstallLinkCreate)
-	ev.App, ev.Org = app, org
+	ev.App, ev.Org, ev.Detail = app, org, "link "+link.ID+" expires "+link.ExpiresAt.Format(time.RFC3339)
 	s.audit.record(c.Request().Context(), ev)
 	noStore(c)
-	return c.JSON(http.StatusCreated, map[string]any{"url": link, "expires_at": expires})
+	return c.JSON(http.StatusCreated, map[string]any{"id": link.ID, "url": u, "expires_at": link.ExpiresAt,
+		"install_link": installLinkView{InstallLink: link, State: link.State(now)}})
 }
 
-// installSignature signs an install link's app, org and expiry with a server
-// secret (HMAC-SHA256), which never leaves the server.
-func (s *Server) installSignature(c echo.Context, app, org string, expires int64) (string, error) {
-	key, err := s.serverSecret(c, "install-links")
-	if err != nil {
-		return "", err
+// listInstallLinks lists an app's install links (?org= for one org's),
+// newest first, with their state; never a token.
+func (s *Server) listInstallLinks(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
 	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("install\x00" + app + "\x00" + org + "\x00" + strconv.FormatInt(expires, 10)))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+	ctx := c.Request().Context()
+	if _, err := s.store.GetApp(ctx, c.Param("app")); err != nil {
+		return err
+	}
+	links, err := s.store.ListInstallLinks(ctx, c.Param("app"), c.QueryParam("org"))
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	out := make([]installLinkView, 0, len(links))
+	for _, l := range links {
+		out = append(out, installLinkView{InstallLink: l, State: l.State(now)})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"install_links": out})
 }
 
-// checkInstallLink verifies the signature and expiry of an install link's
-// query and returns its org.
-func (s *Server) checkInstallLink(c echo.Context) (string, error) {
-	org, exp, sig := c.QueryParam("org"), c.QueryParam("expires"), c.QueryParam("sig")
-	expires, err := strconv.ParseInt(exp, 10, 64)
-	if org == "" || sig == "" || err != nil {
-		return "", latchkey.Errorf(latchkey.EBADREQUEST, "this install link is incomplete; ask the app for a new one")
+// revokeInstallLink revokes an install link that has not been used, so that
+// it can no longer open the install prompt.
+func (s *Server) revokeInstallLink(c echo.Context) error {
+	if err := requireAdmin(c); err != nil {
+		return err
 	}
-	want, err := s.installSignature(c, c.Param("app"), org, expires)
+	ctx := c.Request().Context()
+	app, id := c.Param("app"), c.Param("id")
+	link, err := s.store.RevokeInstallLink(ctx, app, id, s.now())
 	if err != nil {
-		return "", err
+		return err
 	}
-	if !hmac.Equal([]byte(sig), []byte(want)) {
-		return "", latchkey.Errorf(latchkey.EBADREQUEST, "this install link is not valid; ask the app for a new one")
+	ev := event(c, AuditInstallLinkRevoke)
+	ev.App, ev.Org, ev.Detail = app, link.Org, "link "+id
+	s.audit.record(ctx, ev)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// installLinkOf returns the usable install link of the request's ?token=.
+func (s *Server) installLinkOf(c echo.Context) (store.InstallLink, error) {
+	token := c.QueryParam("token")
+	if token == "" {
+		return store.InstallLink{}, latchkey.Errorf(latchkey.EBADREQUEST, "this install link is incomplete; ask the app for a new one")
 	}
-	if !s.now().Before(time.Unix(expires, 0)) {
-		return "", latchkey.Errorf(latchkey.EEXPIRED, "this install link has expired; ask the app for a new one")
+	l, err := s.store.GetInstallLink(c.Request().Context(), c.Param("app"), token, s.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return l, latchkey.Errorf(latchkey.ENOTFOUND, "this install link is not valid, was used or was revoked; ask the app for a new one")
+	case errors.Is(err, store.ErrExpired):
+		return l, latchkey.Errorf(latchkey.EEXPIRED, "this install link has expired; ask the app for a new one")
 	}
-	return org, nil
+	return l, err
 }
 
 // installField is one org-level setting on the install prompt.
@@ -143,10 +192,11 @@ type installPage struct {
 }
 
 func (s *Server) installPrompt(c echo.Context) error {
-	org, err := s.checkInstallLink(c)
+	link, err := s.installLinkOf(c)
 	if err != nil {
 		return err
 	}
+	org := link.Org
 	app, err := s.store.GetApp(c.Request().Context(), c.Param("app"))
 	if err != nil {
 		return err
@@ -199,10 +249,11 @@ func (s *Server) newInstallPage(c echo.Context, app latchkey.App, org string, st
 // saved, or the form comes back with each problem beside its field.
 func (s *Server) installSave(c echo.Context) error {
 	ctx := c.Request().Context()
-	org, err := s.checkInstallLink(c)
+	link, err := s.installLinkOf(c)
 	if err != nil {
 		return err
 	}
+	org := link.Org
 	app, err := s.store.GetApp(ctx, c.Param("app"))
 	if err != nil {
 		return err
@@ -239,7 +290,11 @@ func (s *Server) installSave(c echo.Context) error {
 		page.Message = "Please correct the settings marked below."
 		return s.render(c, http.StatusUnprocessableEntity, "install.html", page)
 	}
-	if _, err := s.store.PutInstallation(ctx, latchkey.Installation{App: app.Name, Org: org, Values: values}); err != nil {
+	_, _, err = s.store.InstallThroughLink(ctx, c.QueryParam("token"), s.now(), latchkey.Installation{App: app.Name, Org: org, Values: values})
+	if errors.Is(err, store.ErrNotFound) {
+		return latchkey.Errorf(latchkey.ENOTFOUND, "this install link was used or revoked meanwhile; ask the app for a new one")
+	}
+	if err != nil {
 		return err
 	}
 	names := make([]string, 0, len(values))
@@ -247,7 +302,9 @@ func (s *Server) installSave(c echo.Context) error {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	s.audit.record(ctx, latchkey.AuditEvent{Actor: installActor, Action: latchkey.AuditInstallationPut, App: app.Name, Org: org,
+	actor := installActorPrefix + link.ID
+	s.audit.record(ctx, latchkey.AuditEvent{Actor: actor, Action: AuditInstallLinkUse, App: app.Name, Org: org, Detail: "link " + link.ID})
+	s.audit.record(ctx, latchkey.AuditEvent{Actor: actor, Action: latchkey.AuditInstallationPut, App: app.Name, Org: org,
 		Detail: "settings: " + strings.Join(names, ", ")})
 	page := s.newInstallPage(c, app, org, values, nil, nil)
 	page.Done = true

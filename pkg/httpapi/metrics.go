@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -64,17 +65,36 @@ func (m *Metrics) Refresh(app, config, outcome string) {
 // signature of webhook.Config.Observe.
 func (m *Metrics) WebhookDelivery(outcome string) { m.deliveries.WithLabelValues(outcome).Inc() }
 
-// Wrap serves GET /metrics in the Prometheus text format, without
-// authentication (it holds no secret and names no user), and passes every
-// other request to next.
-func (m *Metrics) Wrap(next http.Handler) http.Handler {
+// Handler serves the metrics in the Prometheus text format. It asks for no
+// key: serve it on a listen address of its own (--metrics-addr), or through
+// Config.Metrics, where it needs an admin API key. The metrics name apps and
+// OAuth configs, never an org, a user or a secret.
+func (m *Metrics) Handler() http.Handler {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			w.Header().Set("Cache-Control", "no-store")
-			h.ServeHTTP(w, r)
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
 	})
+}
+
+// metricsRoute serves h at GET /metrics for admin API keys (and signed-in
+// admins): the metrics name every app and OAuth config.
+func (s *Server) metricsRoute(e *echo.Echo, h http.Handler) {
+	serve := func(c echo.Context) error {
+		if err := requireAdmin(c); err != nil {
+			return err
+		}
+		h.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+	e.GET("/metrics", serve, s.authenticate)
 }

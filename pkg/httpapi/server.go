@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/latchkey/latchkey/pkg/flow"
+	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/templates"
 )
@@ -26,6 +28,18 @@ type Config struct {
 	// WebhooksChanged, when set, hears that a webhook of app was created or
 	// deleted (the webhook dispatcher's Forget).
 	WebhooksChanged func(app string)
+	// EnvAdminKey, when its Hash is set, is the admin key of
+	// LATCHKEY_ADMIN_API_KEY: accepted while this server runs with it,
+	// never stored, so that a restart without the variable (or with
+	// another value) ends it.
+	EnvAdminKey latchkey.APIKey
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// address (ParseTrustedProxies); without them the address is the TCP
+	// peer's, and X-Forwarded-For is ignored.
+	TrustedProxies []*net.IPNet
+	// Metrics, when set, is served at GET /metrics for admin keys; leave it
+	// nil when the metrics have a listen address of their own.
+	Metrics http.Handler
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -43,6 +57,10 @@ type Server struct {
 	secrets sync.Map
 	// webhooksChanged is Config.WebhooksChanged, never nil.
 	webhooksChanged func(app string)
+	// envKey is Config.EnvAdminKey.
+	envKey latchkey.APIKey
+	// signIns throttles failed sign-ins by account and client address.
+	signIns *signInThrottle
 }
 
 // New builds a Server with its routes.
@@ -61,12 +79,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.WebhooksChanged = func(string) {}
 	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
-		webhooksChanged: cfg.WebhooksChanged}
+		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey, signIns: newSignInThrottle()}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = clientAddressExtractor(cfg.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests)
 	e.Use(middleware.BodyLimit("1M"))
@@ -90,6 +109,9 @@ func New(cfg Config) (*Server, error) {
 	s.uiRoutes(e)
 	api.GET("/audit", s.listAudit)
 	s.webhookRoutes(api)
+	if cfg.Metrics != nil {
+		s.metricsRoute(e, cfg.Metrics)
+	}
 	s.echo = e
 	return s, nil
 }

@@ -90,9 +90,16 @@ func (s *Server) signIn(c echo.Context) error {
 		}
 		hash = dummyHash
 	}
+	try, wait := s.signIns.take(s.now(), c.RealIP(), accountOf(req.Email, admin, err == nil), err == nil)
+	if wait > 0 {
+		return tooManySignIns(c, wait)
+	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil {
+		try.failed()
+		s.auditFailedSignIn(c, req.Email, err == nil)
 		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "the email or the password is wrong")
 	}
+	try.succeeded()
 	id, err := randomID()
 	if err != nil {
 		return err
@@ -192,7 +199,7 @@ func (s *Server) csrfToken(c echo.Context, sessionID string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
 }
 
-// serverSecret returns a server secret (the CSRF and install-link keys),
+// serverSecret returns a server secret (the CSRF key),
 // read from the store once: it never changes while the store holds it.
 func (s *Server) serverSecret(c echo.Context, name string) ([]byte, error) {
 	if v, ok := s.secrets.Load(name); ok {

@@ -20,6 +20,7 @@ const (
 	EPROVIDER     = "provider_error"  // the OAuth provider refused or failed (502)
 	ENEEDSREAUTH  = "needs_reauth"    // the connection must be authorized again (409)
 	EREFRESHING   = "refresh_pending" // the token expired and refreshing it fails for now; retried later (424)
+	ETHROTTLED    = "throttled"       // too many tries: wait as Retry-After says (429)
 	EINTERNAL     = "internal"        // a fault of Latchkey itself (500)
 )
 

@@ -184,6 +184,28 @@ type Store interface {
 	// returns how many it deleted.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 
+	// CreateInstallLink stores an install link of an existing app under
+	// token (the store keeps only a hash of it); an id in use is refused
+	// with ErrConflict.
+	CreateInstallLink(ctx context.Context, token string, l InstallLink) error
+	// GetInstallLink returns the install link of app for token without
+	// using it: ErrNotFound when there is none, or it was used or revoked;
+	// ErrExpired when it expired before now.
+	GetInstallLink(ctx context.Context, app, token string, now time.Time) (InstallLink, error)
+	// InstallThroughLink checks the install link of token as GetInstallLink
+	// does, marks it used at now and saves inst, which must be of the link's
+	// app and org, as PutInstallation does: all in one transaction, so that
+	// of concurrent callers exactly one installs and the others get
+	// ErrNotFound.
+	InstallThroughLink(ctx context.Context, token string, now time.Time, inst latchkey.Installation) (InstallLink, latchkey.Installation, error)
+	// ListInstallLinks returns the install links of an app (of one org when
+	// org is not empty), newest first.
+	ListInstallLinks(ctx context.Context, app, org string) ([]InstallLink, error)
+	// RevokeInstallLink marks the install link id of app revoked at at and
+	// returns it: ErrNotFound when app has no such link. Revoking a link
+	// again keeps its first revocation; revoking a used one is ErrConflict.
+	RevokeInstallLink(ctx context.Context, app, id string, at time.Time) (InstallLink, error)
+
 	// Close releases the store's resources.
 	Close() error
 }

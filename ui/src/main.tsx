@@ -367,9 +367,15 @@ function Orgs({ name }: { name: string }) {
   const [org, setOrg] = useState('')
   const [link, setLink] = useState('')
   const [actErr, setActErr] = useState<APIError>()
+  const [links, linksErr, reloadLinks] = useLoad(() => api<{ install_links: any[] }>('GET', `/apps/${enc(name)}/install-links`), [name])
   const issue = async (e: Event) => {
     e.preventDefault(); setActErr(undefined); setLink('')
-    try { setLink((await api<any>('POST', `/apps/${enc(name)}/orgs/${enc(org)}/install-link`)).url) } catch (x) { setActErr(x as APIError) }
+    try { setLink((await api<any>('POST', `/apps/${enc(name)}/orgs/${enc(org)}/install-link`)).url); reloadLinks() } catch (x) { setActErr(x as APIError) }
+  }
+  const revoke = async (id: string, o: string) => {
+    if (!confirm(`Revoke the install link for ${o}? It will no longer open the install prompt.`)) return
+    setActErr(undefined)
+    try { await api('DELETE', `/apps/${enc(name)}/install-links/${enc(id)}`); reloadLinks() } catch (x) { setActErr(x as APIError) }
   }
   const uninstall = async (o: string) => {
     if (!confirm(`Uninstall ${name} for ${o}? Its users' connections are deleted.`)) return
@@ -385,13 +391,20 @@ function Orgs({ name }: { name: string }) {
           <td><dl class="values">{Object.entries(i.values || {}).map(([k, v]) => <><dt>{k}</dt><dd><code>{String(v)}</code></dd></>)}</dl></td>
           <td>{fmtTime(i.updated_at)}</td><td><button type="button" class="link danger" onClick={() => uninstall(i.org)}>Uninstall<span class="sr"> {i.org}</span></button></td></tr>)}</tbody></table>)}
     <section aria-labelledby="install-link"><h2 id="install-link">Install link</h2>
-      <p>An org fills its settings through a signed link that expires in a day.</p>
+      <p>An org fills its settings through a link that works once and expires in an hour. Anyone holding it can set the org's client credentials: send it only to the org's admin, and revoke it if it went astray.</p>
       <form onSubmit={issue} class="inline">
         <Field id="install-org" label="Org id" value={org} onInput={setOrg} error={actErr?.fieldError('org')} required />
         <button class="primary" type="submit">Create install link</button>
       </form>
       <ErrorBox err={actErr} />
-      {link && <p class="ok" role="status">Install link: <a href={link} id="install-link-url" target="_blank" rel="noreferrer">{link}</a></p>}
+      {link && <p class="ok" role="status">Install link (shown once): <a href={link} id="install-link-url" target="_blank" rel="noreferrer">{link}</a></p>}
+      <h3 id="install-links">Issued links</h3>
+      <ErrorBox err={linksErr} />
+      {links && (links.install_links.length === 0 ? <p>No install link has been issued.</p> :
+        <table aria-labelledby="install-links" tabIndex={0}><thead><tr><th scope="col">Org</th><th scope="col">State</th><th scope="col">Issued</th><th scope="col">Expires</th><th scope="col">Issued by</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
+          <tbody>{links.install_links.map(l => <tr id={'install-link-' + l.id}><td>{l.org}</td><td class="install-link-state">{l.state}</td>
+            <td>{fmtTime(l.created_at)}</td><td>{fmtTime(l.expires_at)}</td><td><code>{l.created_by}</code></td>
+            <td>{l.state === 'pending' && <button type="button" class="link danger" onClick={() => revoke(l.id, l.org)}>Revoke<span class="sr"> the link for {l.org}</span></button>}</td></tr>)}</tbody></table>)}
     </section>
   </>
 }

@@ -97,7 +97,7 @@ func (s *Store) decodeApp(row appRow) (latchkey.App, error) {
 func (s *Store) DeleteApp(ctx context.Context, name string) error {
 	defer s.forgetOrgConnections(name, "")
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		for _, table := range []string{"setting_values", "connections", "installations", "links", "auth_states",
+		for _, table := range []string{"setting_values", "connections", "installations", "links", "auth_states", "install_links",
 			"webhook_attempts", "webhook_deliveries", "webhooks"} {
 			if err := tx.Exec("DELETE FROM "+table+" WHERE app = ?", name).Error; err != nil {
 				return fail(err, "deleting the %s of app %q", table, name)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -21,52 +22,69 @@ func (s *Store) PutInstallation(ctx context.Context, inst latchkey.Installation)
 		return latchkey.Installation{}, latchkey.Errorf(latchkey.EINVALID, "an installation needs an app and an org")
 	}
 	now := s.now()
+	sealed, err := s.sealInstallation(inst)
+	if err != nil {
+		return latchkey.Installation{}, err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error { return putInstallation(tx, inst, sealed, now) })
+	if err != nil {
+		return latchkey.Installation{}, err
+	}
+	return savedInstallation(inst, now), nil
+}
+
+// sealInstallation seals an installation's values, each bound to its row.
+func (s *Store) sealInstallation(inst latchkey.Installation) (map[string]string, error) {
 	sealed := make(map[string]string, len(inst.Values))
 	for name, v := range inst.Values {
 		ct, err := s.seal(v, valueAD(inst.App, inst.Org, "", name)...)
 		if err != nil {
-			return latchkey.Installation{}, err
+			return nil, err
 		}
 		sealed[name] = ct
 	}
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := appExists(tx, inst.App); err != nil {
-			return err
-		}
-		var owned []valueRow
-		if err := tx.Where("app = ? AND org = ? AND user_id = '' AND config <> ''", inst.App, inst.Org).Find(&owned).Error; err != nil {
-			return fail(err, "reading the org-level values of %s/%s", inst.App, inst.Org)
-		}
-		for _, o := range owned {
-			if _, ok := inst.Values[o.Name]; ok {
-				return latchkey.Errorf(latchkey.ECONFLICT, "setting %q of org %q is owned by connection %q", o.Name, inst.Org, o.Config)
-			}
-		}
-		err := tx.Exec(`INSERT INTO installations (app, org, updated_at) VALUES (?, ?, ?)
-			ON CONFLICT (app, org) DO UPDATE SET updated_at = excluded.updated_at`, inst.App, inst.Org, now).Error
-		if err != nil {
-			return fail(err, "saving the installation of app %q by org %q", inst.App, inst.Org)
-		}
-		if err := tx.Exec("DELETE FROM setting_values WHERE app = ? AND org = ? AND user_id = '' AND config = ''", inst.App, inst.Org).Error; err != nil {
-			return fail(err, "replacing the values of org %q in app %q", inst.Org, inst.App)
-		}
-		for _, name := range slices.Sorted(maps.Keys(sealed)) {
-			row := valueRow{App: inst.App, Org: inst.Org, Name: name, Value: sealed[name], UpdatedAt: now}
-			if err := tx.Create(&row).Error; err != nil {
-				return fail(err, "saving setting %q of org %q in app %q", name, inst.Org, inst.App)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return latchkey.Installation{}, err
-	}
+	return sealed, nil
+}
+
+// savedInstallation is inst as PutInstallation returns it once saved.
+func savedInstallation(inst latchkey.Installation, now time.Time) latchkey.Installation {
 	inst.Values = maps.Clone(inst.Values)
 	if inst.Values == nil {
 		inst.Values = map[string]string{}
 	}
 	inst.UpdatedAt = now
-	return inst, nil
+	return inst
+}
+
+// putInstallation writes PutInstallation's rows in tx, the values sealed.
+func putInstallation(tx *gorm.DB, inst latchkey.Installation, sealed map[string]string, now time.Time) error {
+	if err := appExists(tx, inst.App); err != nil {
+		return err
+	}
+	var owned []valueRow
+	if err := tx.Where("app = ? AND org = ? AND user_id = '' AND config <> ''", inst.App, inst.Org).Find(&owned).Error; err != nil {
+		return fail(err, "reading the org-level values of %s/%s", inst.App, inst.Org)
+	}
+	for _, o := range owned {
+		if _, ok := inst.Values[o.Name]; ok {
+			return latchkey.Errorf(latchkey.ECONFLICT, "setting %q of org %q is owned by connection %q", o.Name, inst.Org, o.Config)
+		}
+	}
+	err := tx.Exec(`INSERT INTO installations (app, org, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (app, org) DO UPDATE SET updated_at = excluded.updated_at`, inst.App, inst.Org, now).Error
+	if err != nil {
+		return fail(err, "saving the installation of app %q by org %q", inst.App, inst.Org)
+	}
+	if err := tx.Exec("DELETE FROM setting_values WHERE app = ? AND org = ? AND user_id = '' AND config = ''", inst.App, inst.Org).Error; err != nil {
+		return fail(err, "replacing the values of org %q in app %q", inst.Org, inst.App)
+	}
+	for _, name := range slices.Sorted(maps.Keys(sealed)) {
+		row := valueRow{App: inst.App, Org: inst.Org, Name: name, Value: sealed[name], UpdatedAt: now}
+		if err := tx.Create(&row).Error; err != nil {
+			return fail(err, "saving setting %q of org %q in app %q", name, inst.Org, inst.App)
+		}
+	}
+	return nil
 }
 
 // GetInstallation returns an org's installation of an app with its

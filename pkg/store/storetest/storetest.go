@@ -50,6 +50,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLog", testAuditLog},
 		{"ClaimRefreshes", testClaimRefreshes},
 		{"Webhooks", testWebhooks},
+		{"InstallLinks", testInstallLinks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
