@@ -68,7 +68,7 @@ type seenResponse struct {
 	body         []byte
 }
 
-func startLatchkey(tb testing.TB) *harness {
+func startLatchkey(tb testing.TB, options ...func(*Main)) *harness {
 	tb.Helper()
 	clock := providertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	logs := &syncWriter{w: &bytes.Buffer{}}
@@ -78,6 +78,9 @@ func startLatchkey(tb testing.TB) *harness {
 		Now:    clock.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stdout: io.Discard,
+	}
+	for _, o := range options {
+		o(m)
 	}
 	if err := m.Run(context.Background()); err != nil {
 		tb.Fatalf("Run: %v", err)

@@ -43,6 +43,8 @@ type Server struct {
 	secrets sync.Map
 	// webhooksChanged is Config.WebhooksChanged, never nil.
 	webhooksChanged func(app string)
+	// routes knows which methods the routes take on a path (edge.go).
+	routes routeTable
 }
 
 // New builds a Server with its routes.
@@ -71,6 +73,8 @@ func New(cfg Config) (*Server, error) {
 	e.Use(s.logRequests)
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(securityHeaders)
+	e.Pre(s.routeRequests)
+	e.Use(s.checkInputs)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
