@@ -16,7 +16,6 @@ settings:
   - {name: client_secret, level: org, secret: true}
   - {name: shop, level: org}
   - {name: signing, level: org, secret: true}
-  - {name: api_key, level: org, secret: true}
   - {name: access_token, level: user, secret: true}
 oauth_configs:
   - name: shopify

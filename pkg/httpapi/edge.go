@@ -100,7 +100,9 @@ func (s *Server) has(method, path string) bool {
 			}
 		}
 	})
-	c := s.echo.NewContext(nil, nil)
+	c := s.echo.AcquireContext()
+	defer s.echo.ReleaseContext(c)
+	c.Reset(nil, nil)
 	s.echo.Router().Find(method, path, c)
 	return s.routes.real[method+" "+c.Path()]
 }
@@ -128,7 +130,7 @@ const edgeKey = "latchkey.edge"
 type edgeDecision struct {
 	err   error
 	allow []string
-	head  bool
+	head  bool // a HEAD routed as GET
 }
 
 // routeRequests runs before routing: it writes the path canonically for the
@@ -177,7 +179,7 @@ func (s *Server) checkInputs(next echo.HandlerFunc) echo.HandlerFunc {
 		if d.err != nil {
 			return d.err
 		}
-		if d.head {
+		if d.head || c.Request().Method == http.MethodHead {
 			c.Response().Writer = headWriter{c.Response().Writer}
 		}
 		if len(d.allow) > 0 {

@@ -11,7 +11,6 @@ const sampleYAML = `
 name: crm
 settings:
   - {name: client_id, level: org, required: true}
-  - {name: client_secret, level: org, secret: true}
   - {name: access_token, level: user, secret: true}
 oauth_configs:
   - name: p
@@ -31,7 +30,7 @@ func TestParseAppReadsYAMLAndJSONAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fromJSON.Name != "crm" || len(fromJSON.Settings) != 3 || fromJSON.OAuthConfigs[0].TokenURL != "https://p.example.com/token" {
+	if fromJSON.Name != "crm" || len(fromJSON.Settings) != 2 || fromJSON.OAuthConfigs[0].TokenURL != "https://p.example.com/token" {
 		t.Fatalf("got %+v, want the YAML document's content", fromJSON)
 	}
 	if err := y.Validate(); err != nil {

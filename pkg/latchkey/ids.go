@@ -3,6 +3,7 @@ package latchkey
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -120,38 +121,45 @@ func CheckLine(s string) error {
 // included, under its path as written in JSON ("oauth_configs[0].label",
 // "values.client_id"), starting at prefix.
 func CheckStrings(v any, prefix string, fe *FieldErrors) {
-	checkStrings(reflect.ValueOf(v), prefix, fe)
+	walkStrings(reflect.ValueOf(v), prefix, func(path, s string, key bool) {
+		if err := CheckText(s); err != nil {
+			if key {
+				fe.Add(joinPath(path, strconv.QuoteToASCII(s)), "the name %v", err)
+			} else {
+				fe.Add(path, "%v", err)
+			}
+		}
+	})
 }
 
-func checkStrings(v reflect.Value, path string, fe *FieldErrors) {
+// walkStrings calls visit with every string in v and its path; map keys
+// are visited with key set and the path of their map.
+func walkStrings(v reflect.Value, path string, visit func(path, s string, key bool)) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			checkStrings(v.Elem(), path, fe)
+			walkStrings(v.Elem(), path, visit)
 		}
 	case reflect.String:
-		if err := CheckText(v.String()); err != nil {
-			fe.Add(path, "%v", err)
-		}
+		visit(path, v.String(), false)
 	case reflect.Slice, reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			return // bytes, not text
 		}
 		for i := 0; i < v.Len(); i++ {
-			checkStrings(v.Index(i), path+"["+strconv.Itoa(i)+"]", fe)
+			walkStrings(v.Index(i), path+"["+strconv.Itoa(i)+"]", visit)
 		}
 	case reflect.Map:
 		iter := v.MapRange()
 		for iter.Next() {
 			k := iter.Key()
-			name := fmt.Sprint(k.Interface())
 			if k.Kind() == reflect.String {
-				if err := CheckText(k.String()); err != nil {
-					fe.Add(joinPath(path, strconv.QuoteToASCII(k.String())), "the name %v", err)
-					continue
+				visit(path, k.String(), true)
+				if CheckText(k.String()) != nil {
+					continue // its value is named by a key that cannot be
 				}
 			}
-			checkStrings(iter.Value(), joinPath(path, name), fe)
+			walkStrings(iter.Value(), joinPath(path, fmt.Sprint(k.Interface())), visit)
 		}
 	case reflect.Struct:
 		t := v.Type()
@@ -167,12 +175,37 @@ func checkStrings(v reflect.Value, path string, fe *FieldErrors) {
 				name = tag
 			}
 			if sf.Anonymous {
-				checkStrings(v.Field(i), path, fe)
+				walkStrings(v.Field(i), path, visit)
 				continue
 			}
-			checkStrings(v.Field(i), joinPath(path, name), fe)
+			walkStrings(v.Field(i), joinPath(path, name), visit)
 		}
 	}
+}
+
+var (
+	actionRE     = regexp.MustCompile(`\{\{.*?\}\}`)
+	identifierRE = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+)
+
+// templateNames returns every identifier inside a template action
+// ({{…}}) of the strings in vs: the names the templates may use as values
+// (and the functions they call, which does no harm here).
+func templateNames(vs ...any) map[string]bool {
+	names := map[string]bool{}
+	for _, v := range vs {
+		walkStrings(reflect.ValueOf(v), "", func(_, s string, key bool) {
+			if key {
+				return
+			}
+			for _, a := range actionRE.FindAllString(s, -1) {
+				for _, id := range identifierRE.FindAllString(a, -1) {
+					names[id] = true
+				}
+			}
+		})
+	}
+	return names
 }
 
 func joinPath(prefix, name string) string {
@@ -196,4 +229,17 @@ func describeRune(r rune) string {
 		return fmt.Sprintf("%q", r)
 	}
 	return fmt.Sprintf("the character %U", r)
+}
+
+// usesValue reports whether a value fixed in the config under name, which
+// names no setting, is used: by one of the config's templates or the app's
+// APIs, or, for client_id and client_secret, by the engine's client
+// authentication when the config does not template them itself.
+func (c *OAuthConfig) usesValue(a *App, name string) bool {
+	if (name == "client_id" && c.ClientID == "") || (name == "client_secret" && c.ClientSecret == "") {
+		return true
+	}
+	cfg := *c
+	cfg.Values = nil
+	return templateNames(cfg, a.APIs)[name]
 }
