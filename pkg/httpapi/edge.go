@@ -29,6 +29,8 @@ import (
 // then unescaped exactly once and checked against its grammar: app and
 // config names against latchkey.NameRule, every other parameter (org and
 // user ids, key and webhook ids, link tokens) against latchkey.IDRule.
+// Query parameter names are one line of text; ?org= is an id, ?app= a
+// name, any other value UTF-8 without NUL.
 // Handlers read parameters with c.Param and get the decoded, checked value.
 // A wildcard parameter ("*") is a path, not an id: it keeps its canonical
 // escaped form.
@@ -47,7 +49,8 @@ var paramRules = map[string]func(string) error{
 }
 
 // queryRules are the grammars of query parameters by name, when not empty;
-// any other is one line of text (latchkey.CheckLine).
+// any other is text (latchkey.CheckText: UTF-8 without NUL), so that a
+// provider's multi-line error_description still reaches its page.
 var queryRules = map[string]func(string) error{
 	"org": latchkey.CheckID,
 	"app": checkName,
@@ -240,7 +243,7 @@ func checkQuery(raw string) error {
 			case check != nil && v != "":
 				err = check(v)
 			default:
-				err = latchkey.CheckLine(v)
+				err = latchkey.CheckText(v)
 			}
 			if err != nil {
 				return fieldError(latchkey.EBADREQUEST, "the query parameter "+name+" is not valid", name, err.Error())
