@@ -1,14 +1,17 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkey/latchkey/pkg/apikey"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
+
+// MaxAPIKeyName is the most characters an API key's name may have.
+const MaxAPIKeyName = 100
 
 func (s *Server) apiKeyRoutes(g *echo.Group) {
 	g.GET("/apikeys", s.listAPIKeys)
@@ -37,9 +40,20 @@ func (s *Server) createAPIKey(c echo.Context) error {
 		Scope string `json:"scope"`
 		App   string `json:"app"`
 	}
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
-		return &latchkey.Error{Code: latchkey.EINVALID, Message: "the body must be a JSON object with scope, and app for a runtime key",
-			Fields: []latchkey.FieldError{{Field: "", Message: "is not a JSON object"}}}
+	if err := readJSON(c, &req, jsonBody{}); err != nil {
+		return err
+	}
+	var fe latchkey.FieldErrors
+	if err := latchkey.CheckLine(req.Name); err != nil {
+		fe.Add("name", "%v", err)
+	} else if utf8.RuneCountInString(req.Name) > MaxAPIKeyName {
+		fe.Add("name", "is longer than %d characters", MaxAPIKeyName)
+	}
+	if req.Scope == latchkey.ScopeRuntime && !latchkey.ValidName(req.App) {
+		fe.Add("app", "must name the app a runtime key reads: it %s", latchkey.NameRule)
+	}
+	if err := fe.Err("the API key is not valid"); err != nil {
+		return err
 	}
 	if req.Scope == latchkey.ScopeRuntime {
 		if _, err := s.store.GetApp(c.Request().Context(), req.App); err != nil {

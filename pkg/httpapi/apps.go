@@ -44,17 +44,22 @@ func (s *Server) getApp(c echo.Context) error {
 	return c.JSON(http.StatusOK, app.Redact())
 }
 
-// putApp creates or replaces an app document, JSON or YAML. The document
-// is validated and compiled whole; a bad one changes nothing.
+// putApp creates or replaces an app document, JSON or YAML as its
+// Content-Type says (JSON when it says nothing). The document is validated
+// and compiled whole; a bad one changes nothing.
 func (s *Server) putApp(c echo.Context) error {
 	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	format, err := documentFormat(c.Request().Header.Get(echo.HeaderContentType))
+	if err != nil {
 		return err
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return latchkey.WrapError(latchkey.EBADREQUEST, err, "the request body cannot be read")
 	}
-	app, err := latchkey.ParseApp(body)
+	app, err := latchkey.ParseAppAs(body, format)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,12 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="latchkey"`)
 			return latchkey.Errorf(latchkey.EUNAUTHORIZED, "an API key is required: send Authorization: Bearer <key>")
 		}
-		key, err := s.lookupKey(c, strings.TrimSpace(token))
+		token = strings.TrimSpace(token)
+		if !visibleASCII(token) {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
+			return latchkey.Errorf(latchkey.EUNAUTHORIZED, "the API key is not valid")
+		}
+		key, err := s.lookupKey(c, token)
 		if err != nil {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
 			return err
@@ -62,6 +67,21 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(keyContext, key)
 		return next(c)
 	}
+}
+
+// visibleASCII reports whether an API key has the form every key has: 1
+// to 512 visible ASCII characters (RFC 6750 §2.1 allows fewer), so that no
+// other byte reaches the store.
+func visibleASCII(s string) bool {
+	if s == "" || len(s) > 512 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) lookupKey(c echo.Context, token string) (latchkey.APIKey, error) {

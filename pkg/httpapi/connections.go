@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"time"
 
@@ -46,15 +44,8 @@ func (s *Server) createLink(c echo.Context) error {
 		ReturnTo string `json:"return_to"`
 		Popup    bool   `json:"popup"`
 	}
-	body, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return latchkey.WrapError(latchkey.EBADREQUEST, err, "the request body cannot be read")
-	}
-	if len(body) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
-			return &latchkey.Error{Code: latchkey.EINVALID, Message: "the body must be a JSON object",
-				Fields: []latchkey.FieldError{{Field: "", Message: err.Error()}}}
-		}
+	if err := readJSON(c, &req, jsonBody{optional: true, lenient: true}); err != nil {
+		return err
 	}
 	link, err := s.engine.CreateLink(c.Request().Context(), flow.LinkRequest{Key: key, ReturnTo: req.ReturnTo, Popup: req.Popup})
 	if err != nil {

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -66,10 +64,7 @@ func (s *Server) putInstallation(c echo.Context) error {
 	if err := requireAdmin(c); err != nil {
 		return err
 	}
-	org := c.Param("org")
-	if !latchkey.ValidID(org) {
-		return latchkey.Errorf(latchkey.EINVALID, "the org id must be 1 to 200 printable characters without '/'")
-	}
+	org := c.Param("org") // checked at the edge (edge.go)
 	app, err := s.store.GetApp(ctx, c.Param("app"))
 	if err != nil {
 		return err
@@ -134,16 +129,14 @@ func (s *Server) deleteInstallation(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// readValues reads a JSON object of string values.
+// readValues reads a JSON object of string values (null for empty).
 func readValues(c echo.Context) (map[string]string, error) {
-	body, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return nil, latchkey.WrapError(latchkey.EBADREQUEST, err, "the request body cannot be read")
-	}
 	var raw map[string]any
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return nil, &latchkey.Error{Code: latchkey.EINVALID, Message: "the body must be a JSON object of setting names to string values",
-			Fields: []latchkey.FieldError{{Field: "", Message: "is not a JSON object"}}}
+	if err := readJSON(c, &raw, jsonBody{}); err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, fieldError(latchkey.EINVALID, "the body must be a JSON object of setting names to string values", "", "is not a JSON object")
 	}
 	values := map[string]string{}
 	var fe latchkey.FieldErrors

@@ -61,6 +61,8 @@ type Server struct {
 	envKey latchkey.APIKey
 	// signIns throttles failed sign-ins by account and client address.
 	signIns *signInThrottle
+	// routes knows which methods the routes take on a path (edge.go).
+	routes routeTable
 }
 
 // New builds a Server with its routes.
@@ -90,6 +92,8 @@ func New(cfg Config) (*Server, error) {
 	e.Use(s.logRequests)
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(securityHeaders)
+	e.Pre(s.routeRequests)
+	e.Use(s.checkInputs)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -67,13 +66,14 @@ func (s *Server) signIn(c echo.Context) error {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
-		return &latchkey.Error{Code: latchkey.EINVALID, Message: "the body must be a JSON object with email and password",
-			Fields: []latchkey.FieldError{{Field: "", Message: "is not a JSON object"}}}
+	if err := readJSON(c, &req, jsonBody{typed: true}); err != nil {
+		return err // a form or text/plain post, which another site can send, gets 415
 	}
 	var fe latchkey.FieldErrors
 	if strings.TrimSpace(req.Email) == "" {
 		fe.Add("email", "is required")
+	} else if err := latchkey.CheckLine(req.Email); err != nil || len(req.Email) > 254 {
+		fe.Add("email", "must be an email address of at most 254 bytes, without control characters")
 	}
 	if req.Password == "" {
 		fe.Add("password", "is required")
@@ -163,6 +163,9 @@ func sessionOf(c echo.Context) (string, store.Session, bool) {
 // request that changes something must carry the session's CSRF token in
 // X-CSRF-Token. The caller acts as an admin key whose id names the admin.
 func (s *Server) authenticateSession(c echo.Context, cookie *http.Cookie) error {
+	if !latchkey.ValidToken(cookie.Value) { // not one we set: nothing to look up
+		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "the session has ended; sign in again")
+	}
 	sess, err := s.store.GetSession(c.Request().Context(), cookie.Value, s.now())
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
 		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "the session has ended; sign in again")

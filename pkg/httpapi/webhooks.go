@@ -3,7 +3,6 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -53,9 +52,8 @@ func (s *Server) createWebhook(c echo.Context) error {
 		URL    string   `json:"url"`
 		Events []string `json:"events"`
 	}
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
-		return &latchkey.Error{Code: latchkey.EINVALID, Message: "the body must be a JSON object with url and, optionally, events",
-			Fields: []latchkey.FieldError{{Field: "", Message: "is not a JSON object"}}}
+	if err := readJSON(c, &req, jsonBody{}); err != nil {
+		return err
 	}
 	var fe latchkey.FieldErrors
 	if err := webhook.CheckURL(req.URL); err != nil {

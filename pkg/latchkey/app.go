@@ -119,25 +119,15 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 var settingNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // ValidName reports whether s may name an app, an OAuth config or an API:
-// lower-case letters, digits, '-' and '_', at most 63 characters.
+// lower-case letters, digits, '-' and '_', at most 63 characters (NameRule).
 func ValidName(s string) bool { return nameRE.MatchString(s) }
 
 // ValidSettingName reports whether s may name a setting: an identifier that
-// templates can use bare ({{client_id}}).
-func ValidSettingName(s string) bool { return settingNameRE.MatchString(s) }
-
-// ValidID reports whether s may identify an org or a user: 1 to 200
-// printable characters without '/', whitespace or control characters.
-func ValidID(s string) bool {
-	if s == "" || len(s) > 200 {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r == '/' || r == 0x7f {
-			return false
-		}
-	}
-	return true
+// templates can use bare ({{client_id}}), so neither a keyword or constant
+// of text/template nor a name starting with ReservedSettingPrefix
+// (SettingNameRule).
+func ValidSettingName(s string) bool {
+	return settingNameRE.MatchString(s) && !reservedSettingNames[s] && !strings.HasPrefix(s, ReservedSettingPrefix)
 }
 
 // Validate checks the document's structure: names, levels, duplicate names,
@@ -146,8 +136,9 @@ func ValidID(s string) bool {
 // extraction paths are compiled by the flow engine.
 func (a *App) Validate() error {
 	var fe FieldErrors
+	CheckStrings(a, "", &fe)
 	if !ValidName(a.Name) {
-		fe.Add("name", "must be 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+		fe.Add("name", NameRule)
 	}
 	for i, u := range a.AllowedReturnURLs {
 		if err := CheckAbsoluteURL(u); err != nil {
@@ -159,7 +150,7 @@ func (a *App) Validate() error {
 		f := fmt.Sprintf("settings[%d]", i)
 		switch {
 		case !ValidSettingName(s.Name):
-			fe.Add(f+".name", "must be an identifier (letters, digits, '_'), at most 63 characters")
+			fe.Add(f+".name", SettingNameRule)
 		case seen[s.Name]:
 			fe.Add(f+".name", "duplicate setting %q", s.Name)
 		case Builtin(s.Name) && s.Name != "redirect_uri":

@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -15,10 +16,29 @@ import (
 // MaxDocumentSize is the largest app document accepted, in bytes.
 const MaxDocumentSize = 1 << 20
 
-// ParseApp reads an app document, JSON or YAML. A document that is not
+// Formats of an app document.
+const (
+	FormatJSON = "json"
+	FormatYAML = "yaml"
+)
+
+// ParseApp reads an app document, JSON when it starts with '{' and YAML
+// otherwise (files, whose name may not say). A document that is not
 // syntactically valid, or names an unknown field, gets an EINVALID error
 // naming the place; its content is checked by Validate.
 func ParseApp(data []byte) (App, error) {
+	format := FormatYAML
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		format = FormatJSON
+	}
+	return ParseAppAs(data, format)
+}
+
+// ParseAppAs reads an app document in format (FormatJSON or FormatYAML),
+// as the Content-Type of a request says, and refuses a document that is
+// not in that format, is not valid UTF-8, or is not one object (a JSON
+// null or a YAML scalar is no document).
+func ParseAppAs(data []byte, format string) (App, error) {
 	var app App
 	if len(data) > MaxDocumentSize {
 		return app, Errorf(EINVALID, "the document is larger than %d bytes", MaxDocumentSize)
@@ -27,7 +47,14 @@ func ParseApp(data []byte) (App, error) {
 	if len(trimmed) == 0 {
 		return app, &Error{Code: EINVALID, Message: "the document is empty", Fields: []FieldError{{Field: "", Message: "is empty"}}}
 	}
-	if trimmed[0] == '{' {
+	if !utf8.Valid(trimmed) {
+		return app, documentError("", errors.New("the document is not valid UTF-8"))
+	}
+	switch format {
+	case FormatJSON:
+		if trimmed[0] != '{' {
+			return App{}, documentError("", errors.New("the document must be a JSON object"))
+		}
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&app); err != nil {
@@ -37,17 +64,26 @@ func ParseApp(data []byte) (App, error) {
 			return App{}, documentError("", errors.New("unexpected data after the document"))
 		}
 		return app, nil
+	case FormatYAML:
+		var node yaml.Node
+		if err := yaml.Unmarshal(trimmed, &node); err != nil {
+			return App{}, documentError("", err)
+		}
+		if len(node.Content) != 1 || node.Content[0].Kind != yaml.MappingNode {
+			return App{}, documentError("", errors.New("the document must be a YAML mapping"))
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(trimmed))
+		dec.KnownFields(true)
+		if err := dec.Decode(&app); err != nil {
+			return App{}, documentError("", err)
+		}
+		var extra yaml.Node
+		if err := dec.Decode(&extra); err != io.EOF {
+			return App{}, documentError("", errors.New("only one document is allowed"))
+		}
+		return app, nil
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(trimmed))
-	dec.KnownFields(true)
-	if err := dec.Decode(&app); err != nil {
-		return App{}, documentError("", err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err != io.EOF {
-		return App{}, documentError("", errors.New("only one document is allowed"))
-	}
-	return app, nil
+	return App{}, Errorf(EINVALID, "unknown document format %q", format)
 }
 
 var yamlFieldRE = regexp.MustCompile(`field (\S+) not found`)

@@ -3,6 +3,7 @@ package latchkey
 import (
 	"fmt"
 	"sort"
+	"strconv"
 )
 
 // ValidateInstallation checks the org-level values an org fills in when it
@@ -18,12 +19,18 @@ func (a *App) ValidateInstallation(values map[string]string) error {
 	for _, name := range names {
 		s, ok := a.Setting(name)
 		switch {
+		case CheckLine(name) != nil:
+			fe.Add(strconv.QuoteToASCII(name), "is not a setting name: %v", CheckLine(name))
 		case !ok:
 			fe.Add(name, "is not a setting of app %q", a.Name)
 		case s.Level != LevelOrg:
 			fe.Add(name, "is a %s-level setting; an installation sets only org-level settings", s.Level)
 		case len(values[name]) > 64<<10:
 			fe.Add(name, "is longer than 64 KiB")
+		default:
+			if err := CheckText(values[name]); err != nil {
+				fe.Add(name, "%v", err)
+			}
 		}
 	}
 	for _, s := range a.Settings {

@@ -311,7 +311,9 @@ func (c *OAuthConfig) validate(a *App, f string, fe *FieldErrors) {
 	for name := range c.Values {
 		if !ValidSettingName(name) {
 			fe.Add(f+".values."+name, "must be an identifier (letters, digits, '_')")
-		} else if s, ok := a.Setting(name); ok && s.Level == LevelUser {
+		} else if s, ok := a.Setting(name); !ok && !c.usesValue(a, name) {
+			fe.Add(f+".values."+name, "names no setting of the app and no template uses it: declare an org-level setting %q", name)
+		} else if ok && s.Level == LevelUser {
 			fe.Add(f+".values."+name, "setting %q is user-level; a config can fix only org-level values", name)
 		}
 	}
