@@ -186,3 +186,30 @@ func TestCancelUsesTheLinkUp(t *testing.T) {
 	h.expect(http.StatusNotFound, "POST", path, "", "application/x-www-form-urlencoded", "cancel=1")
 	h.expect(http.StatusNotFound, "GET", "/api/v1/apps/capacity/orgs/acme/users/u-1/connections/example", testAdminKey, "", "")
 }
+
+// TestHeadOnTheCallbackDoesNotSpendTheState: a link checker or a browser's
+// prefetch that sends HEAD to the callback URL must not use the state up.
+// HEAD is refused with 405 (Allow names GET only), and the person's own GET
+// still connects.
+func TestHeadOnTheCallbackDoesNotSpendTheState(t *testing.T) {
+	h, provider := popupSetup(t)
+	authURL := startFlow(t, h, "alice", `{}`)
+	cb := provider.Authorize(t, authURL.String())
+
+	resp, _ := h.do("HEAD", "/oauth/callback?"+cb.RawQuery, "", "", "")
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("HEAD on the callback: got HTTP %d, want 405", resp.StatusCode)
+	}
+	if allow := resp.Header.Get("Allow"); strings.Contains(allow, "HEAD") || !strings.Contains(allow, "GET") {
+		t.Errorf("HEAD on the callback: got Allow %q, want GET without HEAD", allow)
+	}
+	if n := len(provider.RequestsTo("token")); n != 0 {
+		t.Errorf("HEAD on the callback: got %d code exchanges, want none", n)
+	}
+
+	resp, page := h.do("GET", "/oauth/callback?"+cb.RawQuery, "", "", "")
+	if resp.StatusCode >= 400 {
+		t.Fatalf("GET on the callback after a HEAD: got HTTP %d, want success:\n%s", resp.StatusCode, page)
+	}
+	h.expect(http.StatusOK, "GET", "/api/v1/apps/capacity/orgs/acme/users/alice/connections/example", testAdminKey, "", "")
+}

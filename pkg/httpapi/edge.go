@@ -92,9 +92,26 @@ type routeTable struct {
 // probeMethods are the methods Allow may list, in the order it lists them.
 var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
+// notForHead are the GET routes that a HEAD must not run, because the GET
+// uses something up: a callback takes its state once, so a HEAD from a
+// link checker or a prefetch would spend it.
+var notForHead = map[string]bool{"/oauth/callback": true}
+
+// headable reports whether a HEAD on the escaped path may run its GET route.
+func (s *Server) headable(path string) bool {
+	return s.has(http.MethodGet, path) && !notForHead[s.pattern(http.MethodGet, path)]
+}
+
 // has reports whether a route (not a group's catch-all 404) takes method
 // on the escaped path.
 func (s *Server) has(method, path string) bool {
+	p := s.pattern(method, path)
+	return s.routes.real[method+" "+p]
+}
+
+// pattern returns the pattern of the route the router picks for method on
+// the escaped path.
+func (s *Server) pattern(method, path string) string {
 	s.routes.once.Do(func() {
 		s.routes.real = map[string]bool{}
 		for _, r := range s.echo.Routes() {
@@ -107,7 +124,7 @@ func (s *Server) has(method, path string) bool {
 	defer s.echo.ReleaseContext(c)
 	c.Reset(nil, nil)
 	s.echo.Router().Find(method, path, c)
-	return s.routes.real[method+" "+c.Path()]
+	return c.Path()
 }
 
 // allowed lists the methods the routes take on path, HEAD wherever GET is
@@ -115,9 +132,9 @@ func (s *Server) has(method, path string) bool {
 // matches it.
 func (s *Server) allowed(path string) []string {
 	var out []string
-	get := s.has(http.MethodGet, path)
+	head := s.headable(path)
 	for _, m := range probeMethods {
-		if (m == http.MethodHead && get) || s.has(m, path) {
+		if (m == http.MethodHead && head) || s.has(m, path) {
 			out = append(out, m)
 		}
 	}
@@ -156,7 +173,7 @@ func (s *Server) routeRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		r.URL.RawPath = raw
 		switch {
 		case s.has(r.Method, raw):
-		case r.Method == http.MethodHead && s.has(http.MethodGet, raw):
+		case r.Method == http.MethodHead && s.headable(raw):
 			r.Method = http.MethodGet
 			d.head = true
 		default:
