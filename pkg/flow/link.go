@@ -46,7 +46,7 @@ type Landing struct {
 // a user of an org. The org must have filled the app's required settings.
 func (e *Engine) CreateLink(ctx context.Context, req LinkRequest) (Link, error) {
 	if !latchkey.ValidID(req.Key.Org) || !latchkey.ValidID(req.Key.User) {
-		return Link{}, latchkey.Errorf(latchkey.EINVALID, "org and user ids must be 1 to 200 printable characters without '/'")
+		return Link{}, latchkey.Errorf(latchkey.EINVALID, "org and user ids %s", latchkey.IDRule)
 	}
 	c, err := e.App(ctx, req.Key.App)
 	if err != nil {

@@ -63,7 +63,7 @@ func (s *Server) createInstallLink(c echo.Context) error {
 	}
 	app, org := c.Param("app"), c.Param("org")
 	if !latchkey.ValidID(org) {
-		return latchkey.Errorf(latchkey.EINVALID, "the org id must be 1 to 200 printable characters without '/'")
+		return latchkey.Errorf(latchkey.EINVALID, "the org id %s", latchkey.IDRule)
 	}
 	if _, err := s.store.GetApp(c.Request().Context(), app); err != nil {
 		return err
