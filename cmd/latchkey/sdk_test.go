@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
@@ -117,8 +118,9 @@ type sdkOutcome struct {
 // a real Latchkey and a fake provider: a click connects a user in a popup
 // and resolves with the result page's message; the provider's refusal, a
 // popup the user closes, a timeout, a call outside a click (blocked popup)
-// and an abort reject with their codes; redirect mode sends the tab through
-// the flow and back to the link's return_to, where redirectResult reads it.
+// and an abort reject with their codes; on a phone, redirect mode sends the
+// tab through the flow and back to the link's return_to, where
+// redirectResult reads it.
 func TestBrowserConnectSDK(t *testing.T) {
 	ctx := newBrowser(t, chromedp.Flag("disable-popup-blocking", false))
 	h := startLatchkey(t)
@@ -276,10 +278,13 @@ func TestBrowserConnectSDK(t *testing.T) {
 	}
 	waitPages("after the blocked popup", 1)
 
-	// Redirect mode (the default on mobile): the tab goes through the flow
-	// and comes back to the link's return_to, where redirectResult reads
-	// the outcome.
-	browse(t, ctx, "connect by redirect", setInput("#user", "u-7"), chromedp.Evaluate(`window.run({mode: "redirect"})`, nil),
+	// On a phone connect() defaults to redirect mode: the tab goes through
+	// the flow and comes back to the link's return_to, where redirectResult
+	// reads the outcome.
+	phone := emulation.SetUserAgentOverride("Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36").
+		WithUserAgentMetadata(&emulation.UserAgentMetadata{Platform: "Android", PlatformVersion: "15", Model: "Pixel 9", Mobile: true})
+	browse(t, ctx, "connect on a phone", phone, chromedp.Navigate(app.URL+"/"), waitFor("window.sdkReady", nil, 10*time.Second),
+		setInput("#user", "u-7"), chromedp.Evaluate(`window.run()`, nil),
 		chromedp.WaitVisible(`//button[text()="Allow access"]`), chromedp.Click(`//button[text()="Allow access"]`),
 		waitFor(`location.pathname === "/done" && window.sdkReady`, nil, 20*time.Second))
 	var back struct{ Status, Config string }
