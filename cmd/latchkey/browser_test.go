@@ -28,9 +28,10 @@ const axePath = "../../ui/node_modules/axe-core/axe.min.js"
 // outputDir receives the screenshots, for review; it is not committed.
 const outputDir = "../../test-output"
 
-// newBrowser starts a headless Chromium with a fresh profile. Without
-// Chromium the test is skipped, except under CI=true, where it fails.
-func newBrowser(tb testing.TB) context.Context {
+// newBrowser starts a headless Chromium with a fresh profile; extra
+// options change chromedp's defaults. Without Chromium the test is skipped,
+// except under CI=true, where it fails.
+func newBrowser(tb testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	tb.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -46,6 +47,7 @@ func newBrowser(tb testing.TB) context.Context {
 		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)

@@ -48,7 +48,8 @@ func startFlow(tb testing.TB, h *harness, user, body string) *url.URL {
 var nonceScript = regexp.MustCompile(`<script nonce="([A-Za-z0-9_-]{16,})">`)
 
 // checkPopupPage asserts that page posts want (fragments of its message) to
-// the UI's origin from one script whose nonce the response's CSP allows.
+// the UI's origin and the app's (that of its allowed_return_urls), and to no
+// other, from one script whose nonce the response's CSP allows.
 func checkPopupPage(tb testing.TB, h *harness, resp *http.Response, page []byte, want ...string) {
 	tb.Helper()
 	m := nonceScript.FindSubmatch(page)
@@ -60,7 +61,7 @@ func checkPopupPage(tb testing.TB, h *harness, resp *http.Response, page []byte,
 		tb.Errorf("popup page: got CSP %q, want the default policy with script-src 'nonce-%s'", csp, m[1])
 	}
 	for _, w := range append([]string{`"type":"latchkey:connection"`, `"app":"capacity"`, `"config":"example"`,
-		"postMessage(message, \"" + h.main.URL + "\")", "window.close()"}, want...) {
+		`origins = ["` + h.main.URL + `","https://app.example.com"]`, "postMessage(message, origins[i])", "window.close()"}, want...) {
 		if !strings.Contains(string(page), w) {
 			tb.Errorf("popup page lacks %s:\n%s", w, page)
 		}
@@ -96,7 +97,8 @@ func TestPopupResultPagePostsToOpener(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("refused popup callback: got HTTP %d, want 400", resp.StatusCode)
 	}
-	checkPopupPage(t, h, resp, page, `"status":"error"`, `"error":"provider_error"`, `"provider_error":"access_denied"`, "The user said no")
+	checkPopupPage(t, h, resp, page, `"status":"error"`, `"error":"provider_error"`, `"provider_error":"access_denied"`,
+		`"provider_error_description":"The user said no"`, `"message":"Example Provider did not grant access"`)
 
 	// The user cancels on the landing page of a popup link.
 	link := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/users/u-4/connections/example/link",
@@ -106,6 +108,18 @@ func TestPopupResultPagePostsToOpener(t *testing.T) {
 		t.Fatalf("cancel: got HTTP %d, want 200", resp.StatusCode)
 	}
 	checkPopupPage(t, h, resp, page, `"status":"error"`, `"error":"cancelled"`, "You cancelled")
+
+	// A popup link with a return_to: a page with no opener (the connect
+	// SDK's redirect mode opens the link in the tab itself) goes on to
+	// return_to as a link without popup is redirected there.
+	authURL = startFlow(t, h, "u-5", `{"popup": true, "return_to": "https://app.example.com/integrations/done"}`)
+	cb = provider.Authorize(t, authURL.String())
+	resp, page = h.do("GET", "/oauth/callback?"+cb.RawQuery, "", "", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("popup callback with return_to: got HTTP %d, want 200", resp.StatusCode)
+	}
+	checkPopupPage(t, h, resp, page, `"status":"connected"`,
+		`back = "https://app.example.com/integrations/done?config=example\u0026connection=success"`)
 
 	// Without popup: no script, no nonce, the default policy.
 	authURL = startFlow(t, h, "u-3", `{}`)

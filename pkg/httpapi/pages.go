@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,6 +11,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,11 +33,15 @@ type resultPage struct {
 	ReturnTo            string
 	RequestID           string
 	// Popup pages post PopupMessage to their opener, whose origin must be
-	// OpenerOrigin, and close; their one inline script carries Nonce.
-	Popup        bool
-	Nonce        string
-	OpenerOrigin string
-	PopupMessage map[string]string
+	// one of OpenerOrigins, and close; their one inline script carries
+	// Nonce. A popup page that has no opener (the link was opened in the
+	// tab itself, as the connect SDK does on mobile) goes on to BackURL
+	// when it is set, as a link without popup would.
+	Popup         bool
+	Nonce         string
+	OpenerOrigins []string
+	PopupMessage  map[string]string
+	BackURL       string
 }
 
 func (p resultPage) withProvider(pe *latchkey.ProviderError) resultPage {
@@ -61,14 +68,21 @@ func (s *Server) render(c echo.Context, status int, page string, data any) error
 }
 
 // popupMessage is what a popup's result page posts to its opener: the
-// outcome and which connection it was for, never a token.
+// outcome and which connection it was for, never a token. An error carries
+// Latchkey's code and safe message, and the provider's error and
+// error_description (RFC 6749 §4.1.2.1, §5.2) when it answered one: what
+// the page itself shows the user.
 func popupMessage(key latchkey.ConnectionKey, le *latchkey.Error) map[string]string {
 	m := map[string]string{"type": "latchkey:connection", "status": "connected", "app": key.App, "config": key.Config}
 	if le != nil {
 		m["status"] = "error"
 		m["error"] = le.Code
+		m["message"] = le.Message
 		if le.Provider != nil && le.Provider.Code != "" {
 			m["provider_error"] = le.Provider.Code
+			if le.Provider.Description != "" {
+				m["provider_error_description"] = le.Provider.Description
+			}
 		}
 	}
 	return m
@@ -76,20 +90,19 @@ func popupMessage(key latchkey.ConnectionKey, le *latchkey.Error) map[string]str
 
 // asPopup makes p a popup page: it allows one inline script by a fresh
 // nonce in this response's Content-Security-Policy only, and names the
-// builder UI's origin (Latchkey's public origin) as the only one that may
-// receive the message.
+// origins that may receive the message (popupOrigins).
 func (s *Server) asPopup(c echo.Context, p resultPage, msg map[string]string) (resultPage, error) {
 	b := make([]byte, 18)
 	if _, err := rand.Read(b); err != nil {
 		return p, err
 	}
-	u, err := url.Parse(s.engine.PublicURL())
-	if err != nil || u.Scheme == "" || u.Host == "" {
+	origins := s.popupOrigins(c.Request().Context(), msg["app"])
+	if len(origins) == 0 {
 		return p, nil // no origin to post to: the page still says what happened
 	}
 	p.Popup = true
 	p.Nonce = base64.RawURLEncoding.EncodeToString(b)
-	p.OpenerOrigin = u.Scheme + "://" + u.Host
+	p.OpenerOrigins = origins
 	p.PopupMessage = msg
 	h := c.Response().Header()
 	csp := h.Get("Content-Security-Policy")
@@ -98,6 +111,50 @@ func (s *Server) asPopup(c echo.Context, p resultPage, msg map[string]string) (r
 	}
 	h.Set("Content-Security-Policy", csp+"script-src 'nonce-"+p.Nonce+"'")
 	return p, nil
+}
+
+// popupOrigins are the origins a popup's result page posts its message to:
+// Latchkey's public origin (the builder UI's "Test connection") and the
+// origin of each of the app's allowed_return_urls (the app's pages, which
+// open links with the connect SDK). A message is posted once per origin with
+// that origin as postMessage's target, never "*": the browser delivers it
+// only to an opener whose origin is the target, so an opener elsewhere
+// learns nothing, not even the outcome.
+func (s *Server) popupOrigins(ctx context.Context, app string) []string {
+	var origins []string
+	add := func(raw string) {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return
+		}
+		o := strings.ToLower(u.Scheme + "://" + u.Host)
+		if !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
+	}
+	add(s.engine.PublicURL())
+	if c, err := s.engine.App(ctx, app); err == nil {
+		for _, r := range c.App.AllowedReturnURLs {
+			add(r)
+		}
+	} else if latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		s.logger.WarnContext(ctx, "popup page: cannot read the app's allowed return URLs", "app", app, "error", err)
+	}
+	return origins
+}
+
+// successURL is where a successful callback sends the browser back to the
+// app: its return_to with connection=success and the config's name added.
+func successURL(returnTo, config string) (string, bool) {
+	u, err := url.Parse(returnTo)
+	if err != nil {
+		return "", false
+	}
+	q := u.Query()
+	q.Set("connection", "success")
+	q.Set("config", config)
+	u.RawQuery = q.Encode()
+	return u.String(), true
 }
 
 func (s *Server) renderResult(c echo.Context, status int, p resultPage) {
@@ -222,18 +279,16 @@ func (s *Server) callback(c echo.Context) error {
 		s.renderResult(c, status, p)
 		return nil
 	}
-	if res.ReturnTo != "" && !res.Popup {
-		u, perr := url.Parse(res.ReturnTo)
-		if perr == nil {
-			q := u.Query()
-			q.Set("connection", "success")
-			q.Set("config", res.Key.Config)
-			u.RawQuery = q.Encode()
-			return c.Redirect(http.StatusSeeOther, u.String())
-		}
+	back, hasBack := "", false
+	if res.ReturnTo != "" {
+		back, hasBack = successURL(res.ReturnTo, res.Key.Config)
+	}
+	if hasBack && !res.Popup {
+		return c.Redirect(http.StatusSeeOther, back)
 	}
 	p := resultPage{OK: true, Label: res.Label, ReturnTo: res.ReturnTo}
 	if res.Popup {
+		p.BackURL = back
 		if p, err = s.asPopup(c, p, popupMessage(res.Key, nil)); err != nil {
 			return err
 		}

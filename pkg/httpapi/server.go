@@ -111,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 	s.sessionRoutes(e)
 	s.installRoutes(e, api)
 	s.uiRoutes(e)
+	s.sdkRoutes(e)
 	api.GET("/audit", s.listAudit)
 	s.webhookRoutes(api)
 	if cfg.Metrics != nil {

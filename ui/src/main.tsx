@@ -2,6 +2,7 @@ import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, APIError, enc, setCSRF } from './api'
 import { documentYAML } from './yaml'
+import { connect, ConnectError } from '../../sdk/js/dist/index.js'
 import './style.css'
 
 type Session = { email: string; csrf_token: string }
@@ -211,49 +212,40 @@ function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
     setErr(undefined)
     let shown: Step[] = []
     const show = (s: Step[]) => { shown = s; setSteps(s) }
-    // Opened on the click itself, so popup blockers let it through.
-    const popup = window.open('about:blank', 'latchkey-test', 'popup,width=600,height=720')
     show([{ label: 'Create a link', state: 'waiting', detail: `POST …/orgs/${org}/users/${user}/connections/${cfg.name}/link {"popup": true}` }])
-    let link: { url: string; expires_at: string }
+    let created: Step | undefined
+    const failed = (detail: string, callback?: Step) =>
+      show([...(created ? [created] : []), { label: 'Authorization', state: callback ? 'done' : 'failed', detail }, ...(callback ? [callback] : [])])
     try {
-      link = await api('POST', `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/link`, { popup: true })
+      // The connect SDK opens the popup on the click itself, then asks for the link.
+      await connect({
+        popup: { width: 600, height: 720 },
+        url: async () => {
+          const link = await api<{ url: string; expires_at: string }>('POST', `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/link`, { popup: true })
+          created = { label: 'Link created', state: 'done', detail: `201: a link to the landing page, valid until ${fmtTime(link.expires_at)}` }
+          show([created, { label: 'Authorization', state: 'waiting', detail: 'In the popup window: allow access, then sign in at the provider.' }])
+          return link.url
+        },
+      })
     } catch (x) {
-      popup?.close(); setErr(x as APIError)
-      show([{ label: 'Create a link', state: 'failed', detail: (x as APIError).message }]); return
-    }
-    const created: Step = { label: 'Link created', state: 'done', detail: `201: a link to the landing page, valid until ${fmtTime(link.expires_at)}` }
-    if (!popup) { show([created, { label: 'Authorization', state: 'failed', detail: 'The browser blocked the popup window: allow popups for this site and try again.' }]); return }
-    popup.location.href = link.url
-    show([created, { label: 'Authorization', state: 'waiting', detail: 'In the popup window: allow access, then sign in at the provider.' }])
-    let finished = false
-    const finish = (ok: boolean, detail: string, callback?: Step) => {
-      if (finished) return
-      finished = true
-      removeEventListener('message', onMessage); clearInterval(timer)
-      show([created, { label: 'Authorization', state: ok || callback ? 'done' : 'failed', detail }, ...(callback ? [callback] : [])])
-    }
-    const onMessage = async (ev: MessageEvent) => {
-      if (ev.origin !== location.origin || ev.source !== popup || ev.data?.type !== 'latchkey:connection') return
-      const d = ev.data
-      if (d.status !== 'connected') {
-        if (d.error === 'cancelled') { finish(false, 'The user cancelled on the landing page; nothing was shared.'); return }
-        finish(false, 'The popup reported a failure.', { label: 'Callback result', state: 'failed',
-          detail: `error ${d.error}` + (d.provider_error ? `; the provider said ${d.provider_error}` : '') })
-        return
+      if (!(x instanceof ConnectError)) {
+        setErr(x as APIError)
+        show([{ label: 'Create a link', state: 'failed', detail: (x as APIError).message }]); return
       }
-      finish(true, 'The provider sent the user back to Latchkey.', { label: 'Callback result', state: 'done', detail: 'connected: the token was exchanged and stored' })
-      try {
-        const list = await api<{ connections: any[] }>('GET', `/apps/${enc(app)}/connections?org=${enc(org)}`)
-        const c = list.connections.find(c => c.user === user && c.config === cfg.name)
-        if (c) show([...shown, { label: 'Connection', state: 'done', detail: `status ${c.status}, expires ${fmtTime(c.expires_at)}` }])
-      } catch { /* the outcome is already shown */ }
+      if (x.code === 'popup_blocked') failed('The browser blocked the popup window: allow popups for this site and try again.')
+      else if (x.code === 'popup_closed') failed('The popup window was closed before the flow finished.')
+      else if (x.code === 'cancelled') failed('The user cancelled on the landing page; nothing was shared.')
+      else failed('The popup reported a failure.', { label: 'Callback result', state: 'failed',
+        detail: `error ${x.code}` + (x.providerError ? `; the provider said ${x.providerError}` : '') })
+      return
     }
-    addEventListener('message', onMessage)
-    // A popup closed without a message was closed by the user (its own
-    // message, posted just before it closes, is given a moment to arrive).
-    const timer = setInterval(() => {
-      if (popup.closed) setTimeout(() => finish(false, 'The popup window was closed before the flow finished.'), 400)
-    }, 500)
+    show([created!, { label: 'Authorization', state: 'done', detail: 'The provider sent the user back to Latchkey.' },
+      { label: 'Callback result', state: 'done', detail: 'connected: the token was exchanged and stored' }])
+    try {
+      const list = await api<{ connections: any[] }>('GET', `/apps/${enc(app)}/connections?org=${enc(org)}`)
+      const c = list.connections.find(c => c.user === user && c.config === cfg.name)
+      if (c) show([...shown, { label: 'Connection', state: 'done', detail: `status ${c.status}, expires ${fmtTime(c.expires_at)}` }])
+    } catch { /* the outcome is already shown */ }
   }
   return <details class="panel">
     <summary>Test connection: run the real flow in a popup</summary>
