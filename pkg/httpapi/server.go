@@ -69,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests)
-	e.Use(middleware.BodyLimit("1M"))
+	e.Use(middleware.BodyLimit("1MiB")) // MaxBodySize; echo reads "1M" as 1,000,000 bytes
 	e.Use(securityHeaders)
 
 	e.GET("/healthz", s.healthz)
