@@ -166,6 +166,9 @@ func (e *Engine) SaveApp(ctx context.Context, app latchkey.App) (latchkey.App, e
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return latchkey.App{}, err
 	}
+	if err := app.ValidateValues(); err != nil {
+		return latchkey.App{}, err
+	}
 	compiled, err := Compile(app)
 	if err != nil {
 		return latchkey.App{}, err
@@ -267,7 +270,7 @@ func (e *Engine) valuesFrom(c *Compiled, cc *compiledConfig, installed, user map
 			vals[k] = v
 		}
 	}
-	for k, v := range installed {
+	for k, v := range c.App.OrgValues(installed) {
 		if v != "" {
 			vals[k] = v
 		}

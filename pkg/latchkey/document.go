@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -123,6 +124,35 @@ func (a *App) KeepRedacted(old App) {
 			}
 		}
 	}
+}
+
+// ValidateValues checks the values a new version of the document fixes (the
+// configs' values and the settings' defaults), once KeepRedacted has
+// restored the stored ones: none may be Redacted, which stands for a value
+// in listings and exports and is never a value itself, so that a redacted
+// export imported where no value is stored is refused rather than saved
+// with eight asterisks as its secret.
+func (a *App) ValidateValues() error {
+	var fe FieldErrors
+	for i, s := range a.Settings {
+		if s.Default == Redacted {
+			fe.Add(fmt.Sprintf("settings[%d].default", i), "is the redaction placeholder %q, not a value", Redacted)
+		}
+	}
+	for i, c := range a.OAuthConfigs {
+		names := make([]string, 0, len(c.Values))
+		for k := range c.Values {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			if c.Values[k] == Redacted {
+				fe.Add(fmt.Sprintf("oauth_configs[%d].values.%s", i, k),
+					"is the redaction placeholder %q, and config %q stores no value to keep: write the value itself", Redacted, c.Name)
+			}
+		}
+	}
+	return fe.Err("the app document holds redaction placeholders instead of values")
 }
 
 func (a *App) configValueSecret(name string) bool {

@@ -29,7 +29,25 @@ function scalar(v: unknown): string {
   return String(v)
 }
 
+// REDACTED is what the API shows in place of a secret value.
+export const REDACTED = '********'
+
+// documentYAML writes an app as read from the API as a document to export.
+// Secret values (shown redacted) are left out, and a comment at the top
+// names them: the server refuses the placeholder as a value, so an export
+// imported elsewhere never stores it as a secret.
 export function documentYAML(app: any): string {
-  const { revision, created_at, updated_at, ...doc } = app
-  return toYAML(doc).replace(/^\n/, '') + '\n'
+  const { revision, created_at, updated_at, ...doc } = structuredClone(app)
+  const left: string[] = []
+  for (const c of doc.oauth_configs ?? []) {
+    if (!c.values) continue
+    for (const k of Object.keys(c.values)) {
+      if (c.values[k] === REDACTED) { delete c.values[k]; left.push(`oauth_configs ${c.name}: values.${k}`) }
+    }
+    if (Object.keys(c.values).length === 0) delete c.values
+  }
+  const head = left.length === 0 ? '' :
+    '# Secret values are left out of this export: ' + left.join(', ') + '.\n' +
+    '# Add them under the config\'s values: before you apply it, or set them for each org instead.\n'
+  return head + toYAML(doc).replace(/^\n/, '') + '\n'
 }
