@@ -353,6 +353,11 @@ func loadApps(ctx context.Context, engine *flow.Engine, dir string, logger *slog
 		if err == nil {
 			_, err = engine.SaveApp(ctx, app)
 		}
+		if errors.Is(err, latchkey.ErrConflict) {
+			// A document that would strand connections stops the start: a
+			// folder read at every start cannot delete them unasked.
+			return fmt.Errorf("%s: %w; restore the configs in the file, or apply it once to the running server with latchkey apply --delete-connections", name, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
