@@ -42,12 +42,12 @@ export function documentYAML(app: any): string {
   for (const c of doc.oauth_configs ?? []) {
     if (!c.values) continue
     for (const k of Object.keys(c.values)) {
-      if (c.values[k] === REDACTED) { delete c.values[k]; left.push(`oauth_configs ${c.name}: values.${k}`) }
+      if (c.values[k] === REDACTED) { delete c.values[k]; left.push(`${k} (config ${c.name})`) }
     }
     if (Object.keys(c.values).length === 0) delete c.values
   }
   const head = left.length === 0 ? '' :
     '# Secret values are left out of this export: ' + left.join(', ') + '.\n' +
-    '# Add them under the config\'s values: before you apply it, or set them for each org instead.\n'
+    '# Write them under the config\'s values: before applying this document, or set them as each org\'s settings.\n'
   return head + toYAML(doc).replace(/^\n/, '') + '\n'
 }
