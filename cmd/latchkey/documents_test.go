@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
@@ -268,4 +270,37 @@ func TestRedactionPlaceholderIsNeverAValue(t *testing.T) {
 	if _, err := h.main.Store().GetInstallation(t.Context(), "capacity", "acme"); err == nil {
 		t.Fatal("a refused installation was stored")
 	}
+}
+
+// TestBrowserExportLeavesSecretsOut: the builder UI's YAML export of an app
+// whose config fixes a secret leaves the value (and its placeholder) out and
+// says so in a comment; the export is a document the server takes.
+func TestBrowserExportLeavesSecretsOut(t *testing.T) {
+	ctx := newBrowser(t)
+	h := startLatchkey(t)
+	addAdmin(t, h)
+	fixed := strings.Replace(providerApp, "    token_url:", "    values: {client_secret: the-fixed-secret}\n    token_url:", 1)
+	fixed = strings.Replace(fixed, "{name: client_secret, level: org, secret: true, required: true}", "{name: client_secret, level: org, secret: true}", 1)
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", fixed)
+
+	var exported string
+	var hooked bool
+	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
+		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible("#app-doc", chromedp.ByQuery))
+	browse(t, ctx, "open the app", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"),
+		chromedp.WaitVisible(`//button[text()="Export YAML"]`))
+	browse(t, ctx, "hook the download",
+		// Keep the blob the export would download, and download nothing.
+		chromedp.Evaluate(`window.__exported = new Promise(done => { URL.createObjectURL = b => { b.text().then(done); return 'blob:kept' } }); HTMLAnchorElement.prototype.click = function () {}; true`, &hooked))
+	browse(t, ctx, "click export", chromedp.Click(`//button[text()="Export YAML"]`),
+		chromedp.Evaluate(`window.__exported`, &exported, awaitPromise))
+	if strings.Contains(exported, "the-fixed-secret") || strings.Contains(exported, latchkey.Redacted) {
+		t.Fatalf("the export holds the secret or its placeholder:\n%s", exported)
+	}
+	if !strings.HasPrefix(exported, "# Secret values are left out of this export: client_secret (config example).") {
+		t.Fatalf("the export does not say which secret it leaves out:\n%s", exported)
+	}
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/copy", testAdminKey, "application/yaml",
+		strings.Replace(exported, "name: capacity", "name: copy", 1))
 }
