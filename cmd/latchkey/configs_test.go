@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/providertest"
 	"github.com/latchkey/latchkey/pkg/store/storetest"
@@ -189,5 +191,43 @@ func TestAppsFolderThatWouldStrandConnections(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Fatalf("got %v, want %q in it", err, want)
 		}
+	}
+}
+
+// TestBrowserRenamingAConfigWithConnections: in the builder UI, saving a
+// renamed config that has connections asks, with the server's count, and
+// saves deleting them only once the admin agrees.
+func TestBrowserRenamingAConfigWithConnections(t *testing.T) {
+	ctx := newBrowser(t)
+	h := startLatchkey(t)
+	addAdmin(t, h)
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", providerApp)
+	connect(t, h, "alice", "example")
+
+	var asked string
+	var saved string
+	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
+		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible("#app-doc", chromedp.ByQuery))
+	browse(t, ctx, "rename the config", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"),
+		chromedp.WaitVisible("#c0-name", chromedp.ByQuery), setInput("#c0-name", "renamed"),
+		// Decline first: nothing is saved.
+		chromedp.Evaluate(`window.confirm = m => { window.__asked = m; return false }; true`, nil),
+		chromedp.Click(`//button[text()="Save app"]`), chromedp.WaitVisible(`.alert`, chromedp.ByQuery),
+		chromedp.Evaluate(`window.__asked`, &asked))
+	if !strings.Contains(asked, `"example", which still has 1 connection`) {
+		t.Fatalf("the UI asked %q, want the config and its connection named", asked)
+	}
+	if got := revision(t, h, "capacity"); got != 1 {
+		t.Fatalf("declined: got revision %v, want 1", got)
+	}
+	browse(t, ctx, "agree", chromedp.Evaluate(`window.confirm = () => true; true`, nil),
+		chromedp.Click(`//button[text()="Save app"]`), chromedp.WaitVisible(`p.ok`, chromedp.ByQuery),
+		chromedp.Text(`p.ok`, &saved, chromedp.ByQuery))
+	if !strings.Contains(saved, "revision 2") {
+		t.Fatalf("got %q, want the save of revision 2", saved)
+	}
+	if conns := decode(t, h.expect(http.StatusOK, "GET", "/api/v1/apps/capacity/connections", testAdminKey, "", ""))["connections"].([]any); len(conns) != 0 {
+		t.Fatalf("after agreeing: got connections %v, want none", conns)
 	}
 }
