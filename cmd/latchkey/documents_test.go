@@ -254,6 +254,18 @@ func TestRedactionPlaceholderIsNeverAValue(t *testing.T) {
 	}
 	wantFieldError(t, "a placeholder default", body, "settings[0].default", "redaction placeholder")
 
+	// A secret setting's default is redacted too, and kept when sent back.
+	withDefault := strings.Replace(fixed, "{name: client_secret, level: org, secret: true}", "{name: client_secret, level: org, secret: true, default: the-default-secret}", 1)
+	listed = h.expect(http.StatusOK, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", withDefault)
+	if strings.Contains(string(listed), "the-default-secret") {
+		t.Fatalf("PUT: got %s, want the secret default redacted", listed)
+	}
+	h.expect(http.StatusOK, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/json", string(listed))
+	if app, _ := h.main.Store().GetApp(t.Context(), "capacity"); app.Settings[1].Default != "the-default-secret" {
+		t.Fatal("after sending the listing back: the secret default was not kept")
+	}
+	h.expect(http.StatusOK, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", fixed)
+
 	// An org's settings: the placeholder with nothing stored, and the
 	// install prompt's form.
 	settings := "/api/v1/apps/capacity/orgs/acme/settings"
@@ -273,14 +285,15 @@ func TestRedactionPlaceholderIsNeverAValue(t *testing.T) {
 }
 
 // TestBrowserExportLeavesSecretsOut: the builder UI's YAML export of an app
-// whose config fixes a secret leaves the value (and its placeholder) out and
-// says so in a comment; the export is a document the server takes.
+// whose config fixes a secret, and whose secret setting has a default,
+// leaves the values (and their placeholder) out and says so in a comment;
+// the export is a document the server takes.
 func TestBrowserExportLeavesSecretsOut(t *testing.T) {
 	ctx := newBrowser(t)
 	h := startLatchkey(t)
 	addAdmin(t, h)
 	fixed := strings.Replace(providerApp, "    token_url:", "    values: {client_secret: the-fixed-secret}\n    token_url:", 1)
-	fixed = strings.Replace(fixed, "{name: client_secret, level: org, secret: true, required: true}", "{name: client_secret, level: org, secret: true}", 1)
+	fixed = strings.Replace(fixed, "{name: client_secret, level: org, secret: true, required: true}", "{name: client_secret, level: org, secret: true, default: the-default-secret}", 1)
 	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", fixed)
 
 	var exported string
@@ -295,10 +308,10 @@ func TestBrowserExportLeavesSecretsOut(t *testing.T) {
 		chromedp.Evaluate(`window.__exported = new Promise(done => { URL.createObjectURL = b => { b.text().then(done); return 'blob:kept' } }); HTMLAnchorElement.prototype.click = function () {}; true`, &hooked))
 	browse(t, ctx, "click export", chromedp.Click(`//button[text()="Export YAML"]`),
 		chromedp.Evaluate(`window.__exported`, &exported, awaitPromise))
-	if strings.Contains(exported, "the-fixed-secret") || strings.Contains(exported, latchkey.Redacted) {
-		t.Fatalf("the export holds the secret or its placeholder:\n%s", exported)
+	if strings.Contains(exported, "the-fixed-secret") || strings.Contains(exported, "the-default-secret") || strings.Contains(exported, latchkey.Redacted) {
+		t.Fatalf("the export holds a secret or its placeholder:\n%s", exported)
 	}
-	if !strings.HasPrefix(exported, "# Secret values are left out of this export: client_secret (config example).") {
+	if !strings.HasPrefix(exported, "# Secret values are left out of this export: the default of client_secret, client_secret (config example).") {
 		t.Fatalf("the export does not say which secret it leaves out:\n%s", exported)
 	}
 	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/copy", testAdminKey, "application/yaml",

@@ -86,10 +86,17 @@ var secretNameRE = regexp.MustCompile(`(?i)(secret|password|passwd|token|private
 // treated as secret when the name declares no setting.
 func LooksSecret(name string) bool { return secretNameRE.MatchString(name) }
 
-// Redact returns a copy of the app whose secret values fixed in configs are
-// replaced by Redacted.
+// Redact returns a copy of the app whose secret values fixed in configs, and
+// defaults of secret settings, are replaced by Redacted.
 func (a App) Redact() App {
 	out := a
+	out.Settings = make([]Setting, len(a.Settings))
+	for i, s := range a.Settings {
+		if s.Secret && s.Default != "" {
+			s.Default = Redacted
+		}
+		out.Settings[i] = s
+	}
 	out.OAuthConfigs = make([]OAuthConfig, len(a.OAuthConfigs))
 	for i, c := range a.OAuthConfigs {
 		if len(c.Values) > 0 {
@@ -107,9 +114,15 @@ func (a App) Redact() App {
 	return out
 }
 
-// KeepRedacted restores, in a new version of the app, the config values that
-// came back as Redacted from the stored version old.
+// KeepRedacted restores, in a new version of the app, the config values and
+// setting defaults that came back as Redacted from the stored version old.
 func (a *App) KeepRedacted(old App) {
+	for i := range a.Settings {
+		s := &a.Settings[i]
+		if prev, ok := old.Setting(s.Name); ok && s.Default == Redacted && prev.Default != "" {
+			s.Default = prev.Default
+		}
+	}
 	for i := range a.OAuthConfigs {
 		c := &a.OAuthConfigs[i]
 		prev, ok := old.OAuthConfig(c.Name)
