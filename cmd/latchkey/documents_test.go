@@ -62,6 +62,7 @@ func TestSecretSettingsStayOutOfTheAuthorizationURL(t *testing.T) {
 		{"a token variable in the link", link, link + "&t={{$.access_token}}", "oauth_configs[0].link_url", "{{access_token}}"},
 		{"the refresh token in the link", link, link + "&t={{refresh_token}}", "oauth_configs[0].link_url", "{{refresh_token}}"},
 		{"a secret in an auth parameter", "    token_url:", "    auth_params: {hint: \"{{client_secret}}\"}\n    token_url:", "oauth_configs[0].auth_params.hint", "{{client_secret}}"},
+		{"a secret as the client id", "    token_url:", "    client_id: \"{{client_secret}}\"\n    token_url:", "oauth_configs[0].client_id", "{{client_secret}}"},
 		{"a secret fixed value in an auth parameter", "    token_url:", "    values: {api_key: fixed-key-value}\n    auth_params: {key: \"k-{{api_key}}\"}\n    token_url:", "oauth_configs[0].auth_params.key", "{{api_key}}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -116,6 +116,10 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 	// templates are lenient so an app that never uses them need not define
 	// client_id.
 	cc.clientID = compileTemplate(fe, nil, f+".client_id", orDefault(cfg.ClientID, "{{client_id}}"), template.Text)
+	if cfg.Grant() == latchkey.GrantAuthorizationCode {
+		// The client id is a parameter of the link (RFC 6749 §4.1.1).
+		refuseSecrets(fe, app, f+".client_id", cc.clientID)
+	}
 	cc.clientSecret = compileTemplate(fe, nil, f+".client_secret", orDefault(cfg.ClientSecret, "{{client_secret}}"), template.Text)
 	for _, k := range sortedKeys(cfg.AuthParams) {
 		cc.authParams[k] = compileTemplate(fe, known, f+".auth_params."+k, cfg.AuthParams[k], template.Text)
