@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/pkg/httpapi"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
@@ -31,6 +32,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	fs.Var(&files, "f", "app document (YAML or JSON); repeatable")
 	server := fs.String("server", envOr("LATCHKEY_URL", "http://127.0.0.1:8080"), "Latchkey's URL (LATCHKEY_URL)")
+	deleteConns := fs.Bool("delete-connections", false, "let a document remove OAuth configs that still have connections, deleting those connections (without revoking their tokens)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -45,7 +47,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	client := &http.Client{Timeout: 30 * time.Second}
 	var failed int
 	for _, f := range files {
-		if err := applyFile(ctx, client, *server, key, f, stdout); err != nil {
+		if err := applyFile(ctx, client, *server, key, f, *deleteConns, stdout); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", f, err)
 			failed++
 		}
@@ -56,7 +58,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func applyFile(ctx context.Context, client *http.Client, server, key, file string, stdout io.Writer) error {
+func applyFile(ctx context.Context, client *http.Client, server, key, file string, deleteConns bool, stdout io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -70,6 +72,9 @@ func applyFile(ctx context.Context, client *http.Client, server, key, file strin
 		ct = "application/json"
 	}
 	u := strings.TrimSuffix(server, "/") + "/api/v1/apps/" + url.PathEscape(app.Name)
+	if deleteConns {
+		u += "?delete_connections=true"
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(data))
 	if err != nil {
 		return err
@@ -90,6 +95,12 @@ func applyFile(ctx context.Context, client *http.Client, server, key, file strin
 			} `json:"error"`
 		}
 		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+			if resp.StatusCode == http.StatusConflict && len(e.Error.Details) > 0 && e.Error.Details[0].Field == "oauth_configs" {
+				// The server's message names the API's query parameter;
+				// here the flag is the way.
+				e.Error.Message, _, _ = strings.Cut(e.Error.Message, " (PUT with")
+				e.Error.Message += "; rerun with --delete-connections to delete them"
+			}
 			return describe(&latchkey.Error{Code: resp.Status, Message: e.Error.Message, Fields: e.Error.Details})
 		}
 		return fmt.Errorf("the server answered %s", resp.Status)
@@ -97,6 +108,9 @@ func applyFile(ctx context.Context, client *http.Client, server, key, file strin
 	verb := "updated"
 	if resp.StatusCode == http.StatusCreated {
 		verb = "created"
+	}
+	if n := resp.Header.Get(httpapi.DeletedConnectionsHeader); n != "" {
+		verb += "; " + n + " connections of removed OAuth configs deleted"
 	}
 	fmt.Fprintf(stdout, "app %q %s\n", app.Name, verb)
 	return nil

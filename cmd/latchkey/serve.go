@@ -59,6 +59,42 @@ type Config struct {
 	TrustedProxies string
 }
 
+// Bounds of the worker's flags: a round every nanosecond, or a margin of a
+// year, would have the worker refresh every token on every round.
+var (
+	refreshMarginBounds   = latchkey.DurationBounds{Min: time.Second, Max: 24 * time.Hour}
+	refreshIntervalBounds = latchkey.DurationBounds{Min: time.Second, Max: time.Hour}
+)
+
+// check returns a startup error naming the first flag of cfg out of bounds.
+func (cfg Config) check() error {
+	if cfg.RefreshMargin != 0 {
+		if err := refreshMarginBounds.Check(cfg.RefreshMargin); err != nil {
+			return fmt.Errorf("--refresh-margin (LATCHKEY_REFRESH_MARGIN) %s: %v", cfg.RefreshMargin, err)
+		}
+	}
+	if cfg.RefreshInterval > 0 {
+		if err := refreshIntervalBounds.Check(cfg.RefreshInterval); err != nil {
+			return fmt.Errorf("--refresh-interval (LATCHKEY_REFRESH_INTERVAL) %s: %v, or negative to turn the worker off", cfg.RefreshInterval, err)
+		}
+	}
+	return nil
+}
+
+// checkEnvDurations returns an error naming the first of the environment
+// variables that is set but holds no duration, rather than letting its
+// flag's default apply in silence.
+func checkEnvDurations(names ...string) error {
+	for _, name := range names {
+		if v := os.Getenv(name); v != "" {
+			if _, err := time.ParseDuration(v); err != nil {
+				return fmt.Errorf("%s=%q is not a duration such as \"30s\" or \"5m\"", name, v)
+			}
+		}
+	}
+	return nil
+}
+
 // envOr returns the environment variable name's value, or def.
 func envOr(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
@@ -148,6 +184,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if m.Now == nil {
 		m.Now = time.Now
+	}
+	if err := m.Config.check(); err != nil {
+		return err
 	}
 	m.reload = newKeyReloader(m.Config, m.KeyReloadInterval, m.Logger)
 	st, err := openStore(ctx, m.Config, m.Logger)
@@ -368,6 +407,11 @@ func loadApps(ctx context.Context, engine *flow.Engine, dir string, logger *slog
 		if err == nil {
 			_, err = engine.SaveApp(ctx, app)
 		}
+		if errors.Is(err, latchkey.ErrConflict) {
+			// A document that would strand connections stops the start: a
+			// folder read at every start cannot delete them unasked.
+			return fmt.Errorf("%s: %w; restore the configs in the file, or apply it once to the running server with latchkey apply --delete-connections", name, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -386,6 +430,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.RefreshInterval, "refresh-interval", envDuration("LATCHKEY_REFRESH_INTERVAL", flow.DefaultWorkerInterval), "pause of the background refresh worker between rounds; negative turns it off (LATCHKEY_REFRESH_INTERVAL)")
 	fs.StringVar(&cfg.AppsDir, "apps", envOr("LATCHKEY_APPS_DIR", ""), "folder of app documents to load at start (LATCHKEY_APPS_DIR)")
 	storeFlags(fs, &cfg)
+	if err := checkEnvDurations("LATCHKEY_REFRESH_MARGIN", "LATCHKEY_REFRESH_INTERVAL"); err != nil {
+		return err
+	}
 	fs.IntVar(&cfg.ConnectionCacheSize, "connection-cache", envInt("LATCHKEY_CONNECTION_CACHE", 0),
 		"how many decrypted connections to keep for token reads; 0 for the default (10000), negative for none (LATCHKEY_CONNECTION_CACHE)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", envOr("LATCHKEY_METRICS_ADDR", ""),

@@ -99,6 +99,7 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 	}
 	if cfg.Grant() == latchkey.GrantAuthorizationCode {
 		cc.link = compileTemplate(fe, known, f+".link_url", cfg.LinkURL, template.URL)
+		refuseSecrets(fe, app, f+".link_url", cc.link)
 		cc.body = compileTemplate(fe, known, f+".request_body", orDefault(cfg.RequestBody, bodies[0]), template.JSONBody)
 	} else {
 		cc.body = compileTemplate(fe, known, f+".request_body", orDefault(cfg.RequestBody, bodies[2]), template.JSONBody)
@@ -116,9 +117,14 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 	// client_id. They render as values that the request encodes for where
 	// they go (a body's encoding, Basic), so any string can be sent.
 	cc.clientID = compileTemplate(fe, nil, f+".client_id", orDefault(cfg.ClientID, "{{client_id}}"), template.Value)
+	if cfg.Grant() == latchkey.GrantAuthorizationCode {
+		// The client id is a parameter of the link (RFC 6749 §4.1.1).
+		refuseSecrets(fe, app, f+".client_id", cc.clientID)
+	}
 	cc.clientSecret = compileTemplate(fe, nil, f+".client_secret", orDefault(cfg.ClientSecret, "{{client_secret}}"), template.Value)
 	for _, k := range sortedKeys(cfg.AuthParams) {
 		cc.authParams[k] = compileTemplate(fe, known, f+".auth_params."+k, cfg.AuthParams[k], template.Text)
+		refuseSecrets(fe, app, f+".auth_params."+k, cc.authParams[k])
 	}
 	for _, k := range sortedKeys(cfg.TokenHeaders) {
 		cc.tokenHeaders[k] = compileTemplate(fe, known, f+".token_headers."+k, cfg.TokenHeaders[k], template.Header)
@@ -214,6 +220,50 @@ func compileTemplate(fe *latchkey.FieldErrors, known map[string]bool, field, src
 		}
 	}
 	return t
+}
+
+// refuseSecrets refuses a template of the authorization request (the link
+// and its extra parameters) that refers to a secret value: the request is
+// a URL the user's browser is sent to (RFC 6749 §4.1.1), seen in its address
+// bar and history and in the provider's logs, so a secret belongs only in
+// the token request (RFC 6749 §2.3.1, §4.1.3). Secret are the values of
+// secret settings and token variables (latchkey.App.IsSecret), a config's
+// fixed values that listings redact, and the built-in refresh_token and
+// code_verifier (RFC 7636 §4.3 sends only the challenge). The check runs over
+// the names the compiled template refers to, so that no spelling of a
+// reference gets past it.
+func refuseSecrets(fe *latchkey.FieldErrors, app *latchkey.App, field string, t *template.Template) {
+	if t == nil {
+		return
+	}
+	var secret []string
+	for _, v := range t.Vars() {
+		if secretValue(app, v) {
+			secret = append(secret, "{{"+v+"}}")
+		}
+	}
+	if len(secret) > 0 {
+		fe.Add(field, "puts the secret %s into the authorization URL, which the user's browser and the provider's logs see; send secrets only in the token request",
+			strings.Join(secret, ", "))
+	}
+}
+
+// secretValue reports whether the value called name is a secret a template
+// must not put where a browser sees it.
+func secretValue(app *latchkey.App, name string) bool {
+	switch {
+	case name == "refresh_token", name == "code_verifier", app.IsSecret(name):
+		return true
+	}
+	if _, declared := app.Setting(name); declared {
+		return false
+	}
+	for _, c := range app.OAuthConfigs {
+		if _, fixed := c.Values[name]; fixed && latchkey.LooksSecret(name) {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -159,26 +159,55 @@ func (e *Engine) Now() time.Time { return e.cfg.Now() }
 
 // SaveApp compiles an app document and stores it. Secret config values sent
 // back as latchkey.Redacted keep their stored value. A document that does not
-// compile is refused whole with an EINVALID error naming each field.
+// compile is refused whole with an EINVALID error naming each field; one
+// that drops an OAuth config which still has connections is refused with
+// ECONFLICT naming the config and how many (see SaveAppWith).
 func (e *Engine) SaveApp(ctx context.Context, app latchkey.App) (latchkey.App, error) {
+	saved, _, err := e.SaveAppWith(ctx, app, SaveOptions{})
+	return saved, err
+}
+
+// SaveOptions tune SaveAppWith.
+type SaveOptions struct {
+	// DeleteConnections lets the document drop OAuth configs that still
+	// have connections: they are deleted with the save, without revocation
+	// at the provider (the config that told how is gone), and a
+	// connection.deleted event is sent for each.
+	DeleteConnections bool
+}
+
+// SaveAppWith is SaveApp with options; it returns the saved document and
+// the connections the save deleted.
+func (e *Engine) SaveAppWith(ctx context.Context, app latchkey.App, opts SaveOptions) (latchkey.App, []latchkey.ConnectionKey, error) {
+	saved, deleted, err := e.saveApp(ctx, app, opts)
+	for _, k := range deleted {
+		e.emit(ctx, latchkey.EventConnectionDeleted, latchkey.Connection{ConnectionKey: k}, nil)
+	}
+	return saved, deleted, err
+}
+
+func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions) (latchkey.App, []latchkey.ConnectionKey, error) {
 	if old, err := e.cfg.Store.GetApp(ctx, app.Name); err == nil {
 		app.KeepRedacted(old)
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return latchkey.App{}, err
+		return latchkey.App{}, nil, err
+	}
+	if err := app.ValidateValues(); err != nil {
+		return latchkey.App{}, nil, err
 	}
 	compiled, err := Compile(app)
 	if err != nil {
-		return latchkey.App{}, err
+		return latchkey.App{}, nil, err
 	}
-	saved, err := e.cfg.Store.PutApp(ctx, compiled.App)
+	saved, deleted, err := e.cfg.Store.PutAppWith(ctx, compiled.App, store.PutAppOptions{DeleteConnections: opts.DeleteConnections})
 	if err != nil {
-		return latchkey.App{}, err
+		return latchkey.App{}, nil, err
 	}
 	compiled.App = saved
 	e.mu.Lock()
 	e.apps[saved.Name] = cachedApp{compiled: compiled, loaded: e.cfg.Now()}
 	e.mu.Unlock()
-	return saved, nil
+	return saved, deleted, nil
 }
 
 // DeleteApp deletes an app with everything that belongs to it.
@@ -267,7 +296,7 @@ func (e *Engine) valuesFrom(c *Compiled, cc *compiledConfig, installed, user map
 			vals[k] = v
 		}
 	}
-	for k, v := range installed {
+	for k, v := range c.App.OrgValues(installed) {
 		if v != "" {
 			vals[k] = v
 		}

@@ -22,15 +22,14 @@ oauth_configs:
     link_url: "https://{{shop}}.myshopify.example/admin/oauth/authorize?client_id={{client_id}}"
     token_url: "https://{{shop}}.myshopify.example/admin/oauth/access_token?sig={{signing}}"
     request_encoding: json
-    token_headers: {X-Signature: "v1 {{signing}}"}
+    token_headers: {X-Signature: "v1 {{signing}}", X-Api-Key: "{{api_key}}"}
     values: {api_key: fixed-api-key-value}
-    auth_params: {k: "{{api_key}}"}
+    auth_params: {k: "{{shop}}"}
     access_token_variable_name: access_token
 `
 
 // TestRenderPreviewMasksSecretsWhereverTheyLand renders a config whose
-// secrets land in a URL query, a header, a JSON body and the link: each is
-// masked, and everything else is rendered as it would be sent.
+// secrets land in a URL query, headers and a JSON body: each is masked, and everything else is rendered as it would be sent.
 func TestRenderPreviewMasksSecretsWhereverTheyLand(t *testing.T) {
 	env := newEnv(t)
 	app := env.save(previewApp)
@@ -44,15 +43,15 @@ func TestRenderPreviewMasksSecretsWhereverTheyLand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if link.Host != "acme.myshopify.example" || link.Query().Get("state") != "STATE" || link.Query().Get("k") != latchkey.Redacted {
-		t.Errorf("link: got %s, want acme's host, state STATE and the api key masked", p.LinkURL)
+	if link.Host != "acme.myshopify.example" || link.Query().Get("state") != "STATE" || link.Query().Get("k") != "acme" {
+		t.Errorf("link: got %s, want acme's host, state STATE and k=acme", p.LinkURL)
 	}
 	tr := p.TokenRequest
 	if want := "https://acme.myshopify.example/admin/oauth/access_token?sig=" + latchkey.Redacted; tr.URL != want {
 		t.Errorf("token URL: got %s, want %s", tr.URL, want)
 	}
-	if tr.Headers["X-Signature"] != "v1 "+latchkey.Redacted || tr.Headers["Content-Type"] != "application/json" {
-		t.Errorf("headers: got %v, want the signature masked and a JSON content type", tr.Headers)
+	if tr.Headers["X-Signature"] != "v1 "+latchkey.Redacted || tr.Headers["X-Api-Key"] != latchkey.Redacted || tr.Headers["Content-Type"] != "application/json" {
+		t.Errorf("headers: got %v, want the signature and the api key masked and a JSON content type", tr.Headers)
 	}
 	for _, want := range []string{`"client_secret":"********"`, `"code_verifier":"********"`, `"code":"SAMPLE_AUTH_CODE"`, `"client_id":"cid"`} {
 		if !strings.Contains(tr.Body, want) {

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"strings"
@@ -399,29 +400,57 @@ func (e *Engine) fetchClientCredentials(ctx context.Context, c *Compiled, cc *co
 // values it owns. A failed revocation is reported, and the connection is
 // deleted all the same only when force is set.
 func (e *Engine) Disconnect(ctx context.Context, key latchkey.ConnectionKey, force bool) error {
+	_, err := e.DisconnectConnection(ctx, key, force)
+	return err
+}
+
+// Disconnection tells how DisconnectConnection deleted a connection.
+type Disconnection struct {
+	// Revoked is true when the provider was asked to revoke the token
+	// (RFC 7009 §2) and accepted.
+	Revoked bool `json:"revoked"`
+	// Notice, when set, says why the token was not revoked although the
+	// connection was deleted.
+	Notice string `json:"notice,omitempty"`
+}
+
+// DisconnectConnection is Disconnect, telling whether the token was
+// revoked. A connection whose OAuth config the app's document no longer
+// declares (a document saved before such saves were refused) is deleted
+// without revocation, since nothing says how to revoke it, and the
+// Disconnection says so.
+func (e *Engine) DisconnectConnection(ctx context.Context, key latchkey.ConnectionKey, force bool) (Disconnection, error) {
 	c, err := e.App(ctx, key.App)
 	if err != nil {
-		return err
+		return Disconnection{}, err
 	}
+	var d Disconnection
 	cc, err := c.config(key.Config)
-	if err != nil {
-		return err
+	if errors.Is(err, store.ErrNotFound) {
+		cc = nil
+		d.Notice = fmt.Sprintf("app %q has no OAuth config %q any more: the connection was deleted without revoking its token at the provider", key.App, key.Config)
+	} else if err != nil {
+		return Disconnection{}, err
 	}
 	conn, err := e.cfg.Store.GetConnection(ctx, key)
 	if err != nil {
-		return err
+		return Disconnection{}, err
 	}
-	if cc.revokeURL != nil {
-		if err := e.revoke(ctx, c, cc, conn); err != nil && !force {
-			return err
+	if cc != nil && cc.revokeURL != nil {
+		err := e.revoke(ctx, c, cc, conn)
+		switch {
+		case err == nil:
+			d.Revoked = true
+		case !force:
+			return Disconnection{}, err
 		}
 	}
 	if err := e.cfg.Store.DeleteConnection(ctx, key); err != nil {
-		return err
+		return Disconnection{}, err
 	}
 	conn.Status = ""
 	e.emit(ctx, latchkey.EventConnectionDeleted, conn, nil)
-	return nil
+	return d, nil
 }
 
 func (e *Engine) revoke(ctx context.Context, c *Compiled, cc *compiledConfig, conn latchkey.Connection) error {

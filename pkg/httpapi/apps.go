@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
@@ -44,9 +47,16 @@ func (s *Server) getApp(c echo.Context) error {
 	return c.JSON(http.StatusOK, app.Redact())
 }
 
+// DeletedConnectionsHeader, on the answer to a PUT of an app with
+// delete_connections=true, counts the connections of removed OAuth configs
+// the save deleted.
+const DeletedConnectionsHeader = "Latchkey-Deleted-Connections"
+
 // putApp creates or replaces an app document, JSON or YAML as its
 // Content-Type says (JSON when it says nothing). The document is validated
-// and compiled whole; a bad one changes nothing.
+// and compiled whole; a bad one changes nothing. A document that removes an
+// OAuth config with connections is refused with a 409 unless the query says
+// delete_connections=true.
 func (s *Server) putApp(c echo.Context) error {
 	if err := requireAdmin(c); err != nil {
 		return err
@@ -71,13 +81,33 @@ func (s *Server) putApp(c echo.Context) error {
 		return &latchkey.Error{Code: latchkey.EINVALID, Message: "the document's name differs from the URL's",
 			Fields: []latchkey.FieldError{{Field: "name", Message: "must be \"" + name + "\", the name in the URL"}}}
 	}
+	var opts flow.SaveOptions
+	switch c.QueryParam("delete_connections") {
+	case "", "false":
+	case "true":
+		opts.DeleteConnections = true
+	default:
+		return &latchkey.Error{Code: latchkey.EBADREQUEST, Message: "delete_connections must be true or false",
+			Fields: []latchkey.FieldError{{Field: "delete_connections", Message: "must be true or false"}}}
+	}
 	_, existed := s.store.GetApp(c.Request().Context(), name)
-	saved, err := s.engine.SaveApp(c.Request().Context(), app)
+	saved, deleted, err := s.engine.SaveAppWith(c.Request().Context(), app, opts)
+	if errors.Is(err, latchkey.ErrConflict) {
+		var le *latchkey.Error
+		if errors.As(err, &le) && len(le.Fields) > 0 && le.Fields[0].Field == "oauth_configs" {
+			return &latchkey.Error{Code: le.Code, Fields: le.Fields,
+				Message: le.Message + " (PUT with ?delete_connections=true, or latchkey apply --delete-connections)"}
+		}
+	}
 	if err != nil {
 		return err
 	}
 	ev := event(c, latchkey.AuditAppPut)
 	ev.App, ev.Detail = saved.Name, "revision "+strconv.FormatInt(saved.Revision, 10)
+	if len(deleted) > 0 {
+		ev.Detail += fmt.Sprintf("; deleted %d connections of removed OAuth configs", len(deleted))
+		c.Response().Header().Set(DeletedConnectionsHeader, strconv.Itoa(len(deleted)))
+	}
 	s.audit.record(c.Request().Context(), ev)
 	status := http.StatusOK
 	if existed != nil {

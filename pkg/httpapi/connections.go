@@ -104,10 +104,19 @@ func (s *Server) deleteConnection(c echo.Context) error {
 		return err
 	}
 	force := c.QueryParam("force") == "true"
-	if err := s.engine.Disconnect(c.Request().Context(), key, force); err != nil {
+	d, err := s.engine.DisconnectConnection(c.Request().Context(), key, force)
+	if err != nil {
 		return err
 	}
-	s.audit.record(c.Request().Context(), keyEvent(c, latchkey.AuditConnectionDelete, key))
+	ev := keyEvent(c, latchkey.AuditConnectionDelete, key)
+	if d.Notice != "" {
+		// The config is gone: the connection is deleted, unrevoked, and
+		// the answer says so.
+		ev.Detail = "not revoked: the OAuth config no longer exists"
+		s.audit.record(c.Request().Context(), ev)
+		return c.JSON(http.StatusOK, d)
+	}
+	s.audit.record(c.Request().Context(), ev)
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -72,6 +73,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 // toDomainError turns any error into a *latchkey.Error; echo's own errors
 // (unknown route, wrong method, body too large) keep their status.
 func toDomainError(err error) *latchkey.Error {
+	if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+		// A body without a Content-Length is cut off as it is read, inside
+		// a handler that may have wrapped the error.
+		return tooLarge()
+	}
 	var le *latchkey.Error
 	if errors.As(err, &le) {
 		return le
@@ -90,7 +96,7 @@ func toDomainError(err error) *latchkey.Error {
 		case http.StatusMethodNotAllowed:
 			return &latchkey.Error{Code: "method_not_allowed", Message: "method not allowed on this route"}
 		case http.StatusRequestEntityTooLarge:
-			return &latchkey.Error{Code: "too_large", Message: "the request body is larger than 1 MiB"}
+			return tooLarge()
 		case http.StatusUnauthorized:
 			code = latchkey.EUNAUTHORIZED
 		}
@@ -100,6 +106,14 @@ func toDomainError(err error) *latchkey.Error {
 		return &latchkey.Error{Code: code, Message: strings.ToLower(msg[:1]) + msg[1:]}
 	}
 	return &latchkey.Error{Code: latchkey.EINTERNAL, Message: "internal error", Err: err}
+}
+
+// MaxBodySize is the largest request body accepted, in bytes: 1 MiB, the
+// size of the largest app document (latchkey.MaxDocumentSize).
+const MaxBodySize = latchkey.MaxDocumentSize
+
+func tooLarge() *latchkey.Error {
+	return &latchkey.Error{Code: "too_large", Message: fmt.Sprintf("the request body is larger than 1 MiB (%d bytes)", MaxBodySize)}
 }
 
 func init() {

@@ -34,7 +34,7 @@ func (s *Server) listInstallations(c echo.Context) error {
 		return err
 	}
 	for i := range insts {
-		insts[i].Values = app.RedactValues(insts[i].Values)
+		insts[i].Values = app.RedactValues(app.OrgValues(insts[i].Values))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"installations": insts})
 }
@@ -52,13 +52,15 @@ func (s *Server) getInstallation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	inst.Values = app.RedactValues(inst.Values)
+	inst.Values = app.RedactValues(app.OrgValues(inst.Values))
 	return c.JSON(http.StatusOK, inst)
 }
 
 // putInstallation sets an org's org-level values: PUT replaces them all,
 // PATCH changes only those it names. A secret sent back as the redaction
 // marker keeps its stored value, so a listing can be edited and sent back.
+// Stored values of settings the document no longer declares are ignored
+// and dropped by the write.
 func (s *Server) putInstallation(c echo.Context) error {
 	ctx := c.Request().Context()
 	if err := requireAdmin(c); err != nil {
@@ -77,6 +79,7 @@ func (s *Server) putInstallation(c echo.Context) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	old.Values = app.OrgValues(old.Values)
 	if c.Request().Method == http.MethodPatch {
 		merged := map[string]string{}
 		for k, v := range old.Values {

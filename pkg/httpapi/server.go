@@ -90,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 	e.IPExtractor = clientAddressExtractor(cfg.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests)
-	e.Use(middleware.BodyLimit("1M"))
+	e.Use(middleware.BodyLimit("1MiB")) // MaxBodySize; echo reads "1M" as 1,000,000 bytes
 	e.Use(securityHeaders)
 	e.Pre(s.routeRequests)
 	e.Use(s.checkInputs)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -121,10 +122,17 @@ var secretNameRE = regexp.MustCompile(`(?i)(secret|password|passwd|token|private
 // treated as secret when the name declares no setting.
 func LooksSecret(name string) bool { return secretNameRE.MatchString(name) }
 
-// Redact returns a copy of the app whose secret values fixed in configs are
-// replaced by Redacted.
+// Redact returns a copy of the app whose secret values fixed in configs, and
+// defaults of secret settings, are replaced by Redacted.
 func (a App) Redact() App {
 	out := a
+	out.Settings = make([]Setting, len(a.Settings))
+	for i, s := range a.Settings {
+		if s.Secret && s.Default != "" {
+			s.Default = Redacted
+		}
+		out.Settings[i] = s
+	}
 	out.OAuthConfigs = make([]OAuthConfig, len(a.OAuthConfigs))
 	for i, c := range a.OAuthConfigs {
 		if len(c.Values) > 0 {
@@ -142,9 +150,15 @@ func (a App) Redact() App {
 	return out
 }
 
-// KeepRedacted restores, in a new version of the app, the config values that
-// came back as Redacted from the stored version old.
+// KeepRedacted restores, in a new version of the app, the config values and
+// setting defaults that came back as Redacted from the stored version old.
 func (a *App) KeepRedacted(old App) {
+	for i := range a.Settings {
+		s := &a.Settings[i]
+		if prev, ok := old.Setting(s.Name); ok && s.Default == Redacted && prev.Default != "" {
+			s.Default = prev.Default
+		}
+	}
 	for i := range a.OAuthConfigs {
 		c := &a.OAuthConfigs[i]
 		prev, ok := old.OAuthConfig(c.Name)
@@ -159,6 +173,35 @@ func (a *App) KeepRedacted(old App) {
 			}
 		}
 	}
+}
+
+// ValidateValues checks the values a new version of the document fixes (the
+// configs' values and the settings' defaults), once KeepRedacted has
+// restored the stored ones: none may be Redacted, which stands for a value
+// in listings and exports and is never a value itself, so that a redacted
+// export imported where no value is stored is refused rather than saved
+// with eight asterisks as its secret.
+func (a *App) ValidateValues() error {
+	var fe FieldErrors
+	for i, s := range a.Settings {
+		if s.Default == Redacted {
+			fe.Add(fmt.Sprintf("settings[%d].default", i), "is the redaction placeholder %q, not a value", Redacted)
+		}
+	}
+	for i, c := range a.OAuthConfigs {
+		names := make([]string, 0, len(c.Values))
+		for k := range c.Values {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			if c.Values[k] == Redacted {
+				fe.Add(fmt.Sprintf("oauth_configs[%d].values.%s", i, k),
+					"is the redaction placeholder %q, and config %q stores no value to keep: write the value itself", Redacted, c.Name)
+			}
+		}
+	}
+	return fe.Err("the app document holds redaction placeholders instead of values")
 }
 
 func (a *App) configValueSecret(name string) bool {

@@ -27,6 +27,8 @@ func (a *App) ValidateInstallation(values map[string]string) error {
 			fe.Add(name, "is a %s-level setting; an installation sets only org-level settings", s.Level)
 		case len(values[name]) > 64<<10:
 			fe.Add(name, "is longer than 64 KiB")
+		case values[name] == Redacted:
+			fe.Add(name, "is the redaction placeholder %q, which stands for a stored value in listings and is never a value: send the value itself", Redacted)
 		default:
 			if err := CheckText(values[name]); err != nil {
 				fe.Add(name, "%v", err)
@@ -55,6 +57,20 @@ func (a *App) MissingRequired(values map[string]string, cfg *OAuthConfig) []stri
 		missing = append(missing, s.Name)
 	}
 	return missing
+}
+
+// OrgValues returns the values that name an org-level setting of the app,
+// leaving out those of settings the document no longer declares (or
+// declares user-level): an installation keeps them until its next write,
+// and nothing reads them.
+func (a *App) OrgValues(values map[string]string) map[string]string {
+	out := make(map[string]string, len(values))
+	for k, v := range values {
+		if s, ok := a.Setting(k); ok && s.Level == LevelOrg {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // RedactValues returns a copy of org or user values with every secret value

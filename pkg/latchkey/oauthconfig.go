@@ -317,13 +317,51 @@ func (c *OAuthConfig) validate(a *App, f string, fe *FieldErrors) {
 			fe.Add(f+".values."+name, "setting %q is user-level; a config can fix only org-level values", name)
 		}
 	}
-	if c.RefreshMargin < 0 {
-		fe.Add(f+".refresh_margin", "must not be negative")
+	RefreshMarginBounds.check(fe, f+".refresh_margin", c.RefreshMargin, "the default, 1m")
+	KeepAliveIntervalBounds.check(fe, f+".keep_alive_interval", c.KeepAliveInterval, "off")
+	RefreshTokenGracePeriodBounds.check(fe, f+".refresh_token_grace_period", c.RefreshTokenGracePeriod, "none")
+}
+
+// DurationBounds are the least and the greatest value a duration field of a
+// document may hold when it is set; zero always means the field's default.
+type DurationBounds struct{ Min, Max time.Duration }
+
+// Bounds of the durations of an OAuth config. A keep-alive shorter than an
+// hour would refresh a connection on nearly every round of the refresh
+// worker; margins and grace periods longer than a day describe no
+// provider's tokens.
+var (
+	RefreshMarginBounds           = DurationBounds{Min: time.Second, Max: 24 * time.Hour}
+	KeepAliveIntervalBounds       = DurationBounds{Min: time.Hour, Max: 365 * 24 * time.Hour}
+	RefreshTokenGracePeriodBounds = DurationBounds{Min: time.Second, Max: 24 * time.Hour}
+)
+
+// Check returns an error naming the bounds unless d is within them.
+func (b DurationBounds) Check(d time.Duration) error {
+	if d < b.Min || d > b.Max {
+		return fmt.Errorf("must be between %s and %s", FormatDuration(b.Min), FormatDuration(b.Max))
 	}
-	if c.KeepAliveInterval < 0 {
-		fe.Add(f+".keep_alive_interval", "must not be negative")
+	return nil
+}
+
+func (b DurationBounds) check(fe *FieldErrors, field string, d Duration, zero string) {
+	if d == 0 {
+		return
 	}
-	if c.RefreshTokenGracePeriod < 0 {
-		fe.Add(f+".refresh_token_grace_period", "must not be negative")
+	if err := b.Check(time.Duration(d)); err != nil {
+		fe.Add(field, "%v, or 0 (%s)", err, zero)
 	}
+}
+
+// FormatDuration writes d as a Go duration without trailing zero units
+// ("24h", "1h30m", "90s").
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -29,8 +29,19 @@ var (
 type Store interface {
 	// PutApp creates or replaces the app document whole, and returns it with
 	// its new Revision and timestamps. Replacing a document leaves the app's
-	// installations and connections in place.
+	// installations and connections in place. A document that drops an
+	// OAuth config which still has connections is refused with a
+	// *latchkey.Error matching ErrConflict that names each such config and
+	// how many connections it has (see PutAppWith).
 	PutApp(ctx context.Context, app latchkey.App) (latchkey.App, error)
+	// PutAppWith is PutApp with options. With DeleteConnections, the
+	// connections of the OAuth configs the document drops are deleted with
+	// the values they own in the same transaction, and their keys returned.
+	// Either way the pending links and states of dropped configs are
+	// deleted. The check and the replacement are one transaction that
+	// excludes PutConnection of the same app, so that no connection of a
+	// dropped config is created meanwhile.
+	PutAppWith(ctx context.Context, app latchkey.App, opts PutAppOptions) (latchkey.App, []latchkey.ConnectionKey, error)
 	// GetApp returns the app called name.
 	GetApp(ctx context.Context, name string) (latchkey.App, error)
 	// ListApps returns every app, by name.
@@ -55,7 +66,9 @@ type Store interface {
 	UserValues(ctx context.Context, app, org, user string) (map[string]string, error)
 
 	// PutConnection creates or replaces a connection with its Values, in one
-	// transaction, and returns it with its new Version. When the connection
+	// transaction, and returns it with its new Version. A new connection
+	// must name an OAuth config of the app's stored document, else
+	// ErrNotFound. When the connection
 	// exists and conn.Version is not 0, the stored version must equal it,
 	// else ErrConflict. Values the replaced connection owned and conn does
 	// not are deleted.
@@ -208,6 +221,13 @@ type Store interface {
 
 	// Close releases the store's resources.
 	Close() error
+}
+
+// PutAppOptions tune Store.PutAppWith.
+type PutAppOptions struct {
+	// DeleteConnections lets the document drop OAuth configs that still
+	// have connections: those connections are deleted with it.
+	DeleteConnections bool
 }
 
 // Admin is a person who signs in to the builder UI with an email and a

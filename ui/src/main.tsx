@@ -322,7 +322,18 @@ function AppPage({ name }: { name: string }) {
   const save = async (e: Event) => {
     e.preventDefault(); setErr(undefined); setSaved('')
     const { revision, created_at, updated_at, ...doc } = draft
-    try { const a = await api<any>('PUT', '/apps/' + enc(name), doc); setSaved(`Saved: revision ${a.revision}.`); reload() } catch (x) { setErr(x as APIError) }
+    const put = async (query: string) => {
+      const a = await api<any>('PUT', '/apps/' + enc(name) + query, doc); setSaved(`Saved: revision ${a.revision}.`); reload()
+    }
+    try { await put('') } catch (x) {
+      const e = x as APIError
+      // A removed OAuth config still has connections: delete them only when
+      // the admin says so.
+      if (e.status === 409 && e.details.some(d => d.field === 'oauth_configs') &&
+        confirm(e.details.map(d => 'This change ' + d.message + '.').join('\n') + '\n\nDelete those connections (their tokens are not revoked) and save?')) {
+        try { await put('?delete_connections=true') } catch (y) { setErr(y as APIError) }
+      } else setErr(e)
+    }
   }
   const remove = async () => {
     if (!confirm(`Delete app ${name} with its installations and connections?`)) return

@@ -29,7 +29,29 @@ function scalar(v: unknown): string {
   return String(v)
 }
 
+// REDACTED is what the API shows in place of a secret value.
+export const REDACTED = '********'
+
+// documentYAML writes an app as read from the API as a document to export.
+// Secret values (shown redacted: a config's values, a secret setting's
+// default) are left out, and a comment at the top
+// names them: the server refuses the placeholder as a value, so an export
+// imported elsewhere never stores it as a secret.
 export function documentYAML(app: any): string {
-  const { revision, created_at, updated_at, ...doc } = app
-  return toYAML(doc).replace(/^\n/, '') + '\n'
+  const { revision, created_at, updated_at, ...doc } = structuredClone(app)
+  const left: string[] = []
+  for (const st of doc.settings ?? []) {
+    if (st.default === REDACTED) { delete st.default; left.push(`the default of ${st.name}`) }
+  }
+  for (const c of doc.oauth_configs ?? []) {
+    if (!c.values) continue
+    for (const k of Object.keys(c.values)) {
+      if (c.values[k] === REDACTED) { delete c.values[k]; left.push(`${k} (config ${c.name})`) }
+    }
+    if (Object.keys(c.values).length === 0) delete c.values
+  }
+  const head = left.length === 0 ? '' :
+    '# Secret values are left out of this export: ' + left.join(', ') + '.\n' +
+    '# Write them in (a config\'s values:, a setting\'s default:) before applying this document, or set them as each org\'s settings.\n'
+  return head + toYAML(doc).replace(/^\n/, '') + '\n'
 }

@@ -4,33 +4,55 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
 )
 
 // PutApp creates or replaces the app document, sealed whole (its OAuth
 // configs may fix client secrets) and bound to the app's name. The
-// revision increases by one with every save; a new app starts at 1.
+// revision increases by one with every save; a new app starts at 1. A
+// document that drops an OAuth config with connections is refused
+// (ErrConflict).
 func (s *Store) PutApp(ctx context.Context, app latchkey.App) (latchkey.App, error) {
+	saved, _, err := s.PutAppWith(ctx, app, store.PutAppOptions{})
+	return saved, err
+}
+
+// PutAppWith is PutApp that, with opts.DeleteConnections, deletes the
+// connections of the OAuth configs the document drops instead of refusing
+// it. The stored document's row is locked (FOR UPDATE on PostgreSQL; the
+// IMMEDIATE transaction on SQLite) before its configs are compared, and
+// PutConnection locks it too (FOR KEY SHARE) before it creates a
+// connection, so a connection created concurrently is either counted here
+// or refused there.
+func (s *Store) PutAppWith(ctx context.Context, app latchkey.App, opts store.PutAppOptions) (latchkey.App, []latchkey.ConnectionKey, error) {
 	if app.Name == "" {
-		return latchkey.App{}, latchkey.Errorf(latchkey.EINVALID, "the app has no name")
+		return latchkey.App{}, nil, latchkey.Errorf(latchkey.EINVALID, "the app has no name")
 	}
 	doc := app
 	doc.Revision, doc.CreatedAt, doc.UpdatedAt = 0, time.Time{}, time.Time{}
 	data, err := json.Marshal(doc)
 	if err != nil {
-		return latchkey.App{}, fmt.Errorf("sqlstore: encoding app %q: %w", app.Name, err)
+		return latchkey.App{}, nil, fmt.Errorf("sqlstore: encoding app %q: %w", app.Name, err)
 	}
 	sealed, err := s.seal(string(data), "app", app.Name)
 	if err != nil {
-		return latchkey.App{}, err
+		return latchkey.App{}, nil, err
 	}
 	now := s.now()
 	var row appRow
+	var deleted []latchkey.ConnectionKey
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		deleted = nil
+		if err := s.dropConfigs(tx, app, opts, &deleted); err != nil {
+			return err
+		}
 		err := tx.Exec(`INSERT INTO apps (name, document, revision, created_at, updated_at) VALUES (?, ?, 1, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET document = excluded.document, revision = apps.revision + 1, updated_at = excluded.updated_at`,
 			app.Name, sealed, now, now).Error
@@ -40,11 +62,111 @@ func (s *Store) PutApp(ctx context.Context, app latchkey.App) (latchkey.App, err
 		_, err = find(tx.Where("name = ?", app.Name), &row)
 		return fail(err, "reading app %q", app.Name)
 	})
+	if len(deleted) > 0 {
+		s.forgetConnections(deleted...)
+	}
 	if err != nil {
-		return latchkey.App{}, err
+		return latchkey.App{}, nil, err
 	}
 	app.Revision, app.CreatedAt, app.UpdatedAt = row.Revision, utc(row.CreatedAt), utc(row.UpdatedAt)
-	return app, nil
+	return app, deleted, nil
+}
+
+// dropConfigs locks the stored document of app, inside tx, and compares its
+// OAuth configs with app's: the connections of those app drops are refused
+// (ErrConflict, naming each config and its count) or, with
+// opts.DeleteConnections, deleted with their values and appended to
+// deleted; the pending links and states of dropped configs are deleted.
+func (s *Store) dropConfigs(tx *gorm.DB, app latchkey.App, opts store.PutAppOptions, deleted *[]latchkey.ConnectionKey) error {
+	var old appRow
+	ok, err := find(s.forUpdate(tx.Where("name = ?", app.Name)), &old)
+	if err != nil || !ok {
+		return fail(err, "reading app %q", app.Name)
+	}
+	prev, err := s.decodeApp(old)
+	if err != nil {
+		return err
+	}
+	var dropped []string
+	for _, c := range prev.OAuthConfigs {
+		if _, kept := app.OAuthConfig(c.Name); !kept {
+			dropped = append(dropped, c.Name)
+		}
+	}
+	if len(dropped) == 0 {
+		return nil
+	}
+	var rows []struct {
+		Org    string `gorm:"column:org"`
+		User   string `gorm:"column:user_id"`
+		Config string `gorm:"column:config"`
+	}
+	if err := tx.Raw("SELECT org, user_id, config FROM connections WHERE app = ? AND config IN ? ORDER BY config, org, user_id",
+		app.Name, dropped).Scan(&rows).Error; err != nil {
+		return fail(err, "counting the connections of app %q", app.Name)
+	}
+	if len(rows) > 0 && !opts.DeleteConnections {
+		count := map[string]int{}
+		for _, r := range rows {
+			count[r.Config]++
+		}
+		var fe []latchkey.FieldError
+		var parts []string
+		for _, name := range dropped {
+			if n := count[name]; n > 0 {
+				fe = append(fe, latchkey.FieldError{Field: "oauth_configs", Message: fmt.Sprintf("removes OAuth config %q, which still has %s", name, plural(n, "connection"))})
+				parts = append(parts, fmt.Sprintf("%q (%s)", name, plural(n, "connection")))
+			}
+		}
+		return &latchkey.Error{Code: latchkey.ECONFLICT, Fields: fe, Message: fmt.Sprintf(
+			"the document of app %q removes OAuth configs that still have connections: %s; keep the configs, or delete their %s with the save",
+			app.Name, strings.Join(parts, ", "), plural(len(rows), "connection"))}
+	}
+	for _, table := range []string{"setting_values", "connections", "links", "auth_states"} {
+		if err := tx.Exec("DELETE FROM "+table+" WHERE app = ? AND config IN ?", app.Name, dropped).Error; err != nil {
+			return fail(err, "deleting the %s of the OAuth configs app %q drops", table, app.Name)
+		}
+	}
+	for _, r := range rows {
+		*deleted = append(*deleted, latchkey.ConnectionKey{App: app.Name, Org: r.Org, User: r.User, Config: r.Config})
+	}
+	return nil
+}
+
+// plural writes n with noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// configExists returns ErrNotFound unless the stored document of app,
+// inside tx, declares the OAuth config called config. On PostgreSQL it
+// locks the document's row FOR KEY SHARE: a concurrent PutAppWith, which
+// locks it FOR UPDATE, either commits first (and config is read gone) or
+// waits for tx, and then counts the connection tx creates.
+func (s *Store) configExists(tx *gorm.DB, app, config string) error {
+	q := tx.Where("name = ?", app)
+	if s.postgres {
+		q = q.Clauses(clause.Locking{Strength: "KEY SHARE"})
+	}
+	var row appRow
+	ok, err := find(q, &row)
+	if err != nil {
+		return fail(err, "reading app %q", app)
+	}
+	if !ok {
+		return notFound("app %q not found", app)
+	}
+	doc, err := s.decodeApp(row)
+	if err != nil {
+		return err
+	}
+	if _, ok := doc.OAuthConfig(config); !ok {
+		return notFound("app %q has no OAuth config %q", app, config)
+	}
+	return nil
 }
 
 // GetApp returns the app called name.

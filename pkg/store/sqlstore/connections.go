@@ -41,6 +41,13 @@ func (s *Store) PutConnection(ctx context.Context, conn latchkey.Connection) (la
 		if err != nil {
 			return fail(err, "reading connection %s", connName(conn.ConnectionKey))
 		}
+		if !ok {
+			// A new connection of a config the document no longer has
+			// would be stranded: no route could read or delete it.
+			if err := s.configExists(tx, conn.App, conn.Config); err != nil {
+				return err
+			}
+		}
 		switch {
 		case ok && conn.Version != 0 && conn.Version != old.Version:
 			return latchkey.Errorf(latchkey.ECONFLICT, "connection %s has changed: version %d, not %d", connName(conn.ConnectionKey), old.Version, conn.Version)

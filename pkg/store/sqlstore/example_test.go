@@ -25,7 +25,7 @@ func ExampleOpen() {
 	}
 	defer st.Close()
 
-	app, _ := st.PutApp(ctx, latchkey.App{Name: "demo"})
+	app, _ := st.PutApp(ctx, latchkey.App{Name: "demo", OAuthConfigs: []latchkey.OAuthConfig{{Name: "main"}}})
 	k := latchkey.ConnectionKey{App: "demo", Org: "acme", User: "alice", Config: "main"}
 	conn, _ := st.PutConnection(ctx, latchkey.Connection{ConnectionKey: k, Status: latchkey.StatusActive,
 		Values: map[string]string{"access_token": "xoxp-1"}})

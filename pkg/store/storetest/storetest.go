@@ -51,6 +51,8 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimRefreshes", testClaimRefreshes},
 		{"Webhooks", testWebhooks},
 		{"InstallLinks", testInstallLinks},
+		{"AppDroppingConfigsWithConnections", testAppDroppingConfigs},
+		{"AppDroppingConfigsWhileConnecting", testAppDroppingConfigsWhileConnecting},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,9 +67,21 @@ var (
 	t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 )
 
-// App returns a small app document called name whose OAuth config fixes a
-// client secret.
+// Configs are the names of the OAuth configs of App's document besides
+// "main": a store refuses a new connection of a config the document lacks.
+var Configs = []string{"alt", "cc", "crm", "github", "second"}
+
+// App returns a small app document called name whose OAuth config "main"
+// fixes a client secret, with a config of each name of Configs.
 func App(name string) latchkey.App {
+	app := smallApp(name)
+	for _, c := range Configs {
+		app.OAuthConfigs = append(app.OAuthConfigs, latchkey.OAuthConfig{Name: c, AccessTokenVariableName: "access_token"})
+	}
+	return app
+}
+
+func smallApp(name string) latchkey.App {
 	return latchkey.App{
 		Name:  name,
 		Label: "Demo " + name,
