@@ -271,4 +271,3 @@ func (e *Engine) askClientCredentials(ctx context.Context, cc *compiledConfig, k
 	}
 	return e.newConnection(cc, key, tok, now), nil
 }
-
