@@ -15,6 +15,55 @@ import (
 // (ForceRefresh), and the worker's batches (which use askRefresh and
 // askClientCredentials): the lease, the provider's answer, and its write.
 
+// expiresWithin is refreshLocked's due of a read: the token expires within
+// margin.
+func expiresWithin(margin time.Duration) func(latchkey.Connection, time.Time) bool {
+	return func(old latchkey.Connection, now time.Time) bool { return old.Expired(now, margin) }
+}
+
+// ForceRefresh refreshes a connection whose access token the provider has
+// just refused (RFC 6750 §3.1, invalid_token), whether or not it looked
+// expired, through the same single-flight and lease as Token: every caller
+// that met the refusal of the same token shares one refresh, on every
+// replica, and a caller whose refused token has already been replaced gets
+// the connection as it is, without a refresh. A connection with nothing to
+// refresh with comes back unchanged (its token is still refused).
+func (e *Engine) ForceRefresh(ctx context.Context, key latchkey.ConnectionKey, refused string) (latchkey.Connection, error) {
+	c, err := e.App(ctx, key.App)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	cc, err := c.config(key.Config)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	if cc.cfg.Grant() == latchkey.GrantClientCredentials {
+		key.User = ""
+	}
+	conn, err := e.cfg.Store.GetConnection(ctx, key)
+	if err != nil {
+		return conn, err
+	}
+	if err := usable(conn, e.cfg.Now()); err != nil {
+		return conn, err
+	}
+	tokenVar := cc.cfg.AccessTokenVariableName
+	if conn.Values[tokenVar] != refused || !cc.canRefresh(conn) {
+		return conn, nil
+	}
+	v, err, _ := e.refresh.Do(flightKey(key)+"\x00refused\x00"+refused, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
+		defer cancel()
+		return e.refreshLocked(rctx, c, cc, key, false, func(old latchkey.Connection, _ time.Time) bool {
+			return old.Values[tokenVar] == refused
+		})
+	})
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	return v.(latchkey.Connection), nil
+}
+
 // refreshLocked refreshes a connection once for every caller on every
 // replica, without holding a database lock while the provider answers:
 //  1. a short transaction, under the connection's lock, re-reads it, skips
@@ -32,7 +81,11 @@ import (
 // refresh_token_grace_period, it refreshes again with the stored (previous)
 // refresh token; otherwise the connection is needs_reauth at once, without
 // asking the provider, never silently broken.
-func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, margin time.Duration) (latchkey.Connection, error) {
+//
+// due says, under the lock, whether the connection as stored still needs
+// the refresh: its token expires within the margin (a read), or it is still
+// the token the provider refused (ForceRefresh).
+func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, due func(old latchkey.Connection, now time.Time) bool) (latchkey.Connection, error) {
 	if missing {
 		// Client credentials with no token yet: nothing to lock.
 		return e.clientCredentials(ctx, c, cc, key, latchkey.Connection{})
@@ -60,7 +113,7 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 				next.WorkerLease = false // this caller asks the provider now
 				return next, nil
 			}
-			if !old.Expired(now, margin) {
+			if !due(old, now) {
 				return old, errFresh
 			}
 			if _, err, wait := backingOff(old, now); wait {
