@@ -51,7 +51,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		status = http.StatusInternalServerError
 	}
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
-	if status >= 500 && le.Code != latchkey.EPROVIDER {
+	if status >= 500 && le.Code != latchkey.EPROVIDER && !outwardCodes[le.Code] {
 		s.logger.ErrorContext(c.Request().Context(), "internal error", "request_id", reqID, "route", c.Path(), "error", err)
 		le = &latchkey.Error{Code: latchkey.EINTERNAL, Message: "internal error; the request id identifies it in the server's log"}
 	} else if le.Err != nil {
@@ -62,6 +62,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.renderResult(c, status, resultPage{Title: titleOf(le), Message: le.Message, RequestID: reqID}.withProvider(le.Provider))
 		return
 	}
+	c.Response().Header().Set("Latchkey-Error", le.Code) // tells Latchkey's refusal from a proxied provider's answer
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return
@@ -101,6 +102,11 @@ func toDomainError(err error) *latchkey.Error {
 	}
 	return &latchkey.Error{Code: latchkey.EINTERNAL, Message: "internal error", Err: err}
 }
+
+// outwardCodes are the 5xx codes whose message is shown as is: they tell
+// the caller about the upstream (a timeout, a refused address), not about a
+// fault inside Latchkey.
+var outwardCodes = map[string]bool{}
 
 func init() {
 	statusOf["method_not_allowed"] = http.StatusMethodNotAllowed

@@ -12,6 +12,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/latchkey/latchkey/pkg/flow"
+	"github.com/latchkey/latchkey/pkg/outbound"
+	"github.com/latchkey/latchkey/pkg/proxy"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/templates"
 )
@@ -26,6 +28,10 @@ type Config struct {
 	// WebhooksChanged, when set, hears that a webhook of app was created or
 	// deleted (the webhook dispatcher's Forget).
 	WebhooksChanged func(app string)
+	// Proxy sends proxied and declared API calls; Metrics, when set,
+	// counts them.
+	Proxy   *proxy.Proxy
+	Metrics *Metrics
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -43,6 +49,8 @@ type Server struct {
 	secrets sync.Map
 	// webhooksChanged is Config.WebhooksChanged, never nil.
 	webhooksChanged func(app string)
+	proxy           *proxy.Proxy
+	metrics         *Metrics
 }
 
 // New builds a Server with its routes.
@@ -61,7 +69,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.WebhooksChanged = func(string) {}
 	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
-		webhooksChanged: cfg.WebhooksChanged}
+		webhooksChanged: cfg.WebhooksChanged, proxy: cfg.Proxy, metrics: cfg.Metrics}
+	if s.proxy == nil {
+		s.proxy = &proxy.Proxy{Transport: outbound.NewTransport(outbound.Options{})}
+	}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
 	e.HideBanner = true
@@ -69,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests)
-	e.Use(middleware.BodyLimit("1M"))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isProxyRoute}))
 	e.Use(securityHeaders)
 
 	e.GET("/healthz", s.healthz)
@@ -90,6 +101,8 @@ func New(cfg Config) (*Server, error) {
 	s.uiRoutes(e)
 	api.GET("/audit", s.listAudit)
 	s.webhookRoutes(api)
+	s.proxyRoutes(api)
+	s.apiRoutes(api)
 	s.echo = e
 	return s, nil
 }

@@ -16,6 +16,8 @@ const (
 	AuditConnectionDelete   = "connection.delete"
 	AuditTokenRead          = "token.read"
 	AuditSettingRead        = "setting.read"
+	AuditProxyCall          = "proxy.call" // a call through the passthrough proxy: method, path, status
+	AuditAPICall            = "api.call"   // a call of a declared API: its name, status
 )
 
 // AuditEvent is one entry of the audit log: who did what to which resource,
