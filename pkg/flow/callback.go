@@ -22,6 +22,9 @@ type Result struct {
 	Popup    bool
 	// Connection is the stored connection on success.
 	Connection latchkey.Connection
+	// Verification is the outcome of the config's verify_api, when it has
+	// one.
+	Verification *Verification
 }
 
 // Callback handles the provider's redirect back to Latchkey (RFC 6749
@@ -94,6 +97,20 @@ func (e *Engine) Callback(ctx context.Context, query url.Values) (Result, error)
 	for name, p := range cc.callbackMeta {
 		if v, ok := p.Lookup(ctx, doc); ok {
 			conn.Values[name] = v
+		}
+	}
+	if cc.cfg.VerifyAPI != "" {
+		// The check runs before the write, so that what it captures is
+		// stored with the tokens in one write; a failed check is reported,
+		// and the connection kept.
+		v, values := e.verifyWith(ctx, c, cc, conn)
+		for k, val := range values {
+			conn.Values[k] = val
+		}
+		res.Verification = &v
+		if !v.OK {
+			e.cfg.Logger.WarnContext(ctx, "the new connection's check failed", "app", st.App, "org", st.Org, "user", st.User,
+				"config", st.Config, "api", v.API, "status", v.Status, "error", v.Error)
 		}
 	}
 	saved, err := e.cfg.Store.PutConnection(ctx, conn)

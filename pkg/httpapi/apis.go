@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"io"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -15,6 +16,26 @@ import (
 func (s *Server) apiRoutes(g *echo.Group) {
 	g.POST("/apps/:app/orgs/:org/users/:user/apis/:api", s.callAPI)
 	g.POST("/apps/:app/orgs/:org/apis/:api", s.callAPI)
+	g.POST("/apps/:app/orgs/:org/users/:user/connections/:config/verify", s.verifyConnection)
+	g.POST("/apps/:app/orgs/:org/connections/:config/verify", s.verifyConnection)
+}
+
+// verifyConnection runs the config's verify_api on the connection (the UI's
+// Test connection) and answers its outcome: ok, the provider's status, the
+// names of the settings its answer filled.
+func (s *Server) verifyConnection(c echo.Context) error {
+	key := connectionKey(c)
+	if err := requireApp(c, key.App); err != nil {
+		return err
+	}
+	start := time.Now()
+	v, err := s.engine.Verify(c.Request().Context(), key)
+	res := proxy.Result{Status: v.Status, Err: err}
+	s.observeCall(c, "api", key, res, start, "verify "+v.API)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 // callAPI calls one of the app's declared APIs with the parameters of the
