@@ -56,7 +56,7 @@ func (e *Engine) ForceRefresh(ctx context.Context, key latchkey.ConnectionKey, r
 		defer cancel()
 		return e.refreshLocked(rctx, c, cc, key, false, func(old latchkey.Connection, _ time.Time) bool {
 			return old.Values[tokenVar] == refused
-		})
+		}, true)
 	})
 	if err != nil {
 		return latchkey.Connection{}, err
@@ -85,7 +85,12 @@ func (e *Engine) ForceRefresh(ctx context.Context, key latchkey.ConnectionKey, r
 // due says, under the lock, whether the connection as stored still needs
 // the refresh: its token expires within the margin (a read), or it is still
 // the token the provider refused (ForceRefresh).
-func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, due func(old latchkey.Connection, now time.Time) bool) (latchkey.Connection, error) {
+//
+// refused says the provider has refused the stored access token: the lease
+// also ends its expiry now, so that a failed refresh counts as the failure
+// of an expired token (needs_reauth on a refusal, refresh_pending while
+// retried) instead of an early refresh of a token that still works.
+func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, due func(old latchkey.Connection, now time.Time) bool, refused bool) (latchkey.Connection, error) {
 	if missing {
 		// Client credentials with no token yet: nothing to lock.
 		return e.clientCredentials(ctx, c, cc, key, latchkey.Connection{})
@@ -129,6 +134,9 @@ func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledCon
 			next := old
 			next.RefreshingUntil = now.Add(e.refreshLease())
 			next.WorkerLease = false // taken immediately before asking
+			if refused && (next.ExpiresAt.IsZero() || next.ExpiresAt.After(now)) {
+				next.ExpiresAt = now
+			}
 			return next, nil
 		})
 		switch {

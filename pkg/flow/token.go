@@ -74,7 +74,7 @@ func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchke
 	v, err, _ := e.refresh.Do(flightKey(key), func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
 		defer cancel()
-		return e.refreshLocked(rctx, c, cc, key, missing, expiresWithin(margin))
+		return e.refreshLocked(rctx, c, cc, key, missing, expiresWithin(margin), false)
 	})
 	if err != nil {
 		return latchkey.Connection{}, err

@@ -32,7 +32,7 @@ func isProxyRoute(c echo.Context) bool { return strings.HasSuffix(c.Path(), "/pr
 // proxySegments is how many segments of the escaped path come before the
 // proxied path on the user and the org routes (the leading empty one
 // included): /api/v1/apps/A/orgs/O[/users/U]/connections/C/proxy/.
-const proxySegments, proxyOrgSegments = 11, 9
+const proxySegments, proxyOrgSegments = 12, 10
 
 // proxyCall sends any method and path under the connection's API base URL,
 // with its credentials, and streams the answer back.
