@@ -77,6 +77,7 @@ type callsEnv struct {
 type serverOptions struct {
 	databaseURL, keys string
 	strict            bool // private upstreams refused
+	quiet             bool // no log (benchmarks)
 	resolve           func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
@@ -91,6 +92,9 @@ func startServer(tb testing.TB, o serverOptions) *harness {
 		Now:    clock.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stdout: io.Discard,
+	}
+	if o.quiet {
+		m.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.resolve != nil {
 		m.HTTPClient = outbound.NewClient(30*time.Second, outbound.Options{AllowPrivate: !o.strict, Resolve: o.resolve})

@@ -49,6 +49,7 @@ type CallPolicy struct {
 // apiConfig is the compiled API side of an OAuth config.
 type apiConfig struct {
 	base    *template.Template            // api_base_url; nil when unset
+	fixed   *url.URL                      // base parsed once when it uses no value; never modified
 	headers map[string]*template.Template // api_credentials.headers
 	query   map[string]*template.Template // api_credentials.query
 	policy  CallPolicy
@@ -71,6 +72,9 @@ func compileAPIConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe
 	known := knownNames(app, cfg)
 	if cfg.APIBaseURL != "" {
 		ac.base = compileTemplate(fe, known, f+".api_base_url", cfg.APIBaseURL, template.URL)
+		if ac.base != nil && len(ac.base.Vars()) == 0 {
+			ac.fixed, _ = url.Parse(cfg.APIBaseURL)
+		}
 		creds := cfg.APICredentials
 		if creds == nil || (len(creds.Headers) == 0 && len(creds.Query) == 0) {
 			creds = &latchkey.APICredentials{Headers: map[string]string{"Authorization": "Bearer {{" + cfg.AccessTokenVariableName + "}}"}}
@@ -250,6 +254,10 @@ func (e *Engine) Proxy(ctx context.Context, key latchkey.ConnectionKey) (*Upstre
 	if u.cc.api.base == nil {
 		return nil, &latchkey.Error{Code: latchkey.EINVALID, Message: fmt.Sprintf("OAuth config %q declares no api_base_url to proxy to", key.Config),
 			Fields: []latchkey.FieldError{{Field: "api_base_url", Message: "is not set"}}}
+	}
+	if u.cc.api.fixed != nil {
+		u.base = u.cc.api.fixed
+		return u, nil
 	}
 	raw, err := u.cc.api.base.Render(u.vals)
 	if err != nil {
