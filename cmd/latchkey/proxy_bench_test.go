@@ -22,7 +22,7 @@ import (
 // the size of the answer.
 type callTarget struct {
 	method, url, auth, body string
-	size                     int64
+	size                    int64
 }
 
 func (ct callTarget) do(client *http.Client) error {
