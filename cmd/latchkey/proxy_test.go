@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
@@ -216,6 +217,25 @@ func TestProxyCallsTheProviderWithTheConnectionsCredentials(t *testing.T) {
 	}
 	if echo.Header.Get("X-Custom") != "kept" {
 		t.Errorf("the caller's X-Custom did not reach the provider")
+	}
+
+	// A runtime key of the app can call; one of another app cannot.
+	env.expect(http.StatusCreated, "PUT", "/api/v1/apps/other", testAdminKey, "application/yaml",
+		strings.Replace(strings.ReplaceAll(callsApp, "{{provider}}", env.provider.URL), "name: calls", "name: other", 1))
+	for app, want := range map[string]int{"calls": http.StatusOK, "other": http.StatusForbidden} {
+		created := decode(t, env.expect(http.StatusCreated, "POST", "/api/v1/apikeys", testAdminKey, "application/json",
+			`{"scope": "runtime", "app": "`+app+`"}`))
+		key, _ := created["key"].(string)
+		if key == "" {
+			t.Fatalf("apikeys: got %v, want a key", created)
+		}
+		for _, path := range []string{env.base + "/me", "/api/v1/apps/calls/orgs/acme/users/alice/apis/me"} {
+			method := map[bool]string{true: "GET", false: "POST"}[strings.Contains(path, "/proxy/")]
+			resp, body := env.do(method, path, key, "", "")
+			if resp.StatusCode != want {
+				t.Errorf("%s %s with a runtime key of %s: got HTTP %d %s, want %d", method, path, app, resp.StatusCode, body, want)
+			}
+		}
 	}
 
 	// The provider's redirects come back, not followed, even to a metadata
@@ -608,4 +628,47 @@ func testPostgres(tb testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// TestWebhookToALoopbackAddressNeedsTheFlag: a loopback webhook URL is
+// accepted, but without --allow-private-upstreams its deliveries are
+// refused on the address dialled and recorded as failed attempts.
+func TestWebhookToALoopbackAddressNeedsTheFlag(t *testing.T) {
+	h := startServer(t, serverOptions{strict: true})
+	var mu sync.Mutex
+	received := 0
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		received++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/calls", testAdminKey, "application/yaml",
+		strings.ReplaceAll(callsApp, "{{provider}}", "https://provider.example.com"))
+	created := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/calls/webhooks", testAdminKey, "application/json",
+		`{"url": "`+recv.URL+`"}`))
+	id := created["webhook"].(map[string]any)["id"].(string)
+	key := latchkey.ConnectionKey{App: "calls", Org: "acme", User: "alice", Config: "p"}
+	if _, err := h.main.Store().PutConnection(context.Background(), latchkey.Connection{ConnectionKey: key, Status: latchkey.StatusActive,
+		Values: map[string]string{"access_token": "at-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(http.StatusNoContent, "DELETE", "/api/v1/apps/calls/orgs/acme/users/alice/connections/p", testAdminKey, "", "")
+	var log string
+	for range 100 {
+		log = string(h.expect(http.StatusOK, "GET", "/api/v1/apps/calls/webhooks/"+id+"/deliveries", testAdminKey, "", ""))
+		if strings.Contains(log, "not allowed") || strings.Contains(log, "refusing") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(log, "refusing") && !strings.Contains(log, "not allowed") {
+		t.Fatalf("deliveries: got %s, want an attempt refused for its loopback address", log)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if received != 0 {
+		t.Fatalf("the loopback receiver got %d deliveries, want none", received)
+	}
 }
