@@ -672,3 +672,29 @@ func TestWebhookToALoopbackAddressNeedsTheFlag(t *testing.T) {
 		t.Fatalf("the loopback receiver got %d deliveries, want none", received)
 	}
 }
+
+// TestProxyHonoursTheConfigsRateLimitResetHeader: a config's reset header,
+// in seconds or as an epoch, sets the wait before a retry.
+func TestProxyHonoursTheConfigsRateLimitResetHeader(t *testing.T) {
+	h := startLatchkey(t)
+	env := newCallsEnv(t, h, providertest.Options{})
+	for _, format := range []string{"seconds", "epoch"} {
+		doc := strings.ReplaceAll(callsApp, "{{provider}}", env.provider.URL)
+		doc = strings.Replace(doc, "    verify_api: me\n", "    verify_api: me\n    api_calls:\n      max_retries: 1\n"+
+			"      rate_limit_reset_header: X-RateLimit-Reset\n      rate_limit_reset_format: "+format+"\n", 1)
+		h.expect(http.StatusOK, "PUT", "/api/v1/apps/calls", testAdminKey, "application/yaml", doc)
+		reset := "1"
+		if format == "epoch" {
+			reset = fmt.Sprint(time.Now().Add(1500 * time.Millisecond).Unix())
+		}
+		start := time.Now()
+		resp, body := env.call("GET", env.base+"/answer?status=429&body=%7B%7D&header=X-RateLimit-Reset:"+reset, "", nil)
+		waited := time.Since(start)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Latchkey-Retries") != "1" {
+			t.Fatalf("%s: got HTTP %d %s with %s retries, want the 429 after one retry", format, resp.StatusCode, body, resp.Header.Get("Latchkey-Retries"))
+		}
+		if waited < 500*time.Millisecond {
+			t.Fatalf("%s: retried after %s, want the reset header's wait", format, waited)
+		}
+	}
+}

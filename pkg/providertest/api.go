@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,7 +25,8 @@ import (
 //	GET  /api/limited            429 with Retry-After: ?retry_after (seconds, default 1), always
 //	GET  /api/redirect?to=       302 to the address to
 //	*    /api/echo/…             the request as received: method, path, query, headers, body size
-//	GET  /api/answer?status=&body=  answers status with body as JSON (an API that says 200 {"ok": false})
+//	GET  /api/answer?status=&body=&header=Name:value  answers status with body as JSON and the headers
+//	                                (an API that says 200 {"ok": false}, a rate limit's reset header)
 //
 // FailNext with On: EndpointAPI makes any of them fail first (429 with
 // Retry-After, 5xx, resets, slow answers).
@@ -189,6 +191,11 @@ func handleAnswer(w http.ResponseWriter, r *http.Request, _ grant) {
 	status, err := strconv.Atoi(r.URL.Query().Get("status"))
 	if err != nil || status < 200 || status > 599 {
 		status = http.StatusOK
+	}
+	for _, h := range r.URL.Query()["header"] { // Name:value
+		if name, value, ok := strings.Cut(h, ":"); ok {
+			w.Header().Set(name, value)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
