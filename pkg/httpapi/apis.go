@@ -46,10 +46,11 @@ func (s *Server) callAPI(c echo.Context) error {
 	if err := requireApp(c, app); err != nil {
 		return err
 	}
-	call, err := callOptions(c)
+	call, done, err := callOptions(c)
 	if err != nil {
 		return err
 	}
+	defer done()
 	params, err := readParams(c)
 	if err != nil {
 		return err

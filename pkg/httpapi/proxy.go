@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -41,10 +42,11 @@ func (s *Server) proxyCall(c echo.Context) error {
 	if err := requireApp(c, key.App); err != nil {
 		return err
 	}
-	call, err := callOptions(c)
+	call, done, err := callOptions(c)
 	if err != nil {
 		return err
 	}
+	defer done()
 	r := c.Request()
 	n := proxySegments
 	if key.User == "" {
@@ -71,9 +73,10 @@ func (s *Server) proxyCall(c echo.Context) error {
 	return nil
 }
 
-// callOptions reads the caller's Latchkey-Timeout and Latchkey-Retry.
-func callOptions(c echo.Context) (proxy.Call, error) {
-	var call proxy.Call
+// callOptions reads the caller's Latchkey-Timeout and Latchkey-Retry; the
+// caller calls done when the call is over.
+func callOptions(c echo.Context) (call proxy.Call, done func(), err error) {
+	done = func() {}
 	h := c.Request().Header
 	if v := strings.TrimSpace(h.Get(proxy.HeaderTimeout)); v != "" {
 		d, err := time.ParseDuration(v)
@@ -81,20 +84,25 @@ func callOptions(c echo.Context) (proxy.Call, error) {
 			d, err = time.Duration(secs*float64(time.Second)), nil
 		}
 		if err != nil || d <= 0 {
-			return call, &latchkey.Error{Code: latchkey.EINVALID, Message: "the deadline header is not a positive duration",
+			return call, done, &latchkey.Error{Code: latchkey.EINVALID, Message: "the deadline header is not a positive duration",
 				Fields: []latchkey.FieldError{{Field: proxy.HeaderTimeout, Message: "must be seconds (2.5) or a duration (2500ms)"}}}
 		}
 		call.Timeout = d
+		// The deadline bounds the whole call: reading the connection and a
+		// refresh too, not only the provider's answer.
+		ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+		c.SetRequest(c.Request().WithContext(ctx))
+		done = cancel
 	}
 	switch v := strings.ToLower(strings.TrimSpace(h.Get(proxy.HeaderRetry))); v {
 	case "", "false":
 	case "true":
 		call.Retry = true
 	default:
-		return call, &latchkey.Error{Code: latchkey.EINVALID, Message: "the retry header must be true or false",
+		return call, done, &latchkey.Error{Code: latchkey.EINVALID, Message: "the retry header must be true or false",
 			Fields: []latchkey.FieldError{{Field: proxy.HeaderRetry, Message: "must be true or false"}}}
 	}
-	return call, nil
+	return call, done, nil
 }
 
 // observeCall records a proxied or declared call: metrics, one audit event
