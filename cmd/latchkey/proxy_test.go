@@ -698,3 +698,38 @@ func TestProxyHonoursTheConfigsRateLimitResetHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestOrgRoutesCallWithAClientCredentialsToken: an app whose config uses
+// the client credentials grant calls on the org's routes; a user route of
+// a user-connecting config answers no such connection.
+func TestOrgRoutesCallWithAClientCredentialsToken(t *testing.T) {
+	h := startLatchkey(t)
+	p := providertest.New(t, providertest.Options{})
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/machine", testAdminKey, "application/yaml", `
+name: machine
+settings:
+  - {name: client_id, level: org}
+  - {name: client_secret, level: org, secret: true}
+  - {name: access_token, level: org, secret: true}
+oauth_configs:
+  - name: m
+    grant_type: client_credentials
+    token_url: `+p.TokenURL()+`
+    access_token_variable_name: access_token
+    api_base_url: `+p.URL+`/api
+apis:
+  - {name: list, url: /items, query: {per_page: "3"}}
+`)
+	h.expect(http.StatusOK, "PUT", "/api/v1/apps/machine/orgs/acme/settings", testAdminKey, "application/json",
+		fmt.Sprintf(`{"client_id": %q, "client_secret": %q}`, p.ClientID(), p.ClientSecret()))
+	resp, body := h.call("GET", "/api/v1/apps/machine/orgs/acme/connections/m/proxy/me", "", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	resp, body = h.call("POST", "/api/v1/apps/machine/orgs/acme/apis/list", "", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	if items := decode(t, body)["items"].([]any); len(items) != 3 {
+		t.Fatalf("got %s, want 3 items", body)
+	}
+	if n := p.TokenCalls(); n != 1 {
+		t.Fatalf("got %d token requests, want 1 (the org's token is kept)", n)
+	}
+}
