@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -732,4 +733,72 @@ apis:
 	if n := p.TokenCalls(); n != 1 {
 		t.Fatalf("got %d token requests, want 1 (the org's token is kept)", n)
 	}
+}
+
+// TestProxyKeepsLengthsAndEncodingsConsistent: a chunked upload arrives
+// chunked; a compressed answer reaches a caller that accepts gzip as
+// gzip, and one that does not decompressed, never with a Content-Length
+// of the other form.
+func TestProxyKeepsLengthsAndEncodingsConsistent(t *testing.T) {
+	env := newCallsEnv(t, startLatchkey(t), providertest.Options{})
+	const size = 300 << 10
+	req, _ := http.NewRequest("PUT", env.main.URL+env.base+"/upload", io.MultiReader(strings.NewReader(strings.Repeat("y", size))))
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	got := decode(t, b)
+	if got["bytes"] != float64(size) || got["content_length"] != float64(-1) || fmt.Sprint(got["transfer_encoding"]) != "[chunked]" {
+		t.Fatalf("chunked upload: the provider got %s, want %d bytes, chunked", b, size)
+	}
+
+	for _, acceptGzip := range []bool{true, false} {
+		client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+		req, _ := http.NewRequest("GET", env.main.URL+env.base+"/download?gzip=true&size=307200", nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminKey)
+		if acceptGzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := &countingReader{r: resp.Body}
+		var body io.Reader = raw
+		if acceptGzip {
+			if resp.Header.Get("Content-Encoding") != "gzip" {
+				t.Fatalf("accepting gzip: got Content-Encoding %q, want gzip", resp.Header.Get("Content-Encoding"))
+			}
+			zr, err := gzip.NewReader(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		} else if resp.Header.Get("Content-Encoding") != "" {
+			t.Fatalf("not accepting gzip: got Content-Encoding %q, want none", resp.Header.Get("Content-Encoding"))
+		}
+		n, err := io.Copy(io.Discard, body)
+		resp.Body.Close()
+		if err != nil || n != size {
+			t.Fatalf("accept gzip %v: read %d bytes (%v), want %d", acceptGzip, n, err, size)
+		}
+		if resp.ContentLength != -1 && resp.ContentLength != raw.n {
+			t.Fatalf("accept gzip %v: got Content-Length %d for %d bytes on the wire", acceptGzip, resp.ContentLength, raw.n)
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -1,6 +1,7 @@
 package providertest
 
 import (
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -19,7 +20,8 @@ import (
 //
 //	GET  /api/me                 the user: {"id", "name", "client_id", "scope", "tenant"}
 //	GET  /api/items?page=&per_page=   a paginated list of ItemCount items, with Link: <…>; rel="next"
-//	GET  /api/download?size=     size bytes of application/octet-stream, streamed with a Content-Length
+//	GET  /api/download?size=&gzip=   size bytes of application/octet-stream, streamed with a Content-Length,
+//	                             or gzip-compressed (chunked) with gzip=true to a client that accepts it
 //	PUT  /api/upload (or POST)   reads the body as it streams: {"bytes", "sha256"}
 //	GET  /api/slow?delay=        answers {"slept"} after delay (a Go duration), or when the client gives up
 //	GET  /api/limited            429 with Retry-After: ?retry_after (seconds, default 1), always
@@ -131,7 +133,17 @@ func handleDownload(w http.ResponseWriter, r *http.Request, _ grant) {
 		size = 1 << 20
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	var out io.Writer = w
+	if r.URL.Query().Get("gzip") == "true" && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		// Compressed as it streams: no Content-Length, so chunked.
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Vary", "Accept-Encoding")
+		zw := gzip.NewWriter(w)
+		defer zw.Close()
+		out = zw
+	} else {
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	}
 	w.WriteHeader(http.StatusOK)
 	chunk := make([]byte, 32<<10)
 	for i := range chunk {
@@ -139,7 +151,7 @@ func handleDownload(w http.ResponseWriter, r *http.Request, _ grant) {
 	}
 	for size > 0 {
 		n := min(size, int64(len(chunk)))
-		if _, err := w.Write(chunk[:n]); err != nil {
+		if _, err := out.Write(chunk[:n]); err != nil {
 			return
 		}
 		size -= n
