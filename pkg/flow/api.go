@@ -187,7 +187,7 @@ func (c *Compiled) compileAPIs(fe *latchkey.FieldErrors) {
 	}
 }
 
-// API returns the declared API called name.
+// api returns the declared API called name.
 func (c *Compiled) api(name string) (*compiledAPI, error) {
 	ca, ok := c.apis[name]
 	if !ok {

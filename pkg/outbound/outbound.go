@@ -39,6 +39,7 @@ type AddressError struct {
 	Reason string
 }
 
+// Error names the address and why it is refused.
 func (e *AddressError) Error() string {
 	return fmt.Sprintf("outbound: refusing to connect to %s (%s); allow private upstreams to reach it", e.Addr, e.Reason)
 }

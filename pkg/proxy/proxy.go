@@ -65,9 +65,10 @@ type Proxy struct {
 
 // Call is one call to serve.
 type Call struct {
+	// Upstream is the connection's side: credentials, policy, renewal.
 	Upstream *flow.Upstream
-	// Path and RawQuery, for a proxied call, are the escaped path under the
-	// base URL and the caller's query; Join has checked them.
+	// Target, for a proxied call, is the URL to send to, made by Join from
+	// the base URL, the caller's escaped path and its query.
 	Target *url.URL
 	// Declared is set for a declared API: the caller's headers and body are
 	// not forwarded, and only SafeHeaders of the answer come back.
@@ -273,6 +274,10 @@ type attempts struct {
 	replayable bool
 }
 
+// RoundTrip sends out with the call's credentials: again once with a new
+// token when the provider refused the token and the body can be replayed,
+// and again on the policy's retry statuses and network errors while
+// retries, the body and the deadline allow.
 func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 	ctx := out.Context()
 	up := a.call.Upstream
