@@ -220,6 +220,20 @@ func TestProxyCallsTheProviderWithTheConnectionsCredentials(t *testing.T) {
 		t.Errorf("the caller's X-Custom did not reach the provider")
 	}
 
+	// HEAD, PATCH, DELETE and OPTIONS go through; TRACE does not.
+	for _, m := range []string{"PATCH", "DELETE", "OPTIONS"} {
+		resp, body := env.call(m, env.base+"/echo/m", "", nil)
+		if resp.StatusCode != http.StatusOK || decode(t, body)["method"] != m {
+			t.Errorf("%s: got HTTP %d %s, want the provider's echo", m, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := env.call("HEAD", env.base+"/me", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("HEAD: got HTTP %d, want 200", resp.StatusCode)
+	}
+	if resp, _ := env.call("TRACE", env.base+"/echo/m", "", nil); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("TRACE: got HTTP %d, want 405", resp.StatusCode)
+	}
+
 	// A runtime key of the app can call; one of another app cannot.
 	env.expect(http.StatusCreated, "PUT", "/api/v1/apps/other", testAdminKey, "application/yaml",
 		strings.Replace(strings.ReplaceAll(callsApp, "{{provider}}", env.provider.URL), "name: calls", "name: other", 1))

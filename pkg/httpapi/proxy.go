@@ -14,9 +14,15 @@ import (
 	"github.com/latchkey/latchkey/pkg/proxy"
 )
 
+// proxyMethods are the methods the proxy forwards; CONNECT and TRACE are
+// not (a tunnel, and an echo of the request's headers, credentials
+// included).
+var proxyMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions}
+
 func (s *Server) proxyRoutes(g *echo.Group) {
-	g.Any("/apps/:app/orgs/:org/users/:user/connections/:config/proxy/*", s.proxyCall)
-	g.Any("/apps/:app/orgs/:org/connections/:config/proxy/*", s.proxyCall)
+	g.Match(proxyMethods, "/apps/:app/orgs/:org/users/:user/connections/:config/proxy/*", s.proxyCall)
+	g.Match(proxyMethods, "/apps/:app/orgs/:org/connections/:config/proxy/*", s.proxyCall)
 }
 
 func init() {
