@@ -816,3 +816,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// TestProxyNeverLoopsOn401: a config that also lists 401 among its retry
+// statuses still gets one refresh and one replay, and the 401 back.
+func TestProxyNeverLoopsOn401(t *testing.T) {
+	h := startLatchkey(t)
+	env := newCallsEnv(t, h, providertest.Options{})
+	doc := strings.ReplaceAll(callsApp, "{{provider}}", env.provider.URL)
+	doc = strings.Replace(doc, "    verify_api: me\n", "    verify_api: me\n    api_calls:\n      retry_statuses: [401, 503]\n      max_retries: 5\n", 1)
+	h.expect(http.StatusOK, "PUT", "/api/v1/apps/calls", testAdminKey, "application/yaml", doc)
+	before := len(env.provider.RequestsTo(providertest.EndpointAPI))
+	resp, body := env.call("GET", env.base+"/answer?status=401&body=%7B%7D", "", nil)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Latchkey-Retries") != "0" {
+		t.Fatalf("got HTTP %d %s with %s retries, want the 401 after one replay", resp.StatusCode, body, resp.Header.Get("Latchkey-Retries"))
+	}
+	if n := len(env.provider.RequestsTo(providertest.EndpointAPI)) - before; n != 2 {
+		t.Fatalf("the provider got %d calls, want 2 (the call and its replay)", n)
+	}
+	if n := env.provider.RefreshCalls(); n != 1 {
+		t.Fatalf("got %d refreshes, want 1", n)
+	}
+}

@@ -327,7 +327,10 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 			}
 			return resp, nil
 		}
-		if canRetry && slices.Contains(pol.RetryStatuses, resp.StatusCode) {
+		// A token-expired status is never retried, even when the config
+		// lists it among the retry statuses: after its one refresh and
+		// replay it is the answer (no 401 loop).
+		if canRetry && slices.Contains(pol.RetryStatuses, resp.StatusCode) && !slices.Contains(pol.TokenExpiredStatuses, resp.StatusCode) {
 			delay, ok := a.p.providerDelay(resp, pol)
 			if ok && a.wait(ctx, attempt, delay) {
 				drain(resp)
