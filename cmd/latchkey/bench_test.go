@@ -76,7 +76,7 @@ type tokenTarget struct {
 func latchkeyTarget(tb testing.TB, databaseURL string) tokenTarget {
 	tb.Helper()
 	m := &Main{
-		Config: Config{Addr: "127.0.0.1:0", DataDir: tb.TempDir(), DatabaseURL: databaseURL, AdminAPIKey: testAdminKey},
+		Config: Config{Addr: "127.0.0.1:0", DataDir: tb.TempDir(), DatabaseURL: databaseURL, AdminAPIKey: testAdminKey, AllowPrivateUpstreams: true},
 		Logger: slog.New(slog.DiscardHandler),
 		Stdout: io.Discard,
 	}

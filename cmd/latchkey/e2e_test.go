@@ -80,7 +80,8 @@ func startLatchkey(tb testing.TB, options ...func(*Config)) *harness {
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	m := &Main{
 		// The background refresh worker is off: tests count refreshes.
-		Config: Config{Addr: "127.0.0.1:0", DataDir: tb.TempDir(), AdminAPIKey: testAdminKey, RefreshInterval: -1},
+		// Fake providers listen on 127.0.0.1.
+		Config: Config{Addr: "127.0.0.1:0", DataDir: tb.TempDir(), AdminAPIKey: testAdminKey, RefreshInterval: -1, AllowPrivateUpstreams: true},
 		Now:    clock.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stdout: io.Discard,

@@ -20,6 +20,8 @@ import (
 	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/httpapi"
 	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/outbound"
+	"github.com/latchkey/latchkey/pkg/proxy"
 	"github.com/latchkey/latchkey/pkg/secretbox"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/pkg/store/sqlstore"
@@ -49,6 +51,11 @@ type Config struct {
 	// for token reads: 0 is sqlstore's default, negative turns it off (the
 	// operator commands, which read no tokens, run without it).
 	ConnectionCacheSize int
+	// AllowPrivateUpstreams lets requests to providers and webhooks reach
+	// loopback, private and link-local addresses (self-hosted providers,
+	// tests, the quickstart's demo provider); off, they are refused on the
+	// address actually dialled.
+	AllowPrivateUpstreams bool
 	// MetricsAddr, when set, is the address /metrics is served on, without
 	// a key (keep it private); when empty, /metrics is served on Addr and
 	// needs an admin API key.
@@ -212,12 +219,23 @@ func (m *Main) Run(ctx context.Context) error {
 		public = m.URL
 	}
 	metrics := httpapi.NewMetrics()
+	// One transport for every outbound request, with the address check
+	// unless private upstreams are allowed; a client injected by a test
+	// brings its own.
+	httpClient := m.HTTPClient
+	if httpClient == nil {
+		httpClient = outbound.NewClient(30*time.Second, outbound.Options{AllowPrivate: m.Config.AllowPrivateUpstreams})
+	}
 	whc := m.Webhooks
 	whc.Store, whc.Logger, whc.Observe = st, m.Logger, metrics.WebhookDelivery
+	if whc.HTTPClient == nil {
+		whc.HTTPClient = &http.Client{Timeout: webhook.DefaultTimeout, Transport: httpClient.Transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	m.webhooks = webhook.New(whc)
 	m.webhooks.Start()
 	engine := flow.New(flow.Config{
-		Store: st, HTTPClient: m.HTTPClient, Now: m.Now, Logger: m.Logger,
+		Store: st, HTTPClient: httpClient, Now: m.Now, Logger: m.Logger,
 		CallbackURL: public + "/oauth/callback", ConnectURL: public + "/connect",
 		Events: m.webhooks.Emit, Observe: metrics,
 	})
@@ -234,8 +252,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.MetricsAddr == "" {
 		metricsOnAPI = metrics.Handler()
 	}
+	transport := httpClient.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
 	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget,
-		EnvAdminKey: m.envKey, TrustedProxies: proxies, Metrics: metricsOnAPI})
+		EnvAdminKey: m.envKey, TrustedProxies: proxies, MetricsHandler: metricsOnAPI,
+		Proxy: &proxy.Proxy{Transport: transport}, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -429,6 +452,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.RefreshMargin, "refresh-margin", envDuration("LATCHKEY_REFRESH_MARGIN", flow.DefaultWorkerMargin), "refresh tokens this long before they expire (LATCHKEY_REFRESH_MARGIN)")
 	fs.DurationVar(&cfg.RefreshInterval, "refresh-interval", envDuration("LATCHKEY_REFRESH_INTERVAL", flow.DefaultWorkerInterval), "pause of the background refresh worker between rounds; negative turns it off (LATCHKEY_REFRESH_INTERVAL)")
 	fs.StringVar(&cfg.AppsDir, "apps", envOr("LATCHKEY_APPS_DIR", ""), "folder of app documents to load at start (LATCHKEY_APPS_DIR)")
+	fs.BoolVar(&cfg.AllowPrivateUpstreams, "allow-private-upstreams", envOr("LATCHKEY_ALLOW_PRIVATE_UPSTREAMS", "") == "true",
+		"let requests to providers and webhooks reach loopback, private and link-local addresses, for self-hosted providers and local development (LATCHKEY_ALLOW_PRIVATE_UPSTREAMS=true)")
 	storeFlags(fs, &cfg)
 	if err := checkEnvDurations("LATCHKEY_REFRESH_MARGIN", "LATCHKEY_REFRESH_INTERVAL"); err != nil {
 		return err

@@ -178,44 +178,6 @@ func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Dur
 	return r
 }
 
-// askRefresh sends the config's refresh request with vals (RFC 6749 §6)
-// and returns the connection to store: an answer without a refresh token
-// keeps the old one, values the answer does not set are kept.
-func (e *Engine) askRefresh(ctx context.Context, cc *compiledConfig, old latchkey.Connection, vals map[string]string, now time.Time) (latchkey.Connection, error) {
-	rt := old.Values[cc.cfg.RefreshTokenVariableName]
-	vals["refresh_token"] = rt
-	tok, err := e.send(ctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true}, vals)
-	if err != nil {
-		return latchkey.Connection{}, err
-	}
-	if tok.RefreshToken == "" {
-		tok.RefreshToken = rt
-	}
-	next := e.newConnection(cc, old.ConnectionKey, tok, now)
-	for k, v := range old.Values {
-		if _, ok := next.Values[k]; !ok {
-			next.Values[k] = v
-		}
-	}
-	if next.Scope == "" {
-		next.Scope = old.Scope
-	}
-	if next.TokenType == "" {
-		next.TokenType = old.TokenType
-	}
-	return next, nil
-}
-
-// askClientCredentials fetches an org's token with the client credentials
-// grant (RFC 6749 §4.4.2) with vals.
-func (e *Engine) askClientCredentials(ctx context.Context, cc *compiledConfig, key latchkey.ConnectionKey, vals map[string]string, now time.Time) (latchkey.Connection, error) {
-	tok, err := e.send(ctx, cc, tokenRequest{url: cc.tokenURL, urlField: "token_url", body: cc.body, field: "request_body", expect: true}, vals)
-	if err != nil {
-		return latchkey.Connection{}, err
-	}
-	return e.newConnection(cc, key, tok, now), nil
-}
-
 // writeRefreshed stores a batch of answers in one transaction, then
 // announces what was stored. An answer that cannot be written is lost, and
 // its lease expires into a lost refresh.

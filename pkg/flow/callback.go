@@ -25,6 +25,9 @@ type Result struct {
 	Popup    bool
 	// Connection is the stored connection on success.
 	Connection latchkey.Connection
+	// Verification is the outcome of the config's verify_api, when it has
+	// one.
+	Verification *Verification
 }
 
 // ErrOtherBrowser is wrapped by the error of a callback that did not bring
@@ -121,6 +124,18 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 	}
 	conn := e.newConnection(cc, st.ConnectionKey, tok, now)
 	maps.Copy(conn.Values, meta)
+	if cc.cfg.VerifyAPI != "" {
+		// The check runs before the write, so that what it captures is
+		// stored with the tokens in one write; a failed check is reported,
+		// and the connection kept.
+		v, values := e.verifyWith(ctx, c, cc, conn)
+		maps.Copy(conn.Values, values)
+		res.Verification = &v
+		if !v.OK {
+			e.cfg.Logger.WarnContext(ctx, "the new connection's check failed", "app", st.App, "org", st.Org, "user", st.User,
+				"config", st.Config, "api", v.API, "status", v.Status, "error", v.Error)
+		}
+	}
 	saved, err := e.cfg.Store.PutConnection(ctx, conn)
 	if err != nil {
 		return res, err

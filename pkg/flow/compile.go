@@ -17,6 +17,7 @@ import (
 type Compiled struct {
 	App     latchkey.App
 	configs map[string]*compiledConfig
+	apis    map[string]*compiledAPI
 }
 
 type compiledConfig struct {
@@ -35,6 +36,8 @@ type compiledConfig struct {
 	authCode     *extract.Path
 	rules        extract.Rules
 	callbackMeta map[string]*extract.Path
+	verifyMeta   map[string]*extract.Path
+	api          *apiConfig
 }
 
 // Default request bodies, when a config leaves them empty: the grant's own
@@ -70,17 +73,7 @@ func Compile(app latchkey.App) (*Compiled, error) {
 		cc := compileConfig(&c.App, cfg, fmt.Sprintf("oauth_configs[%d]", i), &fe)
 		c.configs[cfg.Name] = cc
 	}
-	for i, api := range c.App.APIs {
-		f := fmt.Sprintf("apis[%d]", i)
-		known := knownNames(&c.App, nil)
-		compileTemplate(&fe, known, f+".url", api.URL, template.URL)
-		for _, h := range sortedKeys(api.Headers) {
-			compileTemplate(&fe, known, f+".headers."+h, api.Headers[h], template.Header)
-		}
-		if api.Body != "" {
-			compileTemplate(&fe, known, f+".body", api.Body, template.Text)
-		}
-	}
+	c.compileAPIs(&fe)
 	if err := fe.Err("the app document is invalid"); err != nil {
 		return nil, err
 	}
@@ -159,6 +152,8 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 		Metadata:         map[string]*extract.Path{},
 	}
 	cc.callbackMeta = map[string]*extract.Path{}
+	cc.verifyMeta = map[string]*extract.Path{}
+	cc.api = compileAPIConfig(app, cfg, f, fe)
 	for i, m := range cfg.Metadata {
 		p := path(fmt.Sprintf("metadata[%d].path", i), m.Path, "")
 		if p == nil {
@@ -166,6 +161,8 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 		}
 		if m.From == latchkey.FromCallback {
 			cc.callbackMeta[m.Setting] = p
+		} else if m.From == latchkey.FromVerify {
+			cc.verifyMeta[m.Setting] = p
 		} else {
 			cc.rules.Metadata[m.Setting] = p
 		}

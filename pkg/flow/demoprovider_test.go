@@ -85,6 +85,11 @@ func TestAgainstARealOAuth2ServerLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Callback: %v", err)
 	}
+	// The config's verify_api (me) checked the connection and stored the
+	// user's id.
+	if v := res.Verification; v == nil || !v.OK || res.Connection.Values["account_id"] != "alice" {
+		t.Fatalf("verification: got %+v and account_id %q, want ok and alice", v, res.Connection.Values["account_id"])
+	}
 	me := func(token string) int {
 		req, _ := http.NewRequest("GET", srv.URL+"/api/me", nil)
 		req.Header.Set("Authorization", "Bearer "+token)

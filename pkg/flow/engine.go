@@ -74,11 +74,13 @@ type Config struct {
 
 // Engine runs OAuth flows. It is safe for concurrent use.
 type Engine struct {
-	cfg     Config
-	mu      sync.Mutex
-	apps    map[string]cachedApp
-	refresh singleflight.Group
-	loading singleflight.Group
+	cfg  Config
+	mu   sync.Mutex
+	apps map[string]cachedApp
+	// installs keeps orgs' installation values for API calls (installedValues).
+	installs map[string]cachedInstall
+	refresh  singleflight.Group
+	loading  singleflight.Group
 }
 
 type cachedApp struct {
@@ -118,7 +120,7 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, apps: map[string]cachedApp{}}
+	return &Engine{cfg: cfg, apps: map[string]cachedApp{}, installs: map[string]cachedInstall{}}
 }
 
 // MaxIdleConnsPerProvider is how many idle connections NewHTTPClient's

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -76,7 +75,7 @@ func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchke
 	v, err, _ := e.refresh.Do(flightKey(key), func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
 		defer cancel()
-		return e.refreshLocked(rctx, c, cc, key, missing, margin)
+		return e.refreshLocked(rctx, c, cc, key, missing, expiresWithin(margin), false)
 	})
 	if err != nil {
 		return latchkey.Connection{}, err
@@ -102,207 +101,6 @@ func (e *Engine) margin(cc *compiledConfig) time.Duration {
 		return time.Duration(cc.cfg.RefreshMargin)
 	}
 	return e.cfg.RefreshMargin
-}
-
-// refreshLocked refreshes a connection once for every caller on every
-// replica, without holding a database lock while the provider answers:
-//  1. a short transaction, under the connection's lock, re-reads it, skips
-//     the refresh when another caller has just done it, and takes a lease
-//     (refreshing_until) that makes every other caller wait;
-//  2. the provider is asked, with no lock held;
-//  3. a second short transaction writes the new token pair (or the
-//     failure), only if the connection is still the version the lease was
-//     taken on, and clears the lease.
-//
-// A caller that finds the lease taken waits for its holder's answer; a
-// holder that died loses its lease when it expires, and the next caller
-// decides what the lost answer means (lostRefresh): for a lease the
-// worker's batch claim took, or within the config's
-// refresh_token_grace_period, it refreshes again with the stored (previous)
-// refresh token; otherwise the connection is needs_reauth at once, without
-// asking the provider, never silently broken.
-func (e *Engine) refreshLocked(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, missing bool, margin time.Duration) (latchkey.Connection, error) {
-	if missing {
-		// Client credentials with no token yet: nothing to lock.
-		return e.clientCredentials(ctx, c, cc, key, latchkey.Connection{})
-	}
-	for range 3 {
-		marked := false
-		var fresh latchkey.Connection // read under the lock, when it needs no refresh
-		leased, err := e.cfg.Store.UpdateConnection(ctx, key, func(old latchkey.Connection) (latchkey.Connection, error) {
-			now := e.cfg.Now()
-			fresh = old
-			if err := usable(old, now); err != nil {
-				return old, err
-			}
-			marked = false
-			if leaseLost(old, now) {
-				// The last refresh's holder died before writing its
-				// answer: needs_reauth, or (within the config's grace
-				// period, or for client credentials) a refresh at once.
-				next, mark := e.lostRefresh(cc, old, now)
-				if mark {
-					marked = true
-					return next, nil
-				}
-				next.RefreshingUntil = now.Add(e.refreshLease())
-				next.WorkerLease = false // this caller asks the provider now
-				return next, nil
-			}
-			if !old.Expired(now, margin) {
-				return old, errFresh
-			}
-			if _, err, wait := backingOff(old, now); wait {
-				// Another caller or replica failed a moment ago.
-				if err == nil {
-					err = errFresh
-				}
-				return old, err
-			}
-			if now.Before(old.RefreshingUntil) {
-				return old, errLeased
-			}
-			next := old
-			next.RefreshingUntil = now.Add(e.refreshLease())
-			next.WorkerLease = false // taken immediately before asking
-			return next, nil
-		})
-		switch {
-		case errors.Is(err, errFresh):
-			// What was read under the lock, not a read through this
-			// replica's cache, which may not have heard of another
-			// replica's refresh yet and still hold the expired token.
-			return fresh, nil
-		case errors.Is(err, errLeased):
-			conn, err := e.awaitRefresh(ctx, key)
-			if errors.Is(err, errLeaseExpired) {
-				continue // its holder died: take the lease over
-			}
-			return conn, err
-		case err != nil:
-			return latchkey.Connection{}, err
-		case marked:
-			return leased, e.announceLostRefresh(ctx, leased)
-		}
-		return e.completeRefresh(ctx, c, cc, key, leased)
-	}
-	return latchkey.Connection{}, latchkey.Errorf(latchkey.EREFRESHING, "the token of %q is being refreshed by another caller; try again", key.Config)
-}
-
-// completeRefresh asks the provider with no lock held and writes the answer
-// if the connection is still the version it leased. A write that fails for
-// a passing reason (the database briefly locked, a dropped connection) is
-// retried with a short backoff while the lease lasts, so that the answer,
-// and with a rotating provider the only live refresh token, is not lost.
-func (e *Engine) completeRefresh(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, leased latchkey.Connection) (latchkey.Connection, error) {
-	leaseEnd := time.Now().Add(e.refreshLease())
-	now := e.cfg.Now()
-	var next latchkey.Connection
-	var refreshErr error
-	if cc.cfg.Grant() == latchkey.GrantClientCredentials {
-		next, refreshErr = e.fetchClientCredentials(ctx, c, cc, key, now)
-	} else {
-		next, refreshErr = e.refreshToken(ctx, c, cc, leased, now)
-	}
-	e.observeRefresh(key, refreshErr)
-	conn, err := e.retryStore(ctx, leaseEnd, key, func(attempt int) (latchkey.Connection, error) {
-		return e.cfg.Store.UpdateConnection(ctx, key, func(cur latchkey.Connection) (latchkey.Connection, error) {
-			if cur.Version != leased.Version {
-				if attempt > 0 && refreshErr == nil && maps.Equal(cur.Values, next.Values) {
-					// The attempt that seemed to fail had committed.
-					return cur, errWritten
-				}
-				// The user connected again, or an admin changed it, meanwhile:
-				// what they wrote wins over this answer.
-				return cur, errSuperseded
-			}
-			if refreshErr != nil {
-				failed := e.failed(cur, refreshErr, now)
-				failed.RefreshingUntil, failed.WorkerLease = time.Time{}, false
-				return failed, nil
-			}
-			next.CreatedAt = cur.CreatedAt
-			next.Version = cur.Version
-			return next, nil
-		})
-	})
-	if errors.Is(err, errWritten) {
-		conn, err = e.cfg.Store.GetConnection(ctx, key)
-	}
-	switch {
-	case errors.Is(err, errSuperseded), errors.Is(err, store.ErrNotFound):
-		e.cfg.Logger.WarnContext(ctx, "a refresh answer was dropped: the connection changed meanwhile", "app", key.App,
-			"org", key.Org, "user", key.User, "config", key.Config)
-		return e.cfg.Store.GetConnection(ctx, key)
-	case err != nil:
-		return latchkey.Connection{}, err
-	case refreshErr != nil && !conn.Expired(e.cfg.Now(), 0) && conn.Status == latchkey.StatusActive:
-		e.cfg.Logger.WarnContext(ctx, "early refresh failed; the current token is still valid", "app", key.App, "org", key.Org,
-			"user", key.User, "config", key.Config, "error", latchkey.ErrorMessage(refreshErr))
-		return conn, nil
-	case refreshErr != nil:
-		e.cfg.Logger.WarnContext(ctx, "refresh failed", "app", key.App, "org", key.Org, "user", key.User,
-			"config", key.Config, "status", conn.Status, "error", latchkey.ErrorMessage(refreshErr))
-		e.emitFailure(ctx, conn, refreshErr)
-		return conn, refreshErr
-	}
-	e.emit(ctx, latchkey.EventConnectionRefreshed, conn, nil)
-	e.cfg.Logger.InfoContext(ctx, "token refreshed", "app", key.App, "org", key.Org, "user", key.User, "config", key.Config)
-	return conn, nil
-}
-
-var (
-	errLeased       = errors.New("flow: another caller is refreshing")
-	errLeaseExpired = errors.New("flow: the refresh lease expired")
-	errSuperseded   = errors.New("flow: the connection changed during the refresh")
-)
-
-// refreshLease is how long a refresh may take before another caller may
-// take it over: the provider's timeout and some.
-func (e *Engine) refreshLease() time.Duration { return e.cfg.HTTPClient.Timeout + 10*time.Second }
-
-// awaitRefreshPoll is how often a caller waiting for another's refresh
-// looks at the connection.
-const awaitRefreshPoll = 10 * time.Millisecond
-
-// awaitRefresh waits for the caller holding a connection's refresh lease
-// to write its answer, and returns the connection as it left it.
-func (e *Engine) awaitRefresh(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
-	limit := time.Now().Add(e.refreshLease() + 5*time.Second)
-	for {
-		select {
-		case <-ctx.Done():
-			return latchkey.Connection{}, ctx.Err()
-		case <-time.After(awaitRefreshPoll):
-		}
-		conn, err := e.cfg.Store.GetConnection(ctx, key)
-		if err != nil {
-			return conn, err
-		}
-		now := e.cfg.Now()
-		switch {
-		case conn.RefreshingUntil.IsZero():
-			if err := usable(conn, now); err != nil {
-				return conn, err
-			}
-			if _, err, wait := backingOff(conn, now); wait && err != nil {
-				return conn, err
-			}
-			return conn, nil
-		case !now.Before(conn.RefreshingUntil), time.Now().After(limit):
-			return conn, errLeaseExpired
-		}
-	}
-}
-
-// refreshToken asks the provider for a new access token (RFC 6749 §6)
-// with the values of the connection's org and user.
-func (e *Engine) refreshToken(ctx context.Context, c *Compiled, cc *compiledConfig, old latchkey.Connection, now time.Time) (latchkey.Connection, error) {
-	vals, err := e.values(ctx, c, cc, old.Org, old.User)
-	if err != nil {
-		return latchkey.Connection{}, err
-	}
-	return e.askRefresh(ctx, cc, old, vals, now)
 }
 
 // failed records a refresh failure on a connection (its old tokens kept).
@@ -375,24 +173,6 @@ func backingOff(conn latchkey.Connection, now time.Time) (latchkey.Connection, e
 	}
 	return conn, latchkey.Errorf(latchkey.EREFRESHING, "the access token expired and refreshing it failed (%s); the next attempt is at %s",
 		conn.LastError, conn.NextAttemptAt.UTC().Format(time.RFC3339)), true
-}
-
-func (e *Engine) clientCredentials(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, old latchkey.Connection) (latchkey.Connection, error) {
-	conn, err := e.fetchClientCredentials(ctx, c, cc, key, e.cfg.Now())
-	if err != nil {
-		return latchkey.Connection{}, err
-	}
-	return e.cfg.Store.PutConnection(ctx, conn)
-}
-
-// fetchClientCredentials asks for an org's token with the client credentials
-// grant (RFC 6749 §4.4.2).
-func (e *Engine) fetchClientCredentials(ctx context.Context, c *Compiled, cc *compiledConfig, key latchkey.ConnectionKey, now time.Time) (latchkey.Connection, error) {
-	vals, err := e.values(ctx, c, cc, key.Org, "")
-	if err != nil {
-		return latchkey.Connection{}, err
-	}
-	return e.askClientCredentials(ctx, cc, key, vals, now)
 }
 
 // Disconnect revokes a connection's tokens at the provider when the config

@@ -156,7 +156,7 @@ func (e *Engine) RefreshDue(ctx context.Context, key latchkey.ConnectionKey, mar
 		return nil
 	}
 	_, err, _ = e.refresh.Do(flightKey(key), func() (any, error) {
-		return e.refreshLocked(ctx, c, cc, key, false, margin)
+		return e.refreshLocked(ctx, c, cc, key, false, expiresWithin(margin), false)
 	})
 	return err
 }

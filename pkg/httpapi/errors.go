@@ -52,7 +52,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		status = http.StatusInternalServerError
 	}
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
-	if status >= 500 && le.Code != latchkey.EPROVIDER {
+	if status >= 500 && le.Code != latchkey.EPROVIDER && !outwardCodes[le.Code] {
 		s.logger.ErrorContext(c.Request().Context(), "internal error", "request_id", reqID, "route", c.Path(), "error", err)
 		le = &latchkey.Error{Code: latchkey.EINTERNAL, Message: "internal error; the request id identifies it in the server's log"}
 	} else if le.Err != nil {
@@ -63,6 +63,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.renderResult(c, status, resultPage{Title: titleOf(le), Message: le.Message, RequestID: reqID}.withProvider(le.Provider))
 		return
 	}
+	c.Response().Header().Set("Latchkey-Error", le.Code) // tells Latchkey's refusal from a proxied provider's answer
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return
@@ -115,6 +116,10 @@ const MaxBodySize = latchkey.MaxDocumentSize
 func tooLarge() *latchkey.Error {
 	return &latchkey.Error{Code: "too_large", Message: fmt.Sprintf("the request body is larger than 1 MiB (%d bytes)", MaxBodySize)}
 }
+// outwardCodes are the 5xx codes whose message is shown as is: they tell
+// the caller about the upstream (a timeout, a refused address), not about a
+// fault inside Latchkey.
+var outwardCodes = map[string]bool{}
 
 func init() {
 	statusOf["method_not_allowed"] = http.StatusMethodNotAllowed

@@ -22,6 +22,7 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	reads      *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
+	api        *apiMetrics
 }
 
 var _ flow.Observer = (*Metrics)(nil)
@@ -43,6 +44,7 @@ func NewMetrics() *Metrics {
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_webhook_deliveries_total",
 			Help: "Webhook delivery attempts by outcome: delivered, retry or failed (the last attempt)."}, []string{"outcome"}),
 	}
+	m.api = newAPIMetrics(m.reg)
 	m.reg.MustRegister(m.refreshes, m.latency, m.reads, m.deliveries,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

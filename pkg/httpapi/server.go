@@ -14,6 +14,8 @@ import (
 
 	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/outbound"
+	"github.com/latchkey/latchkey/pkg/proxy"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/templates"
 )
@@ -37,9 +39,13 @@ type Config struct {
 	// address (ParseTrustedProxies); without them the address is the TCP
 	// peer's, and X-Forwarded-For is ignored.
 	TrustedProxies []*net.IPNet
-	// Metrics, when set, is served at GET /metrics for admin keys; leave it
-	// nil when the metrics have a listen address of their own.
-	Metrics http.Handler
+	// MetricsHandler, when set, is served at GET /metrics for admin keys;
+	// leave it nil when the metrics have a listen address of their own.
+	MetricsHandler http.Handler
+	// Proxy sends proxied and declared API calls; Metrics, when set,
+	// counts them.
+	Proxy   *proxy.Proxy
+	Metrics *Metrics
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -62,7 +68,9 @@ type Server struct {
 	// signIns throttles failed sign-ins by account and client address.
 	signIns *signInThrottle
 	// routes knows which methods the routes take on a path (edge.go).
-	routes routeTable
+	routes  routeTable
+	proxy   *proxy.Proxy
+	metrics *Metrics
 }
 
 // New builds a Server with its routes.
@@ -81,7 +89,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.WebhooksChanged = func(string) {}
 	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
-		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey, signIns: newSignInThrottle()}
+		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey, signIns: newSignInThrottle(),
+		proxy: cfg.Proxy, metrics: cfg.Metrics}
+	if s.proxy == nil {
+		s.proxy = &proxy.Proxy{Transport: outbound.NewTransport(outbound.Options{})}
+	}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
 	e.HideBanner = true
@@ -90,7 +102,9 @@ func New(cfg Config) (*Server, error) {
 	e.IPExtractor = clientAddressExtractor(cfg.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests)
-	e.Use(middleware.BodyLimit("1MiB")) // MaxBodySize; echo reads "1M" as 1,000,000 bytes
+	// MaxBodySize; echo reads "1M" as 1,000,000 bytes. Proxied bodies
+	// stream and are not limited.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1MiB", Skipper: isProxyRoute}))
 	e.Use(securityHeaders)
 	e.Pre(s.routeRequests)
 	e.Use(s.checkInputs)
@@ -114,9 +128,11 @@ func New(cfg Config) (*Server, error) {
 	s.sdkRoutes(e)
 	api.GET("/audit", s.listAudit)
 	s.webhookRoutes(api)
-	if cfg.Metrics != nil {
-		s.metricsRoute(e, cfg.Metrics)
+	if cfg.MetricsHandler != nil {
+		s.metricsRoute(e, cfg.MetricsHandler)
 	}
+	s.proxyRoutes(api)
+	s.apiRoutes(api)
 	s.echo = e
 	return s, nil
 }

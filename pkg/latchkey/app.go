@@ -101,6 +101,25 @@ func (a *App) OAuthConfig(name string) (*OAuthConfig, bool) {
 	return nil, false
 }
 
+// API returns the app's API called name.
+func (a *App) API(name string) (*API, bool) {
+	for i := range a.APIs {
+		if a.APIs[i].Name == name {
+			return &a.APIs[i], true
+		}
+	}
+	return nil, false
+}
+
+// APIConfig returns the name of the OAuth config whose connection an API
+// calls with: its oauth_config, or the app's only config.
+func (a *App) APIConfig(api *API) string {
+	if api.OAuthConfig == "" && len(a.OAuthConfigs) == 1 {
+		return a.OAuthConfigs[0].Name
+	}
+	return api.OAuthConfig
+}
+
 // IsSecret reports whether the setting called name holds a secret. Values
 // that OAuth configs store as tokens are secret whatever their declaration.
 func (a *App) IsSecret(name string) bool {
@@ -187,6 +206,27 @@ func (a *App) Validate() error {
 		}
 		if strings.TrimSpace(api.URL) == "" {
 			fe.Add(f+".url", "is required")
+		}
+		if api.OAuthConfig != "" {
+			cfg, ok := a.OAuthConfig(api.OAuthConfig)
+			if !ok {
+				fe.Add(f+".oauth_config", "names no OAuth config of the app")
+			} else if strings.HasPrefix(api.URL, "/") && cfg.APIBaseURL == "" {
+				fe.Add(f+".url", "is a path, and config %q declares no api_base_url to join it to", cfg.Name)
+			}
+		} else if strings.HasPrefix(api.URL, "/") && (len(a.OAuthConfigs) != 1 || a.OAuthConfigs[0].APIBaseURL == "") {
+			fe.Add(f+".url", "is a path: name the oauth_config whose api_base_url it joins")
+		}
+		params := map[string]bool{}
+		for j, p := range api.Params {
+			pf := fmt.Sprintf("%s.params[%d].name", f, j)
+			switch {
+			case !ValidSettingName(p.Name):
+				fe.Add(pf, "must be an identifier (letters, digits, '_'), at most 63 characters")
+			case params[p.Name]:
+				fe.Add(pf, "duplicate parameter %q", p.Name)
+			}
+			params[p.Name] = true
 		}
 	}
 	return fe.Err("the app document is invalid")

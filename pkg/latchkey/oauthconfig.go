@@ -33,6 +33,7 @@ const (
 const (
 	FromCallback = "callback" // the authorization callback's query parameters
 	FromToken    = "token"    // the token response
+	FromVerify   = "verify"   // the answer of the config's verify_api
 )
 
 // OAuthConfig declares one OAuth 2 flow of an app. The fields named as in seed
@@ -146,7 +147,41 @@ type OAuthConfig struct {
 	// VerifyAPI names the app's API that checks a new connection (such as a
 	// /me call); its answer can fill settings through metadata rules.
 	VerifyAPI string `json:"verify_api,omitempty" yaml:"verify_api,omitempty"`
+	// APICalls tunes proxied and declared calls to the provider's API: what
+	// answer means "token expired", which are retried, and the provider's
+	// rate-limit reset header. Unset means the defaults of APICallPolicy.
+	APICalls *APICallPolicy `json:"api_calls,omitempty" yaml:"api_calls,omitempty"`
 }
+
+// APICallPolicy says how Latchkey reads a provider's answers to API calls.
+type APICallPolicy struct {
+	// TokenExpiredStatuses are the statuses that mean the access token is
+	// no longer accepted (RFC 6750 §3.1 invalid_token); 401 when empty.
+	TokenExpiredStatuses []int `json:"token_expired_statuses,omitempty" yaml:"token_expired_statuses,omitempty"`
+	// TokenExpiredCondition, when set, is a JSONPath condition over a JSON
+	// answer of at most 1 MiB, of any status, that also means the token
+	// expired, for APIs that answer 200 with an error body
+	// ($.error == "token_expired").
+	TokenExpiredCondition string `json:"token_expired_condition,omitempty" yaml:"token_expired_condition,omitempty"`
+	// RetryStatuses are the statuses retried (idempotent methods, or when
+	// the caller asks); 429, 500, 502, 503 and 504 when empty.
+	RetryStatuses []int `json:"retry_statuses,omitempty" yaml:"retry_statuses,omitempty"`
+	// MaxRetries bounds the retries of one call; 2 when zero, none when
+	// negative.
+	MaxRetries int `json:"max_retries,omitempty" yaml:"max_retries,omitempty"`
+	// RateLimitResetHeader names the header that says when a rate limit
+	// resets (X-RateLimit-Reset), read as RateLimitResetFormat: seconds to
+	// wait, or epoch (Unix seconds). Retry-After (RFC 9110 §10.2.3) is
+	// always honoured.
+	RateLimitResetHeader string `json:"rate_limit_reset_header,omitempty" yaml:"rate_limit_reset_header,omitempty"`
+	RateLimitResetFormat string `json:"rate_limit_reset_format,omitempty" yaml:"rate_limit_reset_format,omitempty"`
+}
+
+// Formats of APICallPolicy.RateLimitResetFormat.
+const (
+	ResetSeconds = "seconds"
+	ResetEpoch   = "epoch"
+)
 
 // APICredentials are the templates that put a connection's credentials on
 // a call to the provider's API: headers (Authorization: Bearer
@@ -300,8 +335,14 @@ func (c *OAuthConfig) validate(a *App, f string, fe *FieldErrors) {
 	}
 	for i, m := range c.Metadata {
 		mf := fmt.Sprintf("%s.metadata[%d]", f, i)
-		if m.From != FromCallback && m.From != FromToken {
-			fe.Add(mf+".from", "must be %q or %q", FromCallback, FromToken)
+		switch m.From {
+		case FromCallback, FromToken:
+		case FromVerify:
+			if c.VerifyAPI == "" {
+				fe.Add(mf+".from", "%q needs the config's verify_api", FromVerify)
+			}
+		default:
+			fe.Add(mf+".from", "must be %q, %q or %q", FromCallback, FromToken, FromVerify)
 		}
 		if strings.TrimSpace(m.Path) == "" {
 			fe.Add(mf+".path", "is required")
@@ -317,6 +358,7 @@ func (c *OAuthConfig) validate(a *App, f string, fe *FieldErrors) {
 			fe.Add(f+".values."+name, "setting %q is user-level; a config can fix only org-level values", name)
 		}
 	}
+	c.validateAPI(a, f, fe)
 	RefreshMarginBounds.check(fe, f+".refresh_margin", c.RefreshMargin, "the default, 1m")
 	KeepAliveIntervalBounds.check(fe, f+".keep_alive_interval", c.KeepAliveInterval, "off")
 	RefreshTokenGracePeriodBounds.check(fe, f+".refresh_token_grace_period", c.RefreshTokenGracePeriod, "none")
@@ -364,4 +406,80 @@ func FormatDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+func (c *OAuthConfig) validateAPI(a *App, f string, fe *FieldErrors) {
+	if u := c.APIBaseURL; u != "" && !strings.Contains(u, "{{") {
+		if err := CheckAbsoluteURL(u); err != nil {
+			fe.Add(f+".api_base_url", "%v", err)
+		}
+	}
+	if c.APICredentials != nil && c.APIBaseURL == "" {
+		fe.Add(f+".api_credentials", "needs api_base_url: credentials are put on calls under it")
+	}
+	if c.APICredentials != nil {
+		for h := range c.APICredentials.Headers {
+			if !validHeaderName(h) {
+				fe.Add(f+".api_credentials.headers."+h, "is not a valid header name")
+			}
+		}
+	}
+	if c.VerifyAPI != "" {
+		api, ok := a.API(c.VerifyAPI)
+		switch {
+		case !ok:
+			fe.Add(f+".verify_api", "names no API of the app: declare it under apis")
+		case api.OAuthConfig != "" && api.OAuthConfig != c.Name:
+			fe.Add(f+".verify_api", "API %q calls with config %q, not %q", api.Name, api.OAuthConfig, c.Name)
+		case api.OAuthConfig == "" && len(a.OAuthConfigs) > 1:
+			fe.Add(f+".verify_api", "API %q must name its oauth_config: the app has several", api.Name)
+		default:
+			for _, p := range api.Params {
+				if p.Required {
+					fe.Add(f+".verify_api", "API %q needs parameter %q; a check is called with none", api.Name, p.Name)
+				}
+			}
+		}
+	}
+	p := c.APICalls
+	if p == nil {
+		return
+	}
+	for i, st := range p.TokenExpiredStatuses {
+		if st < 100 || st > 599 {
+			fe.Add(fmt.Sprintf("%s.api_calls.token_expired_statuses[%d]", f, i), "must be an HTTP status (100 to 599)")
+		}
+	}
+	for i, st := range p.RetryStatuses {
+		if st < 400 || st > 599 {
+			fe.Add(fmt.Sprintf("%s.api_calls.retry_statuses[%d]", f, i), "must be an HTTP error status (400 to 599)")
+		}
+	}
+	if p.MaxRetries > 10 {
+		fe.Add(f+".api_calls.max_retries", "must be at most 10")
+	}
+	if p.RateLimitResetHeader != "" && !validHeaderName(p.RateLimitResetHeader) {
+		fe.Add(f+".api_calls.rate_limit_reset_header", "is not a valid header name")
+	}
+	switch p.RateLimitResetFormat {
+	case "", ResetSeconds, ResetEpoch:
+	default:
+		fe.Add(f+".api_calls.rate_limit_reset_format", "must be %q or %q", ResetSeconds, ResetEpoch)
+	}
+	if p.RateLimitResetFormat != "" && p.RateLimitResetHeader == "" {
+		fe.Add(f+".api_calls.rate_limit_reset_header", "is required with rate_limit_reset_format")
+	}
+}
+
+// validHeaderName reports whether s is an HTTP field name (RFC 9110 §5.1).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r) {
+			return false
+		}
+	}
+	return true
 }

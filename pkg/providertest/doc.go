@@ -32,7 +32,12 @@
 //     DELETE /applications/{client_id}/token revokes.
 //
 // Every style serves GET /api/me (under the tenant prefix when there is one):
-// 200 with the user for a valid Bearer token (RFC 6750 §2.1), 401 otherwise.
+// 200 with the user for a valid Bearer token (RFC 6750 §2.1), 401 otherwise;
+// and a protected API that behaves like real ones (see api.go): a paginated
+// list with Link headers, a large streamed download, an upload read as it
+// streams, slow answers, 429 with Retry-After, redirects, an echo of the
+// request, and any status and body on demand. RevokeAccessTokens revokes the
+// access tokens before their expiry while refreshes keep working.
 //
 // The authorize endpoint plays the user consenting at once and redirects
 // with a code; DenyNext makes the next one deny. FailNext makes the next

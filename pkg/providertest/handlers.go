@@ -35,6 +35,11 @@ func (p *Provider) routes() http.Handler {
 		api = prefix + api
 	}
 	mux.HandleFunc("GET "+api, p.handleAPI)
+	if p.opts.Subdomain {
+		p.apiRoutes(mux, prefix)
+	} else {
+		p.apiRoutes(mux, "")
+	}
 	return mux
 }
 

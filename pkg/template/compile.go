@@ -209,6 +209,21 @@ func (c *compiler) rewritePipe(p *parse.PipeNode, root bool) error {
 				if strings.HasPrefix(name, reservedPrefix) {
 					return c.errorf(a, "names starting with %q are reserved", reservedPrefix)
 				}
+				if name == ParamFunc && head {
+					// {{param "id"}}: the caller's parameter id, a value of
+					// its own name space (ParamPrefix + id) that no setting
+					// can share.
+					lit, ok := (parse.Node)(nil), false
+					if len(cmd.Args) == 2 {
+						lit = cmd.Args[1]
+						_, ok = lit.(*parse.StringNode)
+					}
+					if !ok {
+						return c.errorf(a, "param takes one quoted parameter name: {{param \"id\"}}")
+					}
+					cmd.Args = []parse.Node{c.valueRef(a, ParamPrefix+lit.(*parse.StringNode).Text)}
+					break
+				}
 				if isFunc(name) {
 					if head && ci == 0 && len(cmd.Args) == 1 && needsArgs(name) {
 						return c.errorf(a, "%q is a function and needs arguments; for the value named %s write {{.%s}}", name, name, name)

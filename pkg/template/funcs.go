@@ -101,6 +101,16 @@ var builtinNames = map[string]bool{"and": true, "or": true, "not": true, "len": 
 	"slice": true, "eq": true, "ne": true, "lt": true, "le": true, "gt": true, "ge": true,
 	"print": true, "printf": true, "println": true, "html": true, "js": true, "urlquery": true}
 
+// ParamFunc is the function that reads a caller-supplied parameter of a
+// declared API: {{param "id"}}. Vars reports it as ParamPrefix + "id", and
+// Render reads it from vals under that name; since a setting's name is an
+// identifier, it can never hold the prefix, and a parameter can never stand in
+// for a setting.
+const ParamFunc = "param"
+
+// ParamPrefix is the prefix of a parameter's name among a template's values.
+const ParamPrefix = "param:"
+
 // reservedPrefix starts the names of the escaping functions Compile appends;
 // templates cannot call them.
 const reservedPrefix = "_lk_"

@@ -84,6 +84,9 @@ type Template struct {
 	// but one value reference ({{client_id}}): Render then skips
 	// text/template, with the same checks.
 	single string
+	// prefix is literal text before single ("Bearer " of
+	// "Bearer {{access_token}}"), which has no action.
+	prefix string
 }
 
 // MissingValueError is returned, wrapped, by Render when the template refers
@@ -130,8 +133,8 @@ func Compile(name, src string, ctx Context) (*Template, error) {
 		return nil, fmt.Errorf("template %q: %w", name, err)
 	}
 	t := &Template{name: name, src: src, ctx: ctx, tmpl: tmpl}
-	if m := singleRE.FindStringSubmatch(src); m != nil && (ctx == Text || ctx == Header || ctx == Value) && !notValues[m[1]] {
-		t.single = m[1]
+	if m := singleRE.FindStringSubmatch(src); m != nil && (ctx == Text || ctx == Header || ctx == Value) && !notValues[m[2]] {
+		t.prefix, t.single = m[1], m[2]
 	}
 	for v := range c.vars {
 		t.vars = append(t.vars, v)
@@ -230,8 +233,9 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // notValues are the words a lone {{word}} does not read as a value.
 var notValues = map[string]bool{"nil": true, "true": true, "false": true, "end": true, "else": true, "break": true, "continue": true}
 
-// singleRE matches a template that is one bare value reference.
-var singleRE = regexp.MustCompile(`^\{\{\s*\.?([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$`)
+// singleRE matches a template that is one bare value reference, after
+// literal text without braces (a header's "Bearer {{access_token}}").
+var singleRE = regexp.MustCompile(`^([^{}]*)\{\{\s*\.?([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$`)
 
 // execLocation finds "name:line:col" in a text/template execution error.
 var execLocation = regexp.MustCompile(`^template: .*?:(\d+):(\d+): executing `)
@@ -257,7 +261,7 @@ func (t *Template) execute(vals map[string]string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("template %q: %w", t.name, &MissingValueError{Name: t.single})
 		}
-		return v, nil // Render checks it, as it would the executed output
+		return t.prefix + v, nil // Render checks it, as it would the executed output
 	}
 	st := &renderState{vals: vals, deadline: time.Now().Add(MaxRenderTime)}
 	var buf limitedBuffer

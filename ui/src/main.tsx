@@ -246,6 +246,18 @@ function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
       const c = list.connections.find(c => c.user === user && c.config === cfg.name)
       if (c) show([...shown, { label: 'Connection', state: 'done', detail: `status ${c.status}, expires ${fmtTime(c.expires_at)}` }])
     } catch { /* the outcome is already shown */ }
+    if (cfg.verify_api) {
+      // The config's check: its API called with the new token.
+      try {
+        const v = await api<{ ok: boolean; status?: number; error?: string; stored?: string[] }>('POST',
+          `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/verify`)
+        show([...shown, { label: `Check (${cfg.verify_api})`, state: v.ok ? 'done' : 'failed',
+          detail: (v.status ? `the provider answered ${v.status}` : 'no answer') + (v.error ? `: ${v.error}` : '') +
+            (v.stored?.length ? `; stored ${v.stored.join(', ')}` : '') }])
+      } catch (x) {
+        show([...shown, { label: `Check (${cfg.verify_api})`, state: 'failed', detail: (x as APIError).message }])
+      }
+    }
   }
   return <details class="panel">
     <summary>Test connection: run the real flow in a popup</summary>
