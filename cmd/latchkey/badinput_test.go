@@ -409,7 +409,7 @@ func TestProtocolDetails(t *testing.T) {
 		{"BREW", "/api/v1/apikeys", 405, "GET, HEAD, POST, OPTIONS"},
 		{"DELETE", "/healthz", 405, "GET, HEAD, OPTIONS"},
 		{"PUT", "/oauth/callback", 405, "GET, OPTIONS"}, // a HEAD would spend the state
-		{"OPTIONS", "/api/v1/nothing", 401, ""}, // no route: the API's 401 before its 404
+		{"OPTIONS", "/api/v1/nothing", 401, ""},         // no route: the API's 401 before its 404
 		{"OPTIONS", "/nothing", 404, ""},
 	} {
 		resp, body := h.do(tc.method, tc.path, "", "", "")

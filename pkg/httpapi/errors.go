@@ -116,6 +116,7 @@ const MaxBodySize = latchkey.MaxDocumentSize
 func tooLarge() *latchkey.Error {
 	return &latchkey.Error{Code: "too_large", Message: fmt.Sprintf("the request body is larger than 1 MiB (%d bytes)", MaxBodySize)}
 }
+
 // outwardCodes are the 5xx codes whose message is shown as is: they tell
 // the caller about the upstream (a timeout, a refused address), not about a
 // fault inside Latchkey.

@@ -19,8 +19,8 @@ const (
 	// AuditCallbackRefused is a callback refused because it came from
 	// another browser than the one that pressed Allow.
 	AuditCallbackRefused = "callback.refused"
-	AuditProxyCall          = "proxy.call" // a call through the passthrough proxy: method, path, status
-	AuditAPICall            = "api.call"   // a call of a declared API: its name, status
+	AuditProxyCall       = "proxy.call" // a call through the passthrough proxy: method, path, status
+	AuditAPICall         = "api.call"   // a call of a declared API: its name, status
 )
 
 // AuditEvent is one entry of the audit log: who did what to which resource,
