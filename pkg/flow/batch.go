@@ -184,7 +184,7 @@ func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Dur
 func (e *Engine) askRefresh(ctx context.Context, cc *compiledConfig, old latchkey.Connection, vals map[string]string, now time.Time) (latchkey.Connection, error) {
 	rt := old.Values[cc.cfg.RefreshTokenVariableName]
 	vals["refresh_token"] = rt
-	tok, err := e.send(ctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true}, vals)
+	tok, err := e.send(ctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true, rules: &cc.refreshRules}, vals)
 	if err != nil {
 		return latchkey.Connection{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/pkg/extract"
 	"github.com/latchkey/latchkey/pkg/latchkey"
@@ -35,6 +36,12 @@ type compiledConfig struct {
 	authCode     *extract.Path
 	rules        extract.Rules
 	callbackMeta map[string]*extract.Path
+	// refreshRules read a refresh answer: rules with the config's
+	// refresh_extraction paths in place.
+	refreshRules extract.Rules
+	// revokeBody is the revocation request's parameters (revocation.body,
+	// or RFC 7009's, which the engine adds).
+	revokeBody *template.Template
 }
 
 // Default request bodies, when a config leaves them empty: the grant's own
@@ -73,7 +80,7 @@ func Compile(app latchkey.App) (*Compiled, error) {
 	for i, api := range c.App.APIs {
 		f := fmt.Sprintf("apis[%d]", i)
 		known := knownNames(&c.App, nil)
-		compileTemplate(&fe, known, f+".url", api.URL, template.URL)
+		compileTemplate(&fe, known, f+".url", joinedAPIURL(&c.App, api), template.URL)
 		for _, h := range sortedKeys(api.Headers) {
 			compileTemplate(&fe, known, f+".headers."+h, api.Headers[h], template.Header)
 		}
@@ -151,6 +158,10 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 		Success:          path("success_condition", cfg.SuccessCondition, ""),
 		Metadata:         map[string]*extract.Path{},
 	}
+	if unit, ok := latchkey.ExpiresInUnits[cfg.ExpiresInUnit]; ok {
+		cc.rules.ExpiresInUnit = unit
+	}
+	cc.rules.DefaultExpiresIn = time.Duration(cfg.DefaultExpiresIn)
 	cc.callbackMeta = map[string]*extract.Path{}
 	for i, m := range cfg.Metadata {
 		p := path(fmt.Sprintf("metadata[%d].path", i), m.Path, "")
@@ -163,7 +174,40 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 			cc.rules.Metadata[m.Setting] = p
 		}
 	}
+	cc.refreshRules = cc.rules
+	if r := cfg.RefreshExtraction; r != nil {
+		override := func(dst **extract.Path, field, expr string) {
+			if p := path("refresh_extraction."+field, expr, ""); p != nil {
+				*dst = p
+			}
+		}
+		override(&cc.refreshRules.AccessToken, "access_token", r.AccessToken)
+		override(&cc.refreshRules.RefreshToken, "refresh_token", r.RefreshToken)
+		override(&cc.refreshRules.ExpiresIn, "expires_in", r.ExpiresIn)
+		override(&cc.refreshRules.ExpiresAt, "expires_at", r.ExpiresAt)
+		override(&cc.refreshRules.Scope, "scope", r.Scope)
+		override(&cc.refreshRules.TokenType, "token_type", r.TokenType)
+		override(&cc.refreshRules.IDToken, "id_token", r.IDToken)
+	}
+	cc.revokeBody = revokeBody
+	if r := cfg.Revocation; r != nil && strings.TrimSpace(r.Body) != "" {
+		cc.revokeBody = compileTemplate(fe, known, f+".revocation.body", r.Body, template.JSONBody)
+	}
 	return cc
+}
+
+// joinedAPIURL is an API's URL, joined to its OAuth config's api_base_url
+// when it is a path starting with '/'.
+func joinedAPIURL(app *latchkey.App, api latchkey.API) string {
+	if !strings.HasPrefix(api.URL, "/") {
+		return api.URL
+	}
+	for i, c := range app.OAuthConfigs {
+		if c.Name == api.OAuthConfig || (api.OAuthConfig == "" && i == 0) {
+			return strings.TrimSuffix(c.APIBaseURL, "/") + api.URL
+		}
+	}
+	return api.URL
 }
 
 // knownNames are the names a config's templates may refer to: the app's

@@ -1,0 +1,426 @@
+package catalog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/catalog"
+	"github.com/latchkey/latchkey/pkg/flow"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/providertest"
+	"github.com/latchkey/latchkey/pkg/secretbox"
+	"github.com/latchkey/latchkey/pkg/store/sqlstore"
+	"github.com/latchkey/latchkey/pkg/template"
+)
+
+const callbackURL = "https://latchkey.test/oauth/callback"
+
+// harness is one engine on one SQLite store with a manual clock, shared by
+// every entry's check (each entry is its own app).
+type harness struct {
+	ctx    context.Context
+	engine *flow.Engine
+	store  *sqlstore.Store
+	clock  *providertest.Clock
+}
+
+func newHarness(tb testing.TB) *harness {
+	tb.Helper()
+	key, err := secretbox.GenerateKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ring, err := secretbox.NewKeyring(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(tb.TempDir(), "latchkey.db"), Keyring: ring})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	clock := providertest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	e := flow.New(flow.Config{Store: st, Now: clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect"})
+	return &harness{ctx: ctx, engine: e, store: st, clock: clock}
+}
+
+func mustCatalog(tb testing.TB) *catalog.Catalog {
+	tb.Helper()
+	c, err := catalog.Default()
+	if err != nil {
+		tb.Fatalf("Default: %v", err)
+	}
+	return c
+}
+
+// sampleValues are the org's values for an entry's org-level settings: the
+// fake's client, and each other setting's default or "acme" (a subdomain,
+// a tenant, a shop).
+func sampleValues(app latchkey.App) map[string]string {
+	vals := map[string]string{}
+	for _, s := range app.Settings {
+		if s.Level != latchkey.LevelOrg {
+			continue
+		}
+		switch {
+		case s.Name == "client_id":
+			vals[s.Name] = providertest.DefaultClientID
+		case s.Name == "client_secret":
+			vals[s.Name] = providertest.DefaultClientSecret
+		case s.Default != "":
+			vals[s.Name] = s.Default
+		default:
+			vals[s.Name] = "acme"
+		}
+	}
+	return vals
+}
+
+// TestEveryEntry checks each entry of the catalog, one table row per file
+// of configs/providers: it compiles; its links render to the documented
+// host with the right parameters; and each OAuth config runs end to end
+// (link, callback, exchange, a verification call, a refused exchange,
+// refresh, revocation) against a fake provider that enforces what the
+// config declares.
+func TestEveryEntry(t *testing.T) {
+	cat := mustCatalog(t)
+	h := newHarness(t)
+	for _, e := range cat.List(catalog.Query{}) {
+		t.Run(e.Name, func(t *testing.T) {
+			checkFacts(t, e)
+			vals := sampleValues(e.App)
+			checkLinks(t, h, e.App, vals)
+			for i, cfg := range e.App.OAuthConfigs {
+				t.Run(cfg.Name, func(t *testing.T) { runEndToEnd(t, h, e.App, i, vals) })
+			}
+		})
+	}
+}
+
+// checkFacts checks what every entry must hold: a label, a category, an
+// https documentation link, an API base URL and a verification call.
+func checkFacts(t *testing.T, e catalog.Entry) {
+	t.Helper()
+	if !strings.HasPrefix(e.DocsURL, "https://") {
+		t.Errorf("docs_url: got %q, want an https link to the provider's documentation", e.DocsURL)
+	}
+	for _, cfg := range e.App.OAuthConfigs {
+		if cfg.APIBaseURL == "" || cfg.VerifyAPI == "" {
+			t.Errorf("%s: got api_base_url %q and verify_api %q, want both", cfg.Name, cfg.APIBaseURL, cfg.VerifyAPI)
+			continue
+		}
+		var found bool
+		for _, a := range e.App.APIs {
+			if a.Name == cfg.VerifyAPI {
+				found = true
+				if !strings.HasPrefix(a.URL, "/") {
+					t.Errorf("apis.%s: url %q: want a path joined to the api_base_url", a.Name, a.URL)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: verify_api %q names no API of the entry", cfg.Name, cfg.VerifyAPI)
+		}
+		for field, u := range map[string]string{"link_url": cfg.LinkURL, "token_url": cfg.TokenURL,
+			"revocation_url": cfg.RevocationURL, "api_base_url": cfg.APIBaseURL} {
+			if u != "" && !strings.HasPrefix(u, "https://") {
+				t.Errorf("%s.%s: got %q, want https", cfg.Name, field, u)
+			}
+		}
+	}
+}
+
+// renderURL renders a URL template with vals.
+func renderURL(t *testing.T, field, src string, vals map[string]string) *url.URL {
+	t.Helper()
+	tmpl, err := template.Compile(field, src, template.URL)
+	if err != nil {
+		t.Fatalf("%s: %v", field, err)
+	}
+	raw, err := tmpl.Render(vals)
+	if err != nil {
+		t.Fatalf("%s: %v", field, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// checkLinks saves the entry as it is and checks that each link goes to the
+// host and path its link_url documents, with the client, the callback, the
+// state, the scopes joined as declared, PKCE as declared and the extra
+// parameters.
+func checkLinks(t *testing.T, h *harness, app latchkey.App, vals map[string]string) {
+	t.Helper()
+	saved, err := h.engine.SaveApp(h.ctx, app)
+	if err != nil {
+		t.Fatalf("SaveApp: %v", err)
+	}
+	if _, err := h.store.PutInstallation(h.ctx, latchkey.Installation{App: saved.Name, Org: "acme", Values: vals}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range saved.OAuthConfigs {
+		if cfg.Grant() != latchkey.GrantAuthorizationCode {
+			continue
+		}
+		key := latchkey.ConnectionKey{App: saved.Name, Org: "acme", User: "u1", Config: cfg.Name}
+		got := authorize(t, h, key)
+		withFlow := map[string]string{"redirect_uri": callbackURL, "state": "s", "scope": "s", "code_challenge": "c"}
+		for k, v := range vals {
+			withFlow[k] = v
+		}
+		want := renderURL(t, "link_url", cfg.LinkURL, withFlow)
+		if got.Scheme != "https" || got.Host != want.Host || got.Path != want.Path {
+			t.Errorf("%s: link: got %s://%s%s, want https://%s%s", cfg.Name, got.Scheme, got.Host, got.Path, want.Host, want.Path)
+		}
+		q := got.Query()
+		sep := cfg.ScopeSeparator
+		if sep == "" || sep == "+" {
+			sep = " "
+		}
+		wantParams := map[string]string{"client_id": vals["client_id"], "response_type": "code", "redirect_uri": callbackURL}
+		if len(cfg.Scopes) > 0 {
+			wantParams["scope"] = strings.Join(cfg.Scopes, sep)
+		}
+		for k, v := range wantParams {
+			if q.Get(k) != v && !strings.Contains(cfg.LinkURL, k+"=") {
+				t.Errorf("%s: link: %s: got %q, want %q", cfg.Name, k, q.Get(k), v)
+			}
+		}
+		if q.Get("state") == "" {
+			t.Errorf("%s: link: no state", cfg.Name)
+		}
+		if has := q.Get("code_challenge") != ""; has != cfg.PKCEEnabled() {
+			t.Errorf("%s: link: got a code_challenge %v, want %v (pkce)", cfg.Name, has, cfg.PKCEEnabled())
+		}
+		for k := range cfg.AuthParams {
+			if q.Get(k) == "" {
+				t.Errorf("%s: link: auth parameter %s: missing", cfg.Name, k)
+			}
+		}
+	}
+}
+
+func authorize(t *testing.T, h *harness, key latchkey.ConnectionKey) *url.URL {
+	t.Helper()
+	link, err := h.engine.CreateLink(h.ctx, flow.LinkRequest{Key: key})
+	if err != nil {
+		t.Fatalf("CreateLink: %v", err)
+	}
+	target, err := h.engine.Authorize(h.ctx, link.URL[strings.LastIndex(link.URL, "/")+1:])
+	if err != nil {
+		t.Fatalf("Authorize: %v", err)
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// follow plays the browser at the provider: it GETs the authorization URL
+// and returns the callback it redirects to.
+func follow(t *testing.T, authURL string) url.Values {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("authorize: got HTTP %d (%s), want a redirect to the callback", resp.StatusCode, body)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc.Query()
+}
+
+// runEndToEnd runs config i of app against a Declared fake.
+func runEndToEnd(t *testing.T, h *harness, app latchkey.App, i int, vals map[string]string) {
+	orig := app.OAuthConfigs[i]
+	fake, err := providertest.NewDeclared(t, &app, orig, providertest.DeclaredOptions{Values: vals, Now: h.clock.Now})
+	if err != nil {
+		t.Fatalf("the entry declares what the fake provider cannot enforce:\n%v", err)
+	}
+	defer func() {
+		for _, p := range fake.Problems() {
+			t.Errorf("the fake provider refused a request: %s", p)
+		}
+	}()
+	// The same document, with this config's URLs leading to the fake.
+	doc := app
+	doc.Name = fmt.Sprintf("%.50s-e2e-%d", app.Name, i)
+	doc.OAuthConfigs = append([]latchkey.OAuthConfig(nil), app.OAuthConfigs...)
+	c := &doc.OAuthConfigs[i]
+	for _, u := range []*string{&c.LinkURL, &c.TokenURL, &c.RefreshTokenURL, &c.RevocationURL, &c.APIBaseURL} {
+		*u = fake.Rewrite(*u)
+	}
+	saved, err := h.engine.SaveApp(h.ctx, doc)
+	if err != nil {
+		t.Fatalf("SaveApp: %v", err)
+	}
+	if _, err := h.store.PutInstallation(h.ctx, latchkey.Installation{App: saved.Name, Org: "acme", Values: vals}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := saved.OAuthConfigs[i]
+	key := latchkey.ConnectionKey{App: saved.Name, Org: "acme", User: "u1", Config: cfg.Name}
+
+	if cfg.Grant() == latchkey.GrantClientCredentials {
+		conn, err := h.engine.Token(h.ctx, latchkey.ConnectionKey{App: saved.Name, Org: "acme", Config: cfg.Name})
+		if err != nil {
+			t.Fatalf("client credentials: %v", err)
+		}
+		if status := verifyCall(t, saved, cfg, vals, conn.Values); status != http.StatusOK {
+			t.Fatalf("verification call: got HTTP %d, want 200", status)
+		}
+		return
+	}
+
+	// A refused exchange reports the provider's error as the config reads
+	// it, and stores nothing.
+	fake.FailNext("invalid_grant")
+	refusedKey := key
+	refusedKey.User = "u2"
+	cb := follow(t, authorize(t, h, refusedKey).String())
+	if _, err := h.engine.Callback(h.ctx, cb); providerCode(err) != "invalid_grant" {
+		t.Fatalf("refused exchange: got %v, want the provider's invalid_grant", err)
+	}
+
+	start := h.clock.Now()
+	res, err := h.engine.Callback(h.ctx, follow(t, authorize(t, h, key).String()))
+	if err != nil {
+		t.Fatalf("Callback: %v", err)
+	}
+	conn := res.Connection
+	at := conn.Values[cfg.AccessTokenVariableName]
+	if !fake.ValidAccessToken(at) {
+		t.Fatalf("the stored access token is not the one the provider issued")
+	}
+	ttl := time.Hour
+	if cfg.DefaultExpiresIn > 0 {
+		ttl = time.Duration(cfg.DefaultExpiresIn)
+	}
+	if want := start.Add(ttl); conn.ExpiresAt.Sub(want).Abs() > time.Second {
+		t.Errorf("expiry: got %v, want %v", conn.ExpiresAt, want)
+	}
+	for _, m := range cfg.Metadata {
+		if got := conn.Values[m.Setting]; got != "meta-"+m.Setting {
+			t.Errorf("metadata %s: got %q, want the provider's value", m.Setting, got)
+		}
+	}
+	if status := verifyCall(t, saved, cfg, vals, conn.Values); status != http.StatusOK {
+		t.Fatalf("verification call: got HTTP %d, want 200", status)
+	}
+
+	if rt := conn.Values[cfg.RefreshTokenVariableName]; rt != "" {
+		h.clock.Advance(ttl + time.Minute)
+		fresh, err := h.engine.Token(h.ctx, key)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if fake.Count(providertest.EndpointRefresh) != 1 || !fake.ValidAccessToken(fresh.Values[cfg.AccessTokenVariableName]) {
+			t.Fatalf("refresh: got %d refreshes, want one that gives a live token", fake.Count(providertest.EndpointRefresh))
+		}
+		if status := verifyCall(t, saved, cfg, vals, fresh.Values); status != http.StatusOK {
+			t.Fatalf("verification call after the refresh: got HTTP %d, want 200", status)
+		}
+		conn = fresh
+	}
+
+	if cfg.RevocationURL != "" {
+		if err := h.engine.Disconnect(h.ctx, key, false); err != nil {
+			t.Fatalf("Disconnect: %v", err)
+		}
+		if fake.Count(providertest.EndpointRevoke) != 1 || fake.ValidAccessToken(conn.Values[cfg.AccessTokenVariableName]) {
+			t.Fatalf("revocation: got %d revocations and the token alive, want it revoked", fake.Count(providertest.EndpointRevoke))
+		}
+	}
+}
+
+// verifyCall makes the config's verification call (verify_api) with a
+// connection's values and returns the HTTP status: the API's path joined to
+// the config's api_base_url, its query and headers, and the credentials
+// that api_credentials declare (Authorization: Bearer by default). It is a
+// plain GET until the proxy route serves it.
+func verifyCall(t *testing.T, app latchkey.App, cfg latchkey.OAuthConfig, org, user map[string]string) int {
+	t.Helper()
+	vals := map[string]string{}
+	for k, v := range org {
+		vals[k] = v
+	}
+	for k, v := range user {
+		vals[k] = v
+	}
+	var api latchkey.API
+	for _, a := range app.APIs {
+		if a.Name == cfg.VerifyAPI {
+			api = a
+		}
+	}
+	u := renderURL(t, "verify", strings.TrimSuffix(cfg.APIBaseURL, "/")+api.URL, vals)
+	render := func(field, src string, ctx template.Context) string {
+		tmpl, err := template.Compile(field, src, ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", field, err)
+		}
+		s, err := tmpl.Render(vals)
+		if err != nil {
+			t.Fatalf("%s: %v", field, err)
+		}
+		return s
+	}
+	q := u.Query()
+	for k, v := range api.Query {
+		q.Set(k, render("query."+k, v, template.Text))
+	}
+	header := http.Header{}
+	for k, v := range api.Headers {
+		header.Set(k, render("headers."+k, v, template.Header))
+	}
+	if c := cfg.APICredentials; c != nil && (len(c.Headers) > 0 || len(c.Query) > 0) {
+		for k, v := range c.Headers {
+			header.Set(k, render("api_credentials.headers."+k, v, template.Header))
+		}
+		for k, v := range c.Query {
+			q.Set(k, render("api_credentials.query."+k, v, template.Text))
+		}
+	} else {
+		header.Set("Authorization", "Bearer "+vals[cfg.AccessTokenVariableName])
+	}
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("verification call: %v", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func providerCode(err error) string {
+	var le *latchkey.Error
+	if !errors.As(err, &le) || le.Provider == nil {
+		return ""
+	}
+	return le.Provider.Code
+}
