@@ -67,8 +67,15 @@ func mustCatalog(tb testing.TB) *catalog.Catalog {
 // a tenant, a shop).
 func sampleValues(app latchkey.App) map[string]string {
 	vals := map[string]string{}
+	flowSet := map[string]bool{}
+	for _, c := range app.OAuthConfigs {
+		flowSet[c.AccessTokenVariableName], flowSet[c.RefreshTokenVariableName] = true, true
+		for _, m := range c.Metadata {
+			flowSet[m.Setting] = true
+		}
+	}
 	for _, s := range app.Settings {
-		if s.Level != latchkey.LevelOrg {
+		if s.Level != latchkey.LevelOrg || flowSet[s.Name] {
 			continue
 		}
 		switch {
@@ -76,6 +83,8 @@ func sampleValues(app latchkey.App) map[string]string {
 			vals[s.Name] = providertest.DefaultClientID
 		case s.Name == "client_secret":
 			vals[s.Name] = providertest.DefaultClientSecret
+		case s.Name == "redirect_uri":
+			vals[s.Name] = callbackURL
 		case s.Default != "":
 			vals[s.Name] = s.Default
 		default:
@@ -312,10 +321,16 @@ func runEndToEnd(t *testing.T, h *harness, app latchkey.App, i int, vals map[str
 		t.Fatalf("the stored access token is not the one the provider issued")
 	}
 	ttl := time.Hour
-	if cfg.DefaultExpiresIn > 0 {
+	switch {
+	case cfg.DefaultExpiresIn > 0:
 		ttl = time.Duration(cfg.DefaultExpiresIn)
+	case cfg.RefreshTokenVariableName == "":
+		ttl = 0
 	}
-	if want := start.Add(ttl); conn.ExpiresAt.Sub(want).Abs() > time.Second {
+	if ttl == 0 && !conn.ExpiresAt.IsZero() {
+		t.Errorf("expiry: got %v, want none for a token without refresh", conn.ExpiresAt)
+	}
+	if want := start.Add(ttl); ttl > 0 && conn.ExpiresAt.Sub(want).Abs() > time.Second {
 		t.Errorf("expiry: got %v, want %v", conn.ExpiresAt, want)
 	}
 	for _, m := range cfg.Metadata {
@@ -403,7 +418,11 @@ func verifyCall(t *testing.T, app latchkey.App, cfg latchkey.OAuthConfig, org, u
 		header.Set("Authorization", "Bearer "+vals[cfg.AccessTokenVariableName])
 	}
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	method := strings.ToUpper(api.Method)
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequest(method, u.String(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

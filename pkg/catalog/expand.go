@@ -14,10 +14,12 @@ import (
 //   - the org-level settings client_id (required) and, unless every config
 //     is a public client (client_auth: none), client_secret (required,
 //     secret);
-//   - for an authorization-code config, the access and refresh token
-//     variables access_token and refresh_token, declared as secret
-//     user-level settings; for a client-credentials config,
-//     <config>_token at org level;
+//   - for an authorization-code config that names no access token
+//     variable, the access and refresh token variables access_token and
+//     refresh_token, declared as secret user-level settings (a config that
+//     names its access token variable and no refresh token variable is one
+//     whose provider issues no refresh tokens); for a client-credentials
+//     config, <config>_token at org level;
 //   - each config's label (the app's) and logo (the catalog's).
 //
 // A document that declares any of these keeps its own. Expand returns a
@@ -61,10 +63,18 @@ func Expand(app latchkey.App) latchkey.App {
 			}
 			continue
 		}
-		if c.AccessTokenVariableName == "" {
-			c.AccessTokenVariableName = "access_token"
-			add(latchkey.Setting{Name: "access_token", Level: latchkey.LevelUser, Secret: true})
+		if c.AccessTokenVariableName != "" {
+			// A config that names its access token variable names its
+			// refresh token variable too, or issues no refresh tokens.
+			for _, n := range []string{c.AccessTokenVariableName, c.RefreshTokenVariableName} {
+				if n != "" {
+					add(latchkey.Setting{Name: n, Level: latchkey.LevelUser, Secret: true})
+				}
+			}
+			continue
 		}
+		c.AccessTokenVariableName = "access_token"
+		add(latchkey.Setting{Name: "access_token", Level: latchkey.LevelUser, Secret: true})
 		if c.RefreshTokenVariableName == "" {
 			c.RefreshTokenVariableName = "refresh_token"
 			add(latchkey.Setting{Name: "refresh_token", Level: latchkey.LevelUser, Secret: true})

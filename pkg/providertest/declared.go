@@ -80,6 +80,31 @@ func marker(name string) string { return "\u27e6" + name + "\u27e7" }
 
 var simplePathRE = regexp.MustCompile(`^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
 
+// successEqRE is a success condition that compares a value: $.status == 0.
+var successEqRE = regexp.MustCompile(`^(\$(?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*==\s*(-?[0-9]+|"[^"]*")$`)
+
+// setSuccess makes doc meet the config's success condition, or fail it.
+func setSuccess(doc map[string]any, cond string, ok bool) {
+	m := successEqRE.FindStringSubmatch(cond)
+	if m == nil {
+		set(doc, cond, ok)
+		return
+	}
+	var v any
+	if err := json.Unmarshal([]byte(m[2]), &v); err != nil {
+		return
+	}
+	if !ok {
+		switch x := v.(type) {
+		case float64:
+			v = x + 1
+		case string:
+			v = x + "-not"
+		}
+	}
+	set(doc, m[1], v)
+}
+
 // Default bodies of the engine (RFC 6749 §4.1.3, §6 and §4.4.2), when a
 // config declares none.
 var declaredDefaultBodies = [3]string{
@@ -203,7 +228,7 @@ func NewDeclared(tb testing.TB, app *latchkey.App, cfg latchkey.OAuthConfig, opt
 		"extraction_path_refresh_token": cfg.ExtractionPathRefreshToken, "extraction_path_expires_in": cfg.ExtractionPathExpiresIn,
 		"extraction_path_expires_at": cfg.ExtractionPathExpiresAt, "extraction_path_scope": cfg.ExtractionPathScope,
 		"extraction_path_token_type": cfg.ExtractionPathTokenType, "extraction_path_error": cfg.ExtractionPathError,
-		"extraction_path_error_description": cfg.ExtractionPathErrorDescription, "success_condition": cfg.SuccessCondition,
+		"extraction_path_error_description": cfg.ExtractionPathErrorDescription,
 		"extraction_path_auth_code": cfg.ExtractionPathAuthCode} {
 		if p != "" && !simplePathRE.MatchString(p) {
 			fail("%s: %q is not a plain $.a.b path, which the fake cannot answer", field, p)
@@ -224,8 +249,11 @@ func NewDeclared(tb testing.TB, app *latchkey.App, cfg latchkey.OAuthConfig, opt
 			fail("metadata[%d].path: a callback value must be a top-level query parameter", i)
 		}
 	}
-	if cfg.ExtractionPathAuthCode != "" && cfg.ExtractionPathAuthCode != "$.code" {
-		fail("extraction_path_auth_code: the fake returns the code as code")
+	if p := cfg.ExtractionPathAuthCode; p != "" && strings.Count(p, ".") != 1 {
+		fail("extraction_path_auth_code: %q: the code of a callback is a top-level query parameter", p)
+	}
+	if sc := cfg.SuccessCondition; sc != "" && !simplePathRE.MatchString(sc) && !successEqRE.MatchString(sc) {
+		fail("success_condition: %q is neither a plain $.a.b path nor $.a.b == a number or string, which the fake cannot answer", sc)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -250,6 +278,9 @@ func (d *Declared) markedValues() map[string]string {
 	}
 	if d.cfg.RefreshTokenVariableName != "" {
 		vals[d.cfg.RefreshTokenVariableName] = marker("refresh_token")
+	}
+	for _, m := range d.cfg.Metadata {
+		vals[m.Setting] = "meta-" + m.Setting
 	}
 	return vals
 }
@@ -406,12 +437,13 @@ func (d *Declared) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	code := randomHex(16)
+	codeParam := strings.TrimPrefix(orPath(d.cfg.ExtractionPathAuthCode, "$.code"), "$.")
 	d.mu.Lock()
 	d.codes[code] = &declCode{redirect: redirect, challenge: challenge, expires: d.opts.Now().Add(10 * time.Minute)}
 	d.counts[EndpointAuthorize]++
 	d.mu.Unlock()
 	tq := target.Query()
-	tq.Set("code", code)
+	tq.Set(codeParam, code)
 	tq.Set("state", q.Get("state"))
 	for _, m := range d.cfg.Metadata {
 		if m.From == latchkey.FromCallback {
@@ -711,7 +743,7 @@ func (d *Declared) writeTokens(w http.ResponseWriter, refresh, withRefresh bool)
 	}
 	doc := map[string]any{}
 	if c.SuccessCondition != "" {
-		set(doc, c.SuccessCondition, true)
+		setSuccess(doc, c.SuccessCondition, true)
 	}
 	at := "at-" + randomHex(16)
 	set(doc, paths.AccessToken, at)
@@ -722,6 +754,9 @@ func (d *Declared) writeTokens(w http.ResponseWriter, refresh, withRefresh bool)
 	switch {
 	case c.DefaultExpiresIn > 0:
 		// A known lifetime: the answer gives none.
+	case c.RefreshTokenVariableName == "":
+		// A config without refresh tokens: tokens that do not expire.
+		ttl = 0
 	case c.ExtractionPathExpiresAt != "" && c.ExtractionPathExpiresIn == "":
 		set(doc, paths.ExpiresAt, now.Add(ttl).Unix())
 	default:
@@ -732,7 +767,10 @@ func (d *Declared) writeTokens(w http.ResponseWriter, refresh, withRefresh bool)
 		set(doc, paths.ExpiresIn, int64(ttl/unit))
 	}
 	d.mu.Lock()
-	d.access[at] = now.Add(ttl)
+	d.access[at] = time.Time{}
+	if ttl > 0 {
+		d.access[at] = now.Add(ttl)
+	}
 	if withRefresh && c.RefreshTokenVariableName != "" {
 		rt := "rt-" + randomHex(16)
 		d.refreshs[rt] = true
@@ -762,7 +800,7 @@ func (d *Declared) writeError(w http.ResponseWriter, code string) {
 	set(doc, orPath(d.cfg.ExtractionPathErrorDescription, "$.error_description"), "refused by the fake provider")
 	status := http.StatusBadRequest
 	if d.cfg.SuccessCondition != "" {
-		set(doc, d.cfg.SuccessCondition, false)
+		setSuccess(doc, d.cfg.SuccessCondition, false)
 		status = http.StatusOK
 	}
 	writeJSON(w, status, doc)
