@@ -158,7 +158,7 @@ func NewDeclared(tb testing.TB, app *latchkey.App, cfg latchkey.OAuthConfig, opt
 	d.refresh = pathOf("refresh_token_url", cfg.RefreshURL())
 	d.revoke = pathOf("revocation_url", cfg.RevocationURL)
 	if api, ok := verifyAPI(app, &cfg); ok {
-		d.api = strings.TrimSuffix(pathOf("api_base_url", cfg.APIBaseURL), "/") + api.URL
+		d.api = pathOf("apis."+api.Name+".url", strings.TrimSuffix(cfg.APIBaseURL, "/")+api.URL)
 	}
 
 	params := func(field, src, def string) []template.Param {
