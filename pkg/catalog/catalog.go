@@ -46,7 +46,7 @@ type Entry struct {
 // Catalog is a loaded, compiled set of entries, sorted by name. It is safe
 // for concurrent use; nothing changes it after Load.
 type Catalog struct {
-	entries []Entry
+	entries []*Entry
 	byName  map[string]int
 }
 
@@ -72,7 +72,7 @@ func Load(fsys fs.FS) (*Catalog, error) {
 		if want := strings.TrimSuffix(path.Base(n), ".yaml"); e.Name != want {
 			return nil, fmt.Errorf("catalog: %s: the document is named %q; name it after its file, %q", n, e.Name, want)
 		}
-		c.entries = append(c.entries, e)
+		c.entries = append(c.entries, &e)
 	}
 	sort.Slice(c.entries, func(i, j int) bool { return c.entries[i].Name < c.entries[j].Name })
 	for i, e := range c.entries {
@@ -148,11 +148,11 @@ type Query struct {
 	Category string
 }
 
-// List returns the entries that match q, by name. The entries share the
-// catalog's documents: treat them as read-only (NewApp copies).
-func (c *Catalog) List(q Query) []Entry {
+// List returns the entries that match q, by name. The entries are the
+// catalog's own: treat them as read-only (NewApp copies a document).
+func (c *Catalog) List(q Query) []*Entry {
 	needle := strings.ToLower(strings.TrimSpace(q.Search))
-	out := make([]Entry, 0, len(c.entries))
+	out := make([]*Entry, 0, len(c.entries))
 	for _, e := range c.entries {
 		if q.Category != "" && e.Category != q.Category {
 			continue
@@ -168,11 +168,12 @@ func (c *Catalog) List(q Query) []Entry {
 // Len is the number of entries.
 func (c *Catalog) Len() int { return len(c.entries) }
 
-// Get returns the entry called name.
-func (c *Catalog) Get(name string) (Entry, bool) {
+// Get returns the entry called name, the catalog's own: treat it as
+// read-only.
+func (c *Catalog) Get(name string) (*Entry, bool) {
 	i, ok := c.byName[name]
 	if !ok {
-		return Entry{}, false
+		return nil, false
 	}
 	return c.entries[i], true
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/latchkey/latchkey/pkg/catalog"
@@ -117,7 +118,7 @@ func TestEveryEntry(t *testing.T) {
 
 // checkFacts checks what every entry must hold: a label, a category, an
 // https documentation link, an API base URL and a verification call.
-func checkFacts(t *testing.T, e catalog.Entry) {
+func checkFacts(t *testing.T, e *catalog.Entry) {
 	t.Helper()
 	if !strings.HasPrefix(e.DocsURL, "https://") {
 		t.Errorf("docs_url: got %q, want an https link to the provider's documentation", e.DocsURL)
@@ -442,4 +443,27 @@ func providerCode(err error) string {
 		return ""
 	}
 	return le.Provider.Code
+}
+
+// tryFollow is follow that reports a refused authorization instead of
+// failing.
+func tryFollow(authURL string) (url.Values, bool) {
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(authURL)
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return nil, false
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		return nil, false
+	}
+	return loc.Query(), true
+}
+
+func fstestFS(name, doc string) fstest.MapFS {
+	return fstest.MapFS{name: {Data: []byte(doc)}}
 }
