@@ -229,7 +229,7 @@ func NewDeclared(tb testing.TB, app *latchkey.App, cfg latchkey.OAuthConfig, opt
 		"extraction_path_expires_at": cfg.ExtractionPathExpiresAt, "extraction_path_scope": cfg.ExtractionPathScope,
 		"extraction_path_token_type": cfg.ExtractionPathTokenType, "extraction_path_error": cfg.ExtractionPathError,
 		"extraction_path_error_description": cfg.ExtractionPathErrorDescription,
-		"extraction_path_auth_code": cfg.ExtractionPathAuthCode} {
+		"extraction_path_auth_code":         cfg.ExtractionPathAuthCode} {
 		if p != "" && !simplePathRE.MatchString(p) {
 			fail("%s: %q is not a plain $.a.b path, which the fake cannot answer", field, p)
 		}
