@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/latchkey/latchkey/pkg/catalog"
 	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/templates"
@@ -26,6 +27,12 @@ type Config struct {
 	// WebhooksChanged, when set, hears that a webhook of app was created or
 	// deleted (the webhook dispatcher's Forget).
 	WebhooksChanged func(app string)
+	// Catalog is the provider catalog; nil means the embedded one, loaded
+	// by New.
+	Catalog *catalog.Catalog
+	// DiscoveryClient reads issuers' metadata for POST
+	// /api/v1/providers/discover; nil means a client with a 10 s timeout.
+	DiscoveryClient *http.Client
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -43,6 +50,8 @@ type Server struct {
 	secrets sync.Map
 	// webhooksChanged is Config.WebhooksChanged, never nil.
 	webhooksChanged func(app string)
+	catalog         *catalog.Catalog
+	discoveryClient *http.Client
 }
 
 // New builds a Server with its routes.
@@ -60,8 +69,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WebhooksChanged == nil {
 		cfg.WebhooksChanged = func(string) {}
 	}
+	if cfg.Catalog == nil {
+		if cfg.Catalog, err = catalog.Default(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DiscoveryClient == nil {
+		cfg.DiscoveryClient = &http.Client{Timeout: 10 * time.Second}
+	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
-		webhooksChanged: cfg.WebhooksChanged}
+		webhooksChanged: cfg.WebhooksChanged, catalog: cfg.Catalog, discoveryClient: cfg.DiscoveryClient}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
 	e.HideBanner = true
@@ -90,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 	s.uiRoutes(e)
 	api.GET("/audit", s.listAudit)
 	s.webhookRoutes(api)
+	s.providerRoutes(api)
 	s.echo = e
 	return s, nil
 }
