@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/pkg/providertest"
 	"github.com/latchkey/latchkey/pkg/secretbox"
 	"github.com/latchkey/latchkey/pkg/store/sqlstore"
+	"github.com/latchkey/latchkey/pkg/store/storetest"
 	"github.com/latchkey/latchkey/pkg/template"
 )
 
@@ -35,6 +36,13 @@ type harness struct {
 
 func newHarness(tb testing.TB) *harness {
 	tb.Helper()
+	return newHarnessAt(tb, filepath.Join(tb.TempDir(), "latchkey.db"))
+}
+
+// newHarnessAt is newHarness on the database at dsn: a SQLite file or a
+// PostgreSQL URL.
+func newHarnessAt(tb testing.TB, dsn string) *harness {
+	tb.Helper()
 	key, err := secretbox.GenerateKey()
 	if err != nil {
 		tb.Fatal(err)
@@ -44,14 +52,21 @@ func newHarness(tb testing.TB) *harness {
 		tb.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, sqlstore.Config{URL: filepath.Join(tb.TempDir(), "latchkey.db"), Keyring: ring})
+	st, err := sqlstore.Open(ctx, sqlstore.Config{URL: dsn, Keyring: ring})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	return (&harness{ctx: ctx, store: st}).withOwnClock()
+}
+
+// withOwnClock returns a harness on the same store with an engine and a
+// clock of its own, so that entries checked in parallel do not move each
+// other's time.
+func (h *harness) withOwnClock() *harness {
 	clock := providertest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
-	e := flow.New(flow.Config{Store: st, Now: clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect"})
-	return &harness{ctx: ctx, engine: e, store: st, clock: clock}
+	e := flow.New(flow.Config{Store: h.store, Now: clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect"})
+	return &harness{ctx: h.ctx, engine: e, store: h.store, clock: clock}
 }
 
 func mustCatalog(tb testing.TB) *catalog.Catalog {
@@ -100,17 +115,29 @@ func sampleValues(app latchkey.App) map[string]string {
 // host with the right parameters; and each OAuth config runs end to end
 // (link, callback, exchange, a verification call, a refused exchange,
 // refresh, revocation) against a fake provider that enforces what the
-// config declares.
+// config declares. It runs on SQLite, and on PostgreSQL when
+// LATCHKEY_TEST_POSTGRES_URL is set.
 func TestEveryEntry(t *testing.T) {
 	cat := mustCatalog(t)
-	h := newHarness(t)
-	for _, e := range cat.List(catalog.Query{}) {
-		t.Run(e.Name, func(t *testing.T) {
-			checkFacts(t, e)
-			vals := sampleValues(e.App)
-			checkLinks(t, h, e.App, vals)
-			for i, cfg := range e.App.OAuthConfigs {
-				t.Run(cfg.Name, func(t *testing.T) { runEndToEnd(t, h, e.App, i, vals) })
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			var shared *harness
+			if db == "postgres" {
+				shared = newHarnessAt(t, storetest.PostgresURL(t))
+			} else {
+				shared = newHarness(t)
+			}
+			for _, e := range cat.List(catalog.Query{}) {
+				t.Run(e.Name, func(t *testing.T) {
+					t.Parallel()
+					h := shared.withOwnClock()
+					checkFacts(t, e)
+					vals := sampleValues(e.App)
+					checkLinks(t, h, e.App, vals)
+					for i, cfg := range e.App.OAuthConfigs {
+						t.Run(cfg.Name, func(t *testing.T) { runEndToEnd(t, h, e.App, i, vals) })
+					}
+				})
 			}
 		})
 	}
