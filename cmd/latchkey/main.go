@@ -50,6 +50,9 @@ Usage:
   latchkey keys generate
   latchkey keys rotate [--remove-old] [--batch N] [--wait DURATION]
   latchkey demo-provider [--addr 127.0.0.1:9090]
+  latchkey providers list [--search TEXT] [--category C] | show NAME
+  latchkey providers create NAME [--name APP] [--server URL]   (an app from a catalog entry)
+  latchkey providers discover --issuer URL [--name NAME]       (a document from OIDC / RFC 8414 metadata)
 
 Run "latchkey COMMAND -h" for a command's flags.
 `
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "demo-provider":
 		return runDemoProvider(ctx, args[1:], stdout, stderr)
+	case "providers":
+		return runProviders(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -258,7 +258,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget,
 		EnvAdminKey: m.envKey, TrustedProxies: proxies, MetricsHandler: metricsOnAPI,
-		Proxy: &proxy.Proxy{Transport: transport}, Metrics: metrics})
+		Proxy: &proxy.Proxy{Transport: transport}, Metrics: metrics, DiscoveryClient: httpClient})
 	if err != nil {
 		return err
 	}
