@@ -33,7 +33,10 @@ COPY --from=build /out/latchkey /usr/local/bin/latchkey
 # The data folder: SQLite and the key file when no database URL and no
 # LATCHKEY_ENCRYPTION_KEY are given (one container); unused otherwise.
 COPY --from=build --chown=65532:65532 /out/data /var/lib/latchkey
+# The public URL matches the docker run line above; set yours (the OAuth
+# callback is <public URL>/oauth/callback).
 ENV LATCHKEY_ADDR=0.0.0.0:8080 \
+    LATCHKEY_PUBLIC_URL=http://127.0.0.1:8080 \
     LATCHKEY_DATA_DIR=/var/lib/latchkey
 USER 65532:65532
 EXPOSE 8080
