@@ -24,7 +24,9 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // runApply sends app documents to a running server, as an admin would with
-// PUT /api/v1/apps/{app}; the server validates and compiles each one.
+// PUT /api/v1/apps/{app}; the server validates and compiles each one. Each
+// file's ${NAME} references are expanded first, as serve --apps does, with
+// LATCHKEY_PUBLIC_URL defaulting to the server's URL.
 func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var files stringList
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
