@@ -284,6 +284,17 @@ func TestDockerfileRunsTheReleaseBuild(t *testing.T) {
 	if !slices.ContainsFunc(runtime, func(s string) bool { return strings.HasPrefix(s, "HEALTHCHECK ") && strings.Contains(s, "healthcheck") }) {
 		t.Error("Dockerfile: the runtime stage has no HEALTHCHECK running latchkey healthcheck")
 	}
+	gomod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(gomod)
+	goArg := regexp.MustCompile(`(?m)^ARG GO_VERSION=(\S+)$`).FindStringSubmatch(df)
+	if goLine == nil || goArg == nil {
+		t.Error("Dockerfile or go.mod: no Go version (ARG GO_VERSION=…, go …)")
+	} else if goArg[1] != string(goLine[1]) {
+		t.Errorf("Dockerfile: builds with Go %s, want go.mod's %s", goArg[1], goLine[1])
+	}
 	ci, err := os.ReadFile("../.ci/run")
 	if err != nil {
 		t.Fatal(err)
