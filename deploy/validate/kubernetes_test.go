@@ -1,8 +1,11 @@
-// Package validate decodes Latchkey's Kubernetes manifests into the API's
-// own Go types, refusing any field the types do not know, so that a
+// Package validate checks Latchkey's deployment files with the tools' own
+// libraries, without Docker or a cluster: docker-compose.yml with Docker
+// Compose's loader (compose-go: the Compose Specification's schema,
+// interpolation, anchors), and the Kubernetes manifests decoded into the
+// API's Go types, refusing any field the types do not know, so that a
 // misspelled or misplaced field fails here rather than in a cluster. It is
-// a module of its own so that Latchkey's module does not carry the
-// Kubernetes API's dependencies; .ci/run runs it.
+// a module of its own so that Latchkey's module does not carry those
+// libraries' dependencies; .ci/run runs it.
 package validate
 
 import (
@@ -21,7 +24,7 @@ import (
 // TestManifestsDecodeStrictly decodes every manifest of deploy/kubernetes
 // (and the Secret template) into its kind's type, unknown fields refused.
 func TestManifestsDecodeStrictly(t *testing.T) {
-	files, err := filepath.Glob("../*.yaml")
+	files, err := filepath.Glob("../kubernetes/*.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
