@@ -1,7 +1,8 @@
 // Package validate checks Latchkey's deployment files with the tools' own
-// libraries, without Docker or a cluster: docker-compose.yml with Docker
-// Compose's loader (compose-go: the Compose Specification's schema,
-// interpolation, anchors), and the Kubernetes manifests decoded into the
+// libraries, without Docker or a cluster: the Dockerfiles with BuildKit's
+// parser and build checks, docker-compose.yml with Docker Compose's loader
+// (compose-go: the Compose Specification's schema, interpolation, anchors),
+// and the Kubernetes manifests decoded into the
 // API's Go types, refusing any field the types do not know, so that a
 // misspelled or misplaced field fails here rather than in a cluster. It is
 // a module of its own so that Latchkey's module does not carry those
