@@ -45,10 +45,9 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("set LATCHKEY_API_KEY (or LATCHKEY_ADMIN_API_KEY) to an admin API key")
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	vars := documentVariables(envOr("LATCHKEY_PUBLIC_URL", strings.TrimSuffix(*server, "/")))
 	var failed int
 	for _, f := range files {
-		if err := applyFile(ctx, client, *server, key, f, vars, stdout); err != nil {
+		if err := applyFile(ctx, client, *server, key, f, stdout); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", f, err)
 			failed++
 		}
@@ -59,11 +58,12 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func applyFile(ctx context.Context, client *http.Client, server, key, file string, vars func(string) (string, bool), stdout io.Writer) error {
+func applyFile(ctx context.Context, client *http.Client, server, key, file string, stdout io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
+	vars := documentVariables(envOr("LATCHKEY_PUBLIC_URL", strings.TrimSuffix(server, "/")))
 	if data, err = latchkey.ExpandVariables(data, vars); err != nil {
 		return describe(err)
 	}
