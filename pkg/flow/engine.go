@@ -207,7 +207,7 @@ func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions
 	}
 	compiled.App = saved
 	e.mu.Lock()
-	e.apps[saved.Name] = cachedApp{compiled: compiled, loaded: e.cfg.Now()}
+	e.apps[envKey(ctx, saved.Name)] = cachedApp{compiled: compiled, loaded: e.cfg.Now()}
 	e.mu.Unlock()
 	return saved, deleted, nil
 }
@@ -215,7 +215,7 @@ func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions
 // DeleteApp deletes an app with everything that belongs to it.
 func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 	e.mu.Lock()
-	delete(e.apps, name)
+	delete(e.apps, envKey(ctx, name))
 	e.mu.Unlock()
 	return e.cfg.Store.DeleteApp(ctx, name)
 }
@@ -225,14 +225,14 @@ func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
 	now := e.cfg.Now()
 	e.mu.Lock()
-	c, ok := e.apps[name]
+	c, ok := e.apps[envKey(ctx, name)]
 	e.mu.Unlock()
 	if ok && now.Sub(c.loaded) < e.cfg.AppCacheTTL && now.Sub(c.loaded) >= 0 {
 		return c.compiled, nil
 	}
 	// One load per app at a time: a cold cache under load must not compile
 	// the same document once per caller.
-	v, err, _ := e.loading.Do(name, func() (any, error) {
+	v, err, _ := e.loading.Do(envKey(ctx, name), func() (any, error) {
 		app, err := e.cfg.Store.GetApp(ctx, name)
 		if err != nil {
 			return nil, err
@@ -247,7 +247,7 @@ func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
 			c = cachedApp{compiled: compiled, loaded: now}
 		}
 		e.mu.Lock()
-		e.apps[name] = c
+		e.apps[envKey(ctx, name)] = c
 		e.mu.Unlock()
 		return c.compiled, nil
 	})

@@ -90,6 +90,7 @@ func (e *Engine) Landing(ctx context.Context, token string) (Landing, error) {
 	if err != nil {
 		return Landing{}, linkError(err)
 	}
+	ctx = linkEnv(ctx, link)
 	c, err := e.App(ctx, link.App)
 	if err != nil {
 		return Landing{}, err
@@ -132,6 +133,7 @@ func (e *Engine) Authorize(ctx context.Context, token string) (Authorization, er
 	if err != nil {
 		return Authorization{}, linkError(err)
 	}
+	ctx = linkEnv(ctx, link)
 	c, err := e.App(ctx, link.App)
 	if err != nil {
 		return Authorization{}, err
@@ -359,4 +361,13 @@ func randomToken() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// linkEnv returns ctx in the environment of link: the landing pages' URLs
+// carry only the link's token, which says its environment.
+func linkEnv(ctx context.Context, link latchkey.Link) context.Context {
+	if link.Env == "" {
+		return ctx
+	}
+	return latchkey.WithEnvironment(ctx, link.Env)
 }

@@ -51,7 +51,7 @@ func (e *Engine) ForceRefresh(ctx context.Context, key latchkey.ConnectionKey, r
 	if conn.Values[tokenVar] != refused || !cc.canRefresh(conn) {
 		return conn, nil
 	}
-	v, err, _ := e.refresh.Do(flightKey(key)+"\x00refused\x00"+refused, func() (any, error) {
+	v, err, _ := e.refresh.Do(envKey(ctx, flightKey(key))+"\x00refused\x00"+refused, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
 		defer cancel()
 		return e.refreshLocked(rctx, c, cc, key, false, func(old latchkey.Connection, _ time.Time) bool {

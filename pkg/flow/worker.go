@@ -155,7 +155,7 @@ func (e *Engine) RefreshDue(ctx context.Context, key latchkey.ConnectionKey, mar
 	if !cc.canRefresh(conn) {
 		return nil
 	}
-	_, err, _ = e.refresh.Do(flightKey(key), func() (any, error) {
+	_, err, _ = e.refresh.Do(envKey(ctx, flightKey(key)), func() (any, error) {
 		return e.refreshLocked(ctx, c, cc, key, false, expiresWithin(margin), false)
 	})
 	return err

@@ -26,7 +26,35 @@ var (
 // Store keeps apps, org installations, connections with their tokens, pending
 // links and states, and API keys. Every method is safe for concurrent use,
 // and every write is one transaction: on error nothing of it is kept.
+//
+// Every app, installation, value, connection, link, state, API key,
+// webhook, delivery, install link and audit event belongs to one
+// environment (latchkey.Environment). A method works in the environment of
+// the view it is called on (In), or else the one its context says
+// (latchkey.WithEnvironment); a call that says none is refused, except the
+// lookups by an unguessable token or id (GetLink, TakeLink, TakeState,
+// GetInstallLink, InstallThroughLink, GetAPIKey), whose answer says the
+// environment it found, and the pruning sweeps (DeleteExpired,
+// PruneDeliveries), which then cover every environment. Admins, sessions,
+// server secrets and the environments themselves belong to none.
 type Store interface {
+	// In returns a view of the store bound to env: every call on it works
+	// in env, and one whose context names another is refused.
+	In(env latchkey.Environment) Store
+	// Environment returns the environment of a view made by In, "" for the
+	// root store.
+	Environment() latchkey.Environment
+	// PutEnvironment creates an environment, or replaces its public URL.
+	PutEnvironment(ctx context.Context, info latchkey.EnvironmentInfo) (latchkey.EnvironmentInfo, error)
+	// GetEnvironment returns the environment called name.
+	GetEnvironment(ctx context.Context, name latchkey.Environment) (latchkey.EnvironmentInfo, error)
+	// ListEnvironments returns every environment, by name.
+	ListEnvironments(ctx context.Context) ([]latchkey.EnvironmentInfo, error)
+	// DeleteEnvironment deletes an environment with everything in it; one
+	// that still has apps or connections is refused with ErrConflict unless
+	// force is set.
+	DeleteEnvironment(ctx context.Context, name latchkey.Environment, force bool) error
+
 	// PutApp creates or replaces the app document whole, and returns it with
 	// its new Revision and timestamps. Replacing a document leaves the app's
 	// installations and connections in place. A document that drops an
