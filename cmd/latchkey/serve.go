@@ -284,6 +284,7 @@ func (m *Main) Run(ctx context.Context) error {
 		go func() { m.metricsDone <- m.metricsServer.Serve(mln) }()
 		m.Logger.Info("latchkey serves its metrics", "addr", mln.Addr().String())
 	}
+	m.api = srv
 	m.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(ln) }()

@@ -8,6 +8,9 @@ import "time"
 const (
 	AuditAppPut             = "app.put"
 	AuditAppDelete          = "app.delete"
+	AuditAppPromote         = "app.promote" // recorded in both environments of a promotion
+	AuditEnvironmentPut     = "environment.put"
+	AuditEnvironmentDelete  = "environment.delete"
 	AuditInstallationPut    = "installation.put"
 	AuditInstallationDelete = "installation.delete"
 	AuditAPIKeyCreate       = "apikey.create"

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/pkg/httpapi"
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
+
+// signedIn signs ada in to the builder UI and returns her browser and the
+// headers of a change in env ("" for none: the default environment).
+func signedIn(t *testing.T, h *harness) (*browserClient, func(env string) map[string]string) {
+	t.Helper()
+	addAdmin(t, h)
+	b := newBrowserClient(t, h.main.URL)
+	resp, body := b.send("POST", "/api/v1/session", nil, "application/json", `{"email":"`+testAdminEmail+`","password":"`+testAdminPassword+`"}`)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("sign-in: got HTTP %d %s", resp.StatusCode, body)
+	}
+	var sess struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	if err := json.Unmarshal([]byte(body), &sess); err != nil {
+		t.Fatal(err)
+	}
+	return b, func(env string) map[string]string {
+		hdr := map[string]string{httpapi.CSRFHeader: sess.CSRFToken}
+		if env != "" {
+			hdr[httpapi.EnvironmentHeader] = env
+		}
+		return hdr
+	}
+}
+
+// newKey creates an admin API key through the UI in env and returns it.
+func newKey(t *testing.T, b *browserClient, hdr map[string]string) string {
+	t.Helper()
+	resp, body := b.send("POST", "/api/v1/apikeys", hdr, "application/json", `{"scope": "admin", "name": "backend"}`)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("creating a key: got HTTP %d %s", resp.StatusCode, body)
+	}
+	var out struct {
+		Key    string          `json:"key"`
+		APIKey latchkey.APIKey `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil || out.Key == "" {
+		t.Fatalf("created key: %s", body)
+	}
+	if env := hdr[httpapi.EnvironmentHeader]; env != "" && string(out.APIKey.Env) != env {
+		t.Fatalf("the key made in %s says environment %q", env, out.APIKey.Env)
+	}
+	return out.Key
+}
+
+// TestDevKeyIsRefusedProdData puts an app in prod through the UI and walks
+// every route of the API with an admin key of dev: each route of an app
+// answers for prod's app what it answers for an app that exists nowhere
+// (404, or for a list of its children an empty list), so
+// nothing tells that prod has it, and no answer holds anything of prod's.
+// The one route that creates an app is left out: it would create dev's own. prod's own key sees it; a dev key that
+// names prod in the environment header is refused.
+func TestDevKeyIsRefusedProdData(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, databaseURL string) {
+		h := startLatchkeyWith(t, databaseURL, nil)
+		b, hdr := signedIn(t, h)
+		doc := "name: crm\nlabel: Production CRM\nsettings:\n  - {name: client_id, level: org, required: true}\n"
+		if resp, body := b.send("PUT", "/api/v1/apps/crm", hdr("prod"), "application/yaml", doc); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT prod's app: got HTTP %d %s", resp.StatusCode, body)
+		}
+		if resp, body := b.send("PUT", "/api/v1/apps/crm/orgs/acme/settings", hdr("prod"), "application/json", `{"client_id": "prod-client-id"}`); resp.StatusCode/100 != 2 {
+			t.Fatalf("PUT prod's installation: got HTTP %d %s", resp.StatusCode, body)
+		}
+		devKey, prodKey := newKey(t, b, hdr("")), newKey(t, b, hdr("prod"))
+
+		h.expect(http.StatusOK, "GET", "/api/v1/apps/crm", prodKey, "", "")
+		if resp, _ := h.do("GET", "/api/v1/apps", devKey, "", ""); resp.StatusCode != http.StatusOK || resp.Header.Get(httpapi.EnvironmentHeader) != "dev" {
+			t.Fatalf("dev's list: got HTTP %d in %q", resp.StatusCode, resp.Header.Get(httpapi.EnvironmentHeader))
+		}
+		req, _ := http.NewRequest("GET", h.main.URL+"/api/v1/apps/crm", nil)
+		req.Header.Set("Authorization", "Bearer "+devKey)
+		req.Header.Set(httpapi.EnvironmentHeader, "prod")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a dev key naming prod: got HTTP %d, want 403", resp.StatusCode)
+		}
+
+		params := strings.NewReplacer(":org", "acme", ":user", "ann", ":config", "main", ":name", "client_id",
+			":id", "x1", ":env", "prod", ":api", "list", "*", "v1/things")
+		walked := 0
+		for _, r := range h.main.api.Routes() {
+			if !strings.HasPrefix(r.Path, "/api/v1/") || r.Method == "CONNECT" || r.Method == "TRACE" || strings.HasPrefix(r.Path, "/api/v1/session") {
+				continue
+			}
+			if r.Method == "PUT" && r.Path == "/api/v1/apps/:app" {
+				continue
+			}
+			path := params.Replace(r.Path)
+			resp, body := h.do(r.Method, strings.ReplaceAll(path, ":app", "crm"), devKey, "application/json", `{}`)
+			if strings.Contains(string(body), "Production CRM") || strings.Contains(string(body), "prod-client-id") {
+				t.Errorf("%s %s with dev's key: the answer holds prod's data: %s", r.Method, r.Path, body)
+			}
+			if strings.Contains(r.Path, ":app") {
+				none, _ := h.do(r.Method, strings.ReplaceAll(path, ":app", "nosuch"), devKey, "application/json", `{}`)
+				if resp.StatusCode != none.StatusCode {
+					t.Errorf("%s %s with dev's key: got HTTP %d for prod's app, %d for none: %s", r.Method, r.Path, resp.StatusCode, none.StatusCode, body)
+				}
+				// (Lists of an unknown app's children answer an empty list.)
+				if r.Method == "GET" && resp.StatusCode != http.StatusNotFound && !strings.Contains(string(body), "[]") {
+					t.Errorf("%s %s with dev's key: got HTTP %d %s, want 404", r.Method, r.Path, resp.StatusCode, body)
+				}
+			}
+			walked++
+		}
+		if walked < 20 {
+			t.Fatalf("walked %d routes, want every route of the API", walked)
+		}
+		h.expect(http.StatusOK, "GET", "/api/v1/apps/crm", prodKey, "", "")
+		h.expect(http.StatusOK, "GET", "/api/v1/apps/crm/orgs/acme/settings", prodKey, "", "")
+	})
+}
+
+// TestPromoteCopiesTheDocumentOnly saves a document in dev, shows the
+// promotion's difference, applies it, and finds the document in prod with
+// prod's org values untouched, audited in both environments.
+func TestPromoteCopiesTheDocumentOnly(t *testing.T) {
+	h := startLatchkey(t)
+	b, hdr := signedIn(t, h)
+	prodDoc := "name: crm\nlabel: CRM\nsettings:\n  - {name: client_id, level: org, required: true}\n"
+	devDoc := "name: crm\nlabel: CRM (new scopes)\nsettings:\n  - {name: client_id, level: org, required: true}\n"
+	for env, doc := range map[string]string{"prod": prodDoc, "": devDoc} {
+		if resp, body := b.send("PUT", "/api/v1/apps/crm", hdr(env), "application/yaml", doc); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT in %q: got HTTP %d %s", env, resp.StatusCode, body)
+		}
+	}
+	if resp, body := b.send("PUT", "/api/v1/apps/crm/orgs/acme/settings", hdr("prod"), "application/json", `{"client_id": "prod-client-id"}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT prod's installation: got HTTP %d %s", resp.StatusCode, body)
+	}
+	if resp, body := b.send("POST", "/api/v1/apps/crm/promote", hdr(""), "application/json", `{"to": "staging"}`); resp.StatusCode != http.StatusUnprocessableEntity && resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("promote to an unknown environment: got HTTP %d %s, want a refusal", resp.StatusCode, body)
+	}
+	resp, body := b.send("POST", "/api/v1/apps/crm/promote", hdr(""), "application/json", `{"to": "prod"}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `- `) || !strings.Contains(body, `+ `) || !strings.Contains(body, "CRM (new scopes)") || !strings.Contains(body, `"applied":false`) {
+		t.Fatalf("promotion preview: got HTTP %d %s, want the difference, not applied", resp.StatusCode, body)
+	}
+	if resp, body := b.send("GET", "/api/v1/apps/crm", hdr("prod"), "", ""); !strings.Contains(body, `"label":"CRM"`) {
+		t.Fatalf("prod's app after the preview: got HTTP %d %s, want it unchanged", resp.StatusCode, body)
+	}
+	resp, body = b.send("POST", "/api/v1/apps/crm/promote", hdr(""), "application/json", `{"to": "prod", "apply": true}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"applied":true`) {
+		t.Fatalf("promotion: got HTTP %d %s", resp.StatusCode, body)
+	}
+	if _, body := b.send("GET", "/api/v1/apps/crm", hdr("prod"), "", ""); !strings.Contains(body, "CRM (new scopes)") {
+		t.Fatalf("prod's app after the promotion: %s", body)
+	}
+	if _, body := b.send("GET", "/api/v1/apps/crm/orgs/acme/settings", hdr("prod"), "", ""); !strings.Contains(body, "prod-client-id") {
+		t.Fatalf("prod's installation after the promotion: %s, want its own values", body)
+	}
+	if _, body := b.send("GET", "/api/v1/apps/crm/orgs/acme/settings", hdr(""), "", ""); strings.Contains(body, "prod-client-id") {
+		t.Fatalf("dev's installation after the promotion holds prod's values: %s", body)
+	}
+	h.main.api.Close() // writes the queued audit events
+	for _, env := range []string{"", "prod"} {
+		if _, body := b.send("GET", "/api/v1/audit?action=app.promote", hdr(env), "", ""); !strings.Contains(body, "promoted from dev to prod") {
+			t.Errorf("the audit of %q: %s, want the promotion", env, body)
+		}
+	}
+}
