@@ -34,6 +34,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	fs.Var(&files, "f", "app document (YAML or JSON); repeatable")
 	server := fs.String("server", envOr("LATCHKEY_URL", "http://127.0.0.1:8080"), "Latchkey's URL (LATCHKEY_URL)")
+	env := envFlag(fs, "")
 	deleteConns := fs.Bool("delete-connections", false, "let a document remove OAuth configs that still have connections, deleting those connections (without revoking their tokens)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -41,6 +42,12 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "latchkey apply: name at least one document with -f FILE")
 		return errUsage
+	}
+	if *env != "" {
+		var err error
+		if ctx, err = inEnvironment(ctx, *env); err != nil {
+			return err
+		}
 	}
 	key := envOr("LATCHKEY_API_KEY", os.Getenv("LATCHKEY_ADMIN_API_KEY"))
 	if key == "" {
@@ -87,6 +94,11 @@ func applyFile(ctx context.Context, client *http.Client, server, key, file strin
 	}
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", "Bearer "+key)
+	if env := latchkey.EnvironmentFrom(ctx); env != "" {
+		// An environment key must be of env; the operator's
+		// LATCHKEY_ADMIN_API_KEY acts in the one named.
+		req.Header.Set(httpapi.EnvironmentHeader, string(env))
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return err

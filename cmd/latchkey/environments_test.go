@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -170,5 +174,39 @@ func TestPromoteCopiesTheDocumentOnly(t *testing.T) {
 		if _, body := b.send("GET", "/api/v1/audit?action=app.promote", hdr(env), "", ""); !strings.Contains(body, "promoted from dev to prod") {
 			t.Errorf("the audit of %q: %s, want the promotion", env, body)
 		}
+	}
+}
+
+// TestApplyWithEnv applies one document to dev and, with --env prod, to
+// prod with the operator's key (LATCHKEY_ADMIN_API_KEY); a dev key's
+// apply --env prod is refused.
+func TestApplyWithEnv(t *testing.T) {
+	h := startLatchkey(t)
+	b, hdr := signedIn(t, h)
+	devKey := newKey(t, b, hdr(""))
+	file := filepath.Join(t.TempDir(), "app.yaml")
+	if err := os.WriteFile(file, []byte("name: crm\nlabel: CRM\nsettings:\n  - {name: client_id, level: org}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LATCHKEY_API_KEY", testAdminKey)
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"apply", "--env", "prod", "-f", file, "--server", h.main.URL}, &stdout, &stderr); err != nil {
+		t.Fatalf("apply --env prod: %v %s", err, stderr.String())
+	}
+	if resp, _ := b.send("GET", "/api/v1/apps/crm", hdr("prod"), "", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("prod's app after apply --env prod: got HTTP %d", resp.StatusCode)
+	}
+	if resp, _ := b.send("GET", "/api/v1/apps/crm", hdr(""), "", ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("dev's app after apply --env prod: got HTTP %d, want 404", resp.StatusCode)
+	}
+	t.Setenv("LATCHKEY_API_KEY", devKey)
+	if err := run(context.Background(), []string{"apply", "--env", "prod", "-f", file, "--server", h.main.URL}, &stdout, &stderr); err == nil {
+		t.Fatal("apply --env prod with a dev key: got no error, want a refusal")
+	}
+	if err := run(context.Background(), []string{"apply", "-f", file, "--server", h.main.URL}, &stdout, &stderr); err != nil {
+		t.Fatalf("apply with a dev key: %v %s", err, stderr.String())
+	}
+	if resp, _ := b.send("GET", "/api/v1/apps/crm", hdr(""), "", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("dev's app after apply: got HTTP %d", resp.StatusCode)
 	}
 }

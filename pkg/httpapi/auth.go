@@ -71,6 +71,17 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(keyContext, key)
+		if s.envKey.Hash != nil && key.ID == s.envKey.ID {
+			// The operator's key (LATCHKEY_ADMIN_API_KEY), kept in no
+			// environment, acts in the one the request names, as the
+			// CLI does: latchkey apply --env prod.
+			env, err := s.sessionEnvironment(c)
+			if err != nil {
+				return err
+			}
+			s.actIn(c, env)
+			return next(c)
+		}
 		env := key.Env
 		if env == "" {
 			env = latchkey.DefaultEnvironment
@@ -87,7 +98,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 // EnvironmentHeader is the header in which the builder UI's requests (a
 // session's) say which environment they act in; without it they act in
 // latchkey.DefaultEnvironment. API keys act in their own environment only:
-// a key's request naming another one here is refused. It is a custom
+// a key's request naming another one here is refused. The operator's key
+// (Config.EnvAdminKey, from LATCHKEY_ADMIN_API_KEY) acts, as sessions do,
+// in the one named. Every answer of /api/v1 names its environment here. It is a custom
 // header, so a cross-site page cannot send it, and a change needs the
 // session's CSRF token besides (CSRFHeader).
 const EnvironmentHeader = "X-Latchkey-Environment"
