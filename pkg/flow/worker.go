@@ -110,19 +110,65 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // decides what the lost answer means.
 func (w *Worker) claim(ctx context.Context) ([]store.Claimed, int, error) {
 	e := w.Engine
-	now := e.cfg.Now()
-	claimed, lost, err := e.cfg.Store.ClaimRefreshes(ctx, now, now.Add(w.Margin), w.Batch, e.refreshLease())
+	envs, err := store.Environments(ctx, e.cfg.Store)
 	if err != nil {
 		return nil, 0, err
 	}
-	bctx := context.WithoutCancel(ctx) // a claimed connection is refreshed, not dropped
-	for _, key := range lost {
-		if err := e.RefreshDue(bctx, key, w.Margin); err != nil {
-			e.cfg.Logger.Info("proactive refresh failed", "app", key.App, "org", key.Org, "user", key.User,
-				"config", key.Config, "error", latchkey.ErrorMessage(err))
+	// Every environment in turn, each at most its share of the batch: a
+	// flood of due refreshes in one leaves the others' done in the same
+	// round. What the others leave of the batch then goes to those that
+	// filled their share.
+	share := max(1, (w.Batch+len(envs)-1)/len(envs))
+	var all []store.Claimed
+	n := 0
+	var full []latchkey.Environment
+	for _, env := range envs {
+		got, err := w.claimIn(ctx, env, min(share, w.Batch-n), &all)
+		n += got
+		if err != nil {
+			return all, n, err
+		}
+		if got == share {
+			full = append(full, env)
 		}
 	}
-	return claimed, len(claimed) + len(lost), nil
+	for _, env := range full {
+		if n >= w.Batch {
+			break
+		}
+		got, err := w.claimIn(ctx, env, w.Batch-n, &all)
+		n += got
+		if err != nil {
+			return all, n, err
+		}
+	}
+	return all, n, nil
+}
+
+// claimIn claims up to limit connections of env, appends them to all, has
+// the lost ones refreshed as a read would, and returns how many it claimed.
+func (w *Worker) claimIn(ctx context.Context, env latchkey.Environment, limit int, all *[]store.Claimed) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	e := w.Engine
+	{
+		ectx := latchkey.WithEnvironment(ctx, env)
+		now := e.cfg.Now()
+		claimed, lost, err := e.cfg.Store.ClaimRefreshes(ectx, now, now.Add(w.Margin), limit, e.refreshLease())
+		if err != nil {
+			return 0, err
+		}
+		bctx := context.WithoutCancel(ectx) // a claimed connection is refreshed, not dropped
+		for _, key := range lost {
+			if err := e.RefreshDue(bctx, key, w.Margin); err != nil {
+				e.cfg.Logger.Info("proactive refresh failed", "environment", string(env), "app", key.App, "org", key.Org, "user", key.User,
+					"config", key.Config, "error", latchkey.ErrorMessage(err))
+			}
+		}
+		*all = append(*all, claimed...)
+		return len(claimed) + len(lost), nil
+	}
 }
 
 // RefreshDue refreshes a connection whose token expires within margin, or

@@ -276,6 +276,27 @@ type Session struct {
 // Claimed is a connection claimed for a refresh, with the values its
 // user's connections own (UserValues' answer), for the refresh's templates.
 type Claimed struct {
+	// Env is the environment the connection belongs to.
+	Env        latchkey.Environment
 	Conn       latchkey.Connection
 	UserValues map[string]string
+}
+
+// Environments returns the environments the background work covers: st's
+// own when it is a view (In), else every environment of the store, by
+// name. A background worker claims in each in turn, so that a flood of due
+// work in one does not starve another.
+func Environments(ctx context.Context, st Store) ([]latchkey.Environment, error) {
+	if env := st.Environment(); env != "" {
+		return []latchkey.Environment{env}, nil
+	}
+	infos, err := st.ListEnvironments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	envs := make([]latchkey.Environment, len(infos))
+	for i, e := range infos {
+		envs[i] = e.Name
+	}
+	return envs, nil
 }

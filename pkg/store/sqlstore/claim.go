@@ -152,7 +152,7 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, env latchkey.Enviro
 		c.ExpiresAt, c.RefreshedAt, c.NextAttemptAt = nullTime(expires), nullTime(refreshed), nullTime(next)
 		c.RefreshingUntil, c.KeepAliveAt = nullTime(refreshing), nullTime(alive)
 		c.Values = map[string]string{}
-		out = append(out, store.Claimed{Conn: c, UserValues: map[string]string{}})
+		out = append(out, store.Claimed{Env: env, Conn: c, UserValues: map[string]string{}})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
