@@ -99,15 +99,36 @@ type OAuthConfig struct {
 	// Extraction paths. The auth code path runs over the callback's query
 	// parameters as a JSON object; the others over the token response.
 	// Empty paths default to the RFC 6749 §5.1 and §5.2 names.
-	ExtractionPathAuthCode         string `json:"extraction_path_auth_code,omitempty" yaml:"extraction_path_auth_code,omitempty"`
-	ExtractionPathAccessToken      string `json:"extraction_path_access_token,omitempty" yaml:"extraction_path_access_token,omitempty"`
-	ExtractionPathRefreshToken     string `json:"extraction_path_refresh_token,omitempty" yaml:"extraction_path_refresh_token,omitempty"`
-	ExtractionPathExpiresIn        string `json:"extraction_path_expires_in,omitempty" yaml:"extraction_path_expires_in,omitempty"`
-	ExtractionPathExpiresAt        string `json:"extraction_path_expires_at,omitempty" yaml:"extraction_path_expires_at,omitempty"`
-	ExtractionPathScope            string `json:"extraction_path_scope,omitempty" yaml:"extraction_path_scope,omitempty"`
-	ExtractionPathTokenType        string `json:"extraction_path_token_type,omitempty" yaml:"extraction_path_token_type,omitempty"`
-	ExtractionPathIDToken          string `json:"extraction_path_id_token,omitempty" yaml:"extraction_path_id_token,omitempty"`
-	ExtractionPathError            string `json:"extraction_path_error,omitempty" yaml:"extraction_path_error,omitempty"`
+
+	// ExtractionPathAuthCode is the path of the authorization code in the
+	// callback's query parameters ($.code by default).
+	ExtractionPathAuthCode string `json:"extraction_path_auth_code,omitempty" yaml:"extraction_path_auth_code,omitempty"`
+	// ExtractionPathAccessToken is the path of the access token
+	// ($.access_token by default).
+	ExtractionPathAccessToken string `json:"extraction_path_access_token,omitempty" yaml:"extraction_path_access_token,omitempty"`
+	// ExtractionPathRefreshToken is the path of the refresh token
+	// ($.refresh_token by default).
+	ExtractionPathRefreshToken string `json:"extraction_path_refresh_token,omitempty" yaml:"extraction_path_refresh_token,omitempty"`
+	// ExtractionPathExpiresIn is the path of the token's lifetime, in
+	// ExpiresInUnit ($.expires_in by default).
+	ExtractionPathExpiresIn string `json:"extraction_path_expires_in,omitempty" yaml:"extraction_path_expires_in,omitempty"`
+	// ExtractionPathExpiresAt is the path of the expiry as Unix seconds or an
+	// RFC 3339 time, for providers that give one; none by default.
+	ExtractionPathExpiresAt string `json:"extraction_path_expires_at,omitempty" yaml:"extraction_path_expires_at,omitempty"`
+	// ExtractionPathScope is the path of the granted scopes ($.scope by
+	// default).
+	ExtractionPathScope string `json:"extraction_path_scope,omitempty" yaml:"extraction_path_scope,omitempty"`
+	// ExtractionPathTokenType is the path of the token type ($.token_type
+	// by default).
+	ExtractionPathTokenType string `json:"extraction_path_token_type,omitempty" yaml:"extraction_path_token_type,omitempty"`
+	// ExtractionPathIDToken is the path of the OpenID Connect ID token
+	// ($.id_token by default).
+	ExtractionPathIDToken string `json:"extraction_path_id_token,omitempty" yaml:"extraction_path_id_token,omitempty"`
+	// ExtractionPathError is the path of an OAuth error code (RFC 6749
+	// §5.2; $.error by default), which makes the answer a refusal.
+	ExtractionPathError string `json:"extraction_path_error,omitempty" yaml:"extraction_path_error,omitempty"`
+	// ExtractionPathErrorDescription is the path of the error's
+	// description ($.error_description by default).
 	ExtractionPathErrorDescription string `json:"extraction_path_error_description,omitempty" yaml:"extraction_path_error_description,omitempty"`
 	// SuccessCondition, when set, is an expression over the token response
 	// that must be true for the answer to count as a success (Slack: $.ok).
