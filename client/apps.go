@@ -92,3 +92,18 @@ func (c *Client) DeleteApp(ctx context.Context, name string) error {
 	_, err := c.do(ctx, request{method: http.MethodDelete, path: apiPath("apps", name)}, nil)
 	return err
 }
+
+// CreateAppFromProvider creates an app from an entry of the server's
+// provider catalog (such as "github"), named name (the entry's name when
+// empty). It never replaces an app: an existing name is CodeConflict.
+func (c *Client) CreateAppFromProvider(ctx context.Context, entry, name string) (*App, error) {
+	var out App
+	body := map[string]string{}
+	if name != "" {
+		body["name"] = name
+	}
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: apiPath("providers", entry, "app"), body: body}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

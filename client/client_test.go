@@ -131,6 +131,15 @@ func TestAppsInstallationsAndKeys(t *testing.T) {
 			t.Errorf("a revoked key: got %+v, want 401 unauthorized", e)
 		}
 
+		// An app from the provider catalog; the name is then taken.
+		gh, err := s.admin.CreateAppFromProvider(ctx, "github", "gh")
+		if err != nil || gh.Name != "gh" || len(gh.OAuthConfigs) == 0 {
+			t.Fatalf("CreateAppFromProvider: got %+v, %v; want the app gh with the entry's config", gh, err)
+		}
+		if _, err := s.admin.CreateAppFromProvider(ctx, "github", "gh"); asError(t, err).Code != client.CodeConflict {
+			t.Errorf("the same name again: got %v, want conflict", err)
+		}
+
 		if err := s.admin.DeleteInstallation(ctx, "crm", "acme"); err != nil {
 			t.Fatal(err)
 		}
@@ -159,6 +168,19 @@ func TestConnectionsAPIsAndProxy(t *testing.T) {
 		if e := asError(t, err); e.Status != http.StatusNotFound {
 			t.Fatalf("a token before connecting: got %+v, want 404", e)
 		}
+		// The org-level routes (no user) exist: the refusal is about the
+		// connection, not the route.
+		orgKey := client.ConnectionKey{App: "crm", Org: "acme", Config: "example"}
+		for what, err := range map[string]error{
+			"Token":   func() error { _, err := s.admin.Token(ctx, orgKey); return err }(),
+			"CallAPI": func() error { _, err := s.admin.CallAPI(ctx, "crm", "acme", "", "me", nil); return err }(),
+			"Proxy":   func() error { _, err := s.admin.Proxy(ctx, orgKey, http.MethodGet, "/me", nil, nil); return err }(),
+		} {
+			if e := asError(t, err); e.Status == http.StatusNotFound && e.Message == "no such route" {
+				t.Errorf("org-level %s: got %+v, want a route that answers", what, e)
+			}
+		}
+
 		s.connect(t, provider, key)
 
 		tok, err := s.admin.Token(ctx, key)
