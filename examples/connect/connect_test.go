@@ -117,7 +117,16 @@ func TestBrowserConnectExample(t *testing.T) {
 		t.Fatalf("the example did not install the demo app for acme: %v", err)
 	}
 
-	profile := t.TempDir()
+	profile, err := os.MkdirTemp("", "latchkey-example-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// Chromium's helpers may still write to the profile for a moment.
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
