@@ -101,3 +101,19 @@ func errorOf(resp *http.Response, body []byte) *Error {
 // errorHeader, on an answer of a proxied or declared API call, marks
 // Latchkey's own refusal, telling it from the provider's answer.
 const errorHeader = "Latchkey-Error"
+
+// Sentinel errors to test with errors.Is: each matches any *Error with its
+// code, so errors.Is(err, client.ErrNotFound) holds for every 404 of the API.
+var (
+	ErrNotFound    = &Error{Code: CodeNotFound}
+	ErrConflict    = &Error{Code: CodeConflict}
+	ErrInvalid     = &Error{Code: CodeInvalid}
+	ErrNeedsReauth = &Error{Code: CodeNeedsReauth}
+)
+
+// Is reports whether target is a sentinel *Error (one with only a code)
+// with e's code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Status == 0 && t.Message == "" && t.Code == e.Code
+}
