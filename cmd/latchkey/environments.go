@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
 )
 
 // runEnvironments lists, creates and deletes environments, on the
@@ -65,4 +66,20 @@ func runEnvironments(ctx context.Context, args []string, stdout, stderr io.Write
 		return errUsage
 	}
 	return nil
+}
+
+// environmentURL returns the engine's lookup of an environment's own
+// public URL (latchkey environments create NAME --public-url URL).
+func environmentURL(st store.Store) func(ctx context.Context) string {
+	return func(ctx context.Context) string {
+		env := latchkey.EnvironmentFrom(ctx)
+		if env == "" {
+			return ""
+		}
+		info, err := st.GetEnvironment(ctx, env)
+		if err != nil {
+			return ""
+		}
+		return info.PublicURL
+	}
 }

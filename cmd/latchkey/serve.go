@@ -251,7 +251,8 @@ func (m *Main) Run(ctx context.Context) error {
 	engine := flow.New(flow.Config{
 		Store: st, HTTPClient: httpClient, Now: m.Now, Logger: m.Logger,
 		CallbackURL: public + "/oauth/callback", ConnectURL: public + "/connect",
-		Events: m.webhooks.Emit, Observe: metrics,
+		EnvironmentURL: environmentURL(st),
+		Events:         m.webhooks.Emit, Observe: metrics,
 	})
 	if m.Config.AppsDir != "" {
 		if err := loadApps(ctx, engine, m.Config.AppsDir, documentVariables(public), m.Logger); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,12 @@ type Config struct {
 	// Observe, when set, hears token reads, provider requests and refresh
 	// outcomes, for metrics.
 	Observe Observer
+	// EnvironmentURL, when set, returns the public URL of the host of the
+	// environment ctx says, "" for none: that environment's links and
+	// callback (its default {{redirect_uri}}) are on it instead of
+	// ConnectURL's and CallbackURL's host, for deployments that give
+	// production a host of its own. Its callback path is CallbackURL's.
+	EnvironmentURL func(ctx context.Context) string
 }
 
 // Engine runs OAuth flows. It is safe for concurrent use.
@@ -281,7 +288,33 @@ func (e *Engine) values(ctx context.Context, c *Compiled, cc *compiledConfig, or
 			return nil, err
 		}
 	}
-	return e.valuesFrom(c, cc, inst.Values, uv), nil
+	vals := e.valuesFrom(c, cc, inst.Values, uv)
+	if vals["redirect_uri"] == e.cfg.CallbackURL && inst.Values["redirect_uri"] == "" && uv["redirect_uri"] == "" {
+		vals["redirect_uri"] = e.callbackURL(ctx)
+	}
+	return vals, nil
+}
+
+// envURL is the public URL of the environment of ctx, "" for none.
+func (e *Engine) envURL(ctx context.Context) string {
+	if e.cfg.EnvironmentURL == nil {
+		return ""
+	}
+	return strings.TrimSuffix(e.cfg.EnvironmentURL(ctx), "/")
+}
+
+// callbackURL is the callback of the environment of ctx: CallbackURL, on
+// the environment's own host when it has one.
+func (e *Engine) callbackURL(ctx context.Context) string {
+	base := e.envURL(ctx)
+	if base == "" {
+		return e.cfg.CallbackURL
+	}
+	path := "/oauth/callback"
+	if u, err := url.Parse(e.cfg.CallbackURL); err == nil && u.Path != "" {
+		path = u.Path
+	}
+	return base + path
 }
 
 // valuesFrom is values with the installation's values and the user's

@@ -1,7 +1,10 @@
 package flow_test
 
 import (
+	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +58,52 @@ func TestWorkerIsFairAcrossEnvironments(t *testing.T) {
 	}
 	if total != 11 {
 		t.Fatalf("got %d refreshes over the rounds, want dev's 10 and prod's 1", total)
+	}
+}
+
+// TestEnvironmentWithItsOwnHost gives prod a public URL of its own: prod's
+// links and its default redirect_uri are on that host, dev's on the
+// server's.
+func TestEnvironmentWithItsOwnHost(t *testing.T) {
+	e, p := genericEnv(t, providertest.Options{})
+	if _, err := e.store.PutEnvironment(e.ctx, latchkey.EnvironmentInfo{Name: latchkey.EnvProd, PublicURL: "https://prod.latchkey.test"}); err != nil {
+		t.Fatal(err)
+	}
+	engine := flow.New(flow.Config{Store: e.store, Now: e.clock.Now, CallbackURL: callbackURL, ConnectURL: "https://latchkey.test/connect",
+		EnvironmentURL: func(ctx context.Context) string {
+			info, err := e.store.GetEnvironment(ctx, latchkey.EnvironmentFrom(ctx))
+			if err != nil {
+				return ""
+			}
+			return info.PublicURL
+		}})
+	prod := latchkey.WithEnvironment(e.ctx, latchkey.EnvProd)
+	app, err := latchkey.ParseApp([]byte(genericApp(p.BaseURL())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.SaveApp(prod, app); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.PutInstallation(prod, latchkey.Installation{App: "crm", Org: "acme", Values: map[string]string{"client_id": p.ClientID(), "client_secret": p.ClientSecret()}}); err != nil {
+		t.Fatal(err)
+	}
+	for ctx, want := range map[context.Context]string{e.ctx: "https://latchkey.test", prod: "https://prod.latchkey.test"} {
+		link, err := engine.CreateLink(ctx, flow.LinkRequest{Key: alice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(link.URL, want+"/connect/") {
+			t.Fatalf("link in %q: got %s, want it on %s", latchkey.EnvironmentFrom(ctx), link.URL, want)
+		}
+		token := link.URL[strings.LastIndex(link.URL, "/")+1:]
+		auth, err := engine.Authorize(e.ctx, token) // the landing page's URL says no environment
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(auth.URL)
+		if got := u.Query().Get("redirect_uri"); got != want+"/oauth/callback" {
+			t.Fatalf("redirect_uri in %q: got %s, want %s/oauth/callback", latchkey.EnvironmentFrom(ctx), got, want)
+		}
 	}
 }

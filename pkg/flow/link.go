@@ -80,7 +80,11 @@ func (e *Engine) CreateLink(ctx context.Context, req LinkRequest) (Link, error) 
 	if err := e.cfg.Store.CreateLink(ctx, token, link); err != nil {
 		return Link{}, err
 	}
-	return Link{URL: strings.TrimSuffix(e.cfg.ConnectURL, "/") + "/" + token, ExpiresAt: expires}, nil
+	connect := strings.TrimSuffix(e.cfg.ConnectURL, "/")
+	if base := e.envURL(ctx); base != "" {
+		connect = base + "/connect"
+	}
+	return Link{URL: connect + "/" + token, ExpiresAt: expires}, nil
 }
 
 // Landing returns what the landing page of a link shows, without using the
