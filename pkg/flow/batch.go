@@ -193,7 +193,7 @@ func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Dur
 	} else {
 		next, err = e.askRefresh(ctx, cc, leased, vals, now)
 	}
-	e.observeRefresh(leased.ConnectionKey, err)
+	e.observeRefresh(ctx, leased.ConnectionKey, err)
 	if err != nil {
 		r.err = err
 		r.next = e.failed(leased, err, now)

@@ -176,7 +176,7 @@ func (e *Engine) completeRefresh(ctx context.Context, c *Compiled, cc *compiledC
 	} else {
 		next, refreshErr = e.refreshToken(ctx, c, cc, leased, now)
 	}
-	e.observeRefresh(key, refreshErr)
+	e.observeRefresh(ctx, key, refreshErr)
 	conn, err := e.retryStore(ctx, leaseEnd, key, func(attempt int) (latchkey.Connection, error) {
 		return e.cfg.Store.UpdateConnection(ctx, key, func(cur latchkey.Connection) (latchkey.Connection, error) {
 			if cur.Version != leased.Version {

@@ -25,7 +25,7 @@ var errFresh = errors.New("flow: token is fresh")
 // when it is missing or expired.
 func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
 	if e.cfg.Observe != nil {
-		e.cfg.Observe.TokenRead(key.App, key.Config)
+		e.cfg.Observe.TokenRead(latchkey.EnvironmentFrom(ctx), key.App, key.Config)
 	}
 	c, err := e.App(ctx, key.App)
 	if err != nil {
