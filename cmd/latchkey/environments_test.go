@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/latchkey/latchkey/pkg/httpapi"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
@@ -208,5 +210,44 @@ func TestApplyWithEnv(t *testing.T) {
 	}
 	if resp, _ := b.send("GET", "/api/v1/apps/crm", hdr(""), "", ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("dev's app after apply: got HTTP %d", resp.StatusCode)
+	}
+}
+
+// TestBrowserEnvironmentSwitcher signs in to the builder UI, which acts in
+// dev, and switches to prod with the header's switcher: the apps list shows
+// each environment's own app, and the choice holds on every screen.
+func TestBrowserEnvironmentSwitcher(t *testing.T) {
+	ctx := newBrowser(t)
+	h := startLatchkey(t)
+	addAdmin(t, h)
+	for env, label := range map[string]string{"dev": "CRM with a test client", "prod": "CRM in production"} {
+		req, _ := http.NewRequest("PUT", h.main.URL+"/api/v1/apps/crm", strings.NewReader("name: crm\nlabel: "+label+"\n"))
+		req.Header.Set("Authorization", "Bearer "+testAdminKey)
+		req.Header.Set("Content-Type", "application/yaml")
+		req.Header.Set(httpapi.EnvironmentHeader, env)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT crm in %s: %v %v", env, resp, err)
+		}
+		resp.Body.Close()
+	}
+	var list string
+	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
+		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//td[text()="CRM with a test client"]`),
+		chromedp.Text("main", &list, chromedp.ByQuery))
+	if strings.Contains(list, "CRM in production") {
+		t.Fatal("dev's apps list shows prod's app")
+	}
+	browse(t, ctx, "switch to prod", chromedp.WaitReady(`//option[text()="prod"]`),
+		chromedp.SetValue("header select", "prod", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('header select').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		chromedp.WaitVisible(`//td[text()="CRM in production"]`))
+	checkPage(t, ctx, "env-prod-apps")
+	var env string
+	browse(t, ctx, "the audit screen keeps prod", chromedp.Navigate(h.main.URL+"/ui/#/audit"), chromedp.WaitVisible("header select", chromedp.ByQuery),
+		chromedp.Value("header select", &env, chromedp.ByQuery))
+	if env != "prod" {
+		t.Fatalf("the audit screen's switcher: got %q, want prod", env)
 	}
 }

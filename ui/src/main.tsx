@@ -1,6 +1,6 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, APIError, enc, setCSRF } from './api'
+import { api, APIError, currentEnvironment, enc, setCSRF, setEnvironment } from './api'
 import { documentYAML } from './yaml'
 import { connect, ConnectError } from '../../sdk/js/dist/index.js'
 import './style.css'
@@ -500,9 +500,19 @@ function Audit() {
 function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined)
   const route = useRoute()
+  const [env, setEnv] = useState(currentEnvironment())
+  const [envs, setEnvs] = useState<string[]>([])
   useEffect(() => {
     api<Session>('GET', '/session').then(s => { setCSRF(s.csrf_token); setSession(s) }, () => setSession(null))
   }, [])
+  useEffect(() => {
+    if (!session) return
+    api<{ environments: { name: string }[] }>('GET', '/environments').then(r => {
+      const names = r.environments.map(e => e.name)
+      setEnvs(names)
+      if (names.length && !names.includes(currentEnvironment())) { setEnvironment(names[0]); setEnv(names[0]) }
+    }, () => setEnvs([]))
+  }, [session])
   useEffect(() => { (window as any).__latchkeyReady = performance.now() }, [session])
   if (session === undefined) return <main id="main"><p>Loading…</p></main>
   if (session === null) return <SignIn onDone={s => { setCSRF(s.csrf_token); setSession(s); go('apps') }} />
@@ -520,8 +530,12 @@ function App() {
     <header><span class="brand">Latchkey</span>
       <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
         <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a></nav>
+      <label class="env">Environment{' '}
+        <select value={env} onChange={e => { const v = (e.target as HTMLSelectElement).value; setEnvironment(v); setEnv(v) }}>
+          {(envs.length ? envs : [env]).map(n => <option value={n}>{n}</option>)}
+        </select></label>
       <span class="who">{session.email} <button type="button" class="link" onClick={signOut}>Sign out</button></span></header>
-    <main id="main" tabIndex={-1}>{page}</main>
+    <main id="main" tabIndex={-1} key={env}>{page}</main>
   </>
 }
 
