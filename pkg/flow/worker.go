@@ -114,35 +114,60 @@ func (w *Worker) claim(ctx context.Context) ([]store.Claimed, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	// Every environment in turn, each at most its share of the batch: a
-	// flood of due refreshes in one leaves the others' done in the same
-	// round. What the others leave of the batch then goes to those that
-	// filled their share.
-	share := max(1, (w.Batch+len(envs)-1)/len(envs))
-	var all []store.Claimed
-	n := 0
-	var full []latchkey.Environment
-	for _, env := range envs {
-		got, err := w.claimIn(ctx, env, min(share, w.Batch-n), &all)
-		n += got
-		if err != nil {
-			return all, n, err
-		}
-		if got == share {
-			full = append(full, env)
+	if len(envs) == 1 {
+		var all []store.Claimed
+		n, err := w.claimIn(ctx, envs[0], w.Batch, &all)
+		return all, n, err
+	}
+	// The batch is shared among the environments with due work, each at
+	// most its share (what one needs less of goes to the others), so that
+	// a flood of due refreshes in one leaves the others' done in the same
+	// round. The counts are reads without locks; each environment with a
+	// share is then claimed once.
+	now := e.cfg.Now()
+	need := make([]int, len(envs))
+	for i, env := range envs {
+		if need[i], err = e.cfg.Store.CountDue(latchkey.WithEnvironment(ctx, env), now, now.Add(w.Margin), w.Batch); err != nil {
+			return nil, 0, err
 		}
 	}
-	for _, env := range full {
-		if n >= w.Batch {
-			break
-		}
-		got, err := w.claimIn(ctx, env, w.Batch-n, &all)
+	give := share(need, w.Batch)
+	var all []store.Claimed
+	n := 0
+	for i, env := range envs {
+		got, err := w.claimIn(ctx, env, give[i], &all)
 		n += got
 		if err != nil {
 			return all, n, err
 		}
 	}
 	return all, n, nil
+}
+
+// share divides batch among needs: each gets at most an equal part of what
+// is left, the parts the smaller needs leave going to the larger ones.
+func share(need []int, batch int) []int {
+	give := make([]int, len(need))
+	left := batch
+	for {
+		open := 0
+		for i := range need {
+			if give[i] < need[i] {
+				open++
+			}
+		}
+		if open == 0 || left == 0 {
+			return give
+		}
+		part := max(1, left/open)
+		for i := range need {
+			if give[i] < need[i] && left > 0 {
+				g := min(part, need[i]-give[i], left)
+				give[i] += g
+				left -= g
+			}
+		}
+	}
 }
 
 // claimIn claims up to limit connections of env, appends them to all, has

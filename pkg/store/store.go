@@ -137,6 +137,10 @@ type Store interface {
 	// ErrNotFound when it was deleted. The second result fails the whole
 	// batch (nothing written).
 	WriteRefreshes(ctx context.Context, conns []latchkey.Connection) ([]error, error)
+	// CountDue counts, up to limit, the connections ClaimRefreshes would
+	// claim at now, without claiming them: the refresh worker shares a
+	// batch among the environments by it.
+	CountDue(ctx context.Context, now, due time.Time, limit int) (int, error)
 	// DeleteConnection deletes a connection and the values it owns.
 	DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error
 

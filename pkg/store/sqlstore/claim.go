@@ -128,9 +128,13 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, env latchkey.Enviro
 	for _, k := range keys {
 		apps, orgs, users, configs = append(apps, k.App), append(orgs, k.Org), append(users, k.User), append(configs, k.Config)
 	}
-	args := s.listArgs(apps, orgs, users, configs)
+	// env leads each tuple, as it leads the primary key.
+	envs := make([]string, len(keys))
+	for i := range envs {
+		envs[i] = string(env)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+claimedColumns+` FROM connections
-		WHERE (app, org, user_id, config) IN (`+s.keyList(4)+`) AND env = `+fmt.Sprintf("$%d", len(args)+1), append(args, string(env))...)
+		WHERE (env, app, org, user_id, config) IN (`+s.keyList(5)+`)`, s.listArgs(envs, apps, orgs, users, configs)...)
 	if err != nil {
 		return nil, fail(err, "reading claimed connections")
 	}
@@ -173,9 +177,8 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, env latchkey.Enviro
 	if len(out) == 0 {
 		return out, nil
 	}
-	args = s.listArgs(apps, orgs, users)
 	rows, err = tx.QueryContext(ctx, `SELECT app, org, user_id, config, name, value FROM setting_values
-		WHERE config <> '' AND (app, org, user_id) IN (`+s.keyList(3)+`) AND env = `+fmt.Sprintf("$%d", len(args)+1), append(args, string(env))...)
+		WHERE config <> '' AND (env, app, org, user_id) IN (`+s.keyList(4)+`)`, s.listArgs(envs[:len(apps)], apps, orgs, users)...)
 	if err != nil {
 		return nil, fail(err, "reading the values of claimed connections")
 	}
@@ -243,4 +246,26 @@ func (s *Store) listArgs(columns ...[]string) []any {
 	}
 	b, _ := json.Marshal(rows)
 	return []any{string(b)}
+}
+
+// CountDue counts, up to limit, the connections of the call's environment
+// that ClaimRefreshes would claim at now (due before due, or a keep-alive
+// come, or a lost lease), in one read that takes no lock: the refresh
+// worker shares a batch among the environments by it.
+func (s *Store) CountDue(ctx context.Context, now, due time.Time, limit int) (int, error) {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return 0, err
+	}
+	nowU := utc(now)
+	var n int64
+	err = s.db.WithContext(ctx).Raw(`SELECT count(*) FROM (SELECT 1 FROM connections
+		WHERE env = ? AND status = ? AND (lease_until IS NULL OR lease_until <= ?) AND (
+			(refreshing_until IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (expires_at < ? OR keep_alive_at <= ?))
+			OR (refreshing_until IS NOT NULL AND refreshing_until <= ?))
+		LIMIT ?) due`, string(env), string(latchkey.StatusActive), nowU, nowU, utc(due), nowU, nowU, limit).Scan(&n).Error
+	if err != nil {
+		return 0, fail(err, "counting the connections due for a refresh")
+	}
+	return int(n), nil
 }
