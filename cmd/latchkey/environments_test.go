@@ -250,4 +250,30 @@ func TestBrowserEnvironmentSwitcher(t *testing.T) {
 	if env != "prod" {
 		t.Fatalf("the audit screen's switcher: got %q, want prod", env)
 	}
+
+	// Back in dev, the app's screen promotes its document to prod: the
+	// difference first, then the copy.
+	var diff, done string
+	browse(t, ctx, "promote from dev", chromedp.SetValue("header select", "dev", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('header select').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		chromedp.Navigate(h.main.URL+"/ui/#/apps/crm"), chromedp.WaitVisible("#promote-to", chromedp.ByQuery),
+		chromedp.Click(`//button[text()="Show changes"]`), chromedp.WaitVisible("#promote-diff", chromedp.ByQuery),
+		chromedp.Text("#promote-diff", &diff, chromedp.ByQuery))
+	if !strings.Contains(diff, "- ") || !strings.Contains(diff, "CRM with a test client") {
+		t.Fatalf("the promotion's difference: got %q", diff)
+	}
+	browse(t, ctx, "promote", chromedp.Click(`//button[contains(., "Promote to prod")]`),
+		chromedp.WaitVisible(`//p[@role="status"][contains(., "Promoted")]`), chromedp.Text(`//p[@role="status"][contains(., "Promoted")]`, &done))
+	req, _ := http.NewRequest("GET", h.main.URL+"/api/v1/apps/crm", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	req.Header.Set(httpapi.EnvironmentHeader, "prod")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var app latchkey.App
+	if err := json.NewDecoder(resp.Body).Decode(&app); err != nil || app.Label != "CRM with a test client" {
+		t.Fatalf("prod's app after the UI's promotion: got %q (%v)", app.Label, err)
+	}
 }
