@@ -18,6 +18,7 @@ type Client struct {
 	key   string
 	hc    *http.Client
 	agent string
+	env   string
 }
 
 // Option configures a Client made by New.
@@ -34,6 +35,13 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 
 // WithUserAgent sets the User-Agent header of every request.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.agent = ua } }
+
+// WithEnvironment names the environment every request acts in, in the
+// X-Latchkey-Environment header. An API key acts in its own environment
+// only (a request naming another is refused, 403); the operator's key
+// (LATCHKEY_ADMIN_API_KEY) acts in the one named. Without it a request
+// acts in its key's environment.
+func WithEnvironment(env string) Option { return func(c *Client) { c.env = env } }
 
 // New returns a Client of the Latchkey server at baseURL (such as
 // "http://127.0.0.1:8080"; a path prefix is kept, for a server behind a
@@ -120,6 +128,9 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 	}
 	if c.agent != "" {
 		req.Header.Set("User-Agent", c.agent)
+	}
+	if c.env != "" {
+		req.Header.Set("X-Latchkey-Environment", c.env)
 	}
 	return req, nil
 }

@@ -24,8 +24,13 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	scope := fs.String("scope", "", "admin or runtime (create)")
 	app := fs.String("app", "", "the app a runtime key reads (create)")
 	name := fs.String("name", "", "a name to recognise the key by (create)")
+	env := envFlag(fs, string(latchkey.DefaultEnvironment))
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
+	}
+	ctx, err := inEnvironment(ctx, *env)
+	if err != nil {
+		return err
 	}
 	logger := cliLogger(stderr)
 	st, err := openStore(ctx, cfg, logger)
@@ -44,11 +49,12 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
+		rec.Env = latchkey.Environment(*env)
 		if err := st.CreateAPIKey(ctx, rec); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s\n", full)
-		fmt.Fprintf(stderr, "API key %s (%s%s) created; it is shown this once.\n", rec.ID, rec.Scope, appSuffix(rec.App))
+		fmt.Fprintf(stderr, "API key %s (%s%s) created in environment %s; it is shown this once.\n", rec.ID, rec.Scope, appSuffix(rec.App), rec.Env)
 	case "list":
 		keys, err := st.ListAPIKeys(ctx)
 		if err != nil {

@@ -32,6 +32,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	fs.Var(&files, "f", "app document (YAML or JSON); repeatable")
 	server := fs.String("server", envOr("LATCHKEY_URL", "http://127.0.0.1:8080"), "Latchkey's URL (LATCHKEY_URL)")
+	env := envFlag(fs, "")
 	deleteConns := fs.Bool("delete-connections", false, "let a document remove OAuth configs that still have connections, deleting those connections (without revoking their tokens)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -40,12 +41,19 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "latchkey apply: name at least one document with -f FILE")
 		return errUsage
 	}
+	if *env != "" {
+		if _, err := inEnvironment(ctx, *env); err != nil {
+			return err
+		}
+	}
 	key := envOr("LATCHKEY_API_KEY", os.Getenv("LATCHKEY_ADMIN_API_KEY"))
 	if key == "" {
 		return errors.New("set LATCHKEY_API_KEY (or LATCHKEY_ADMIN_API_KEY) to an admin API key")
 	}
+	// An environment key must be of --env; the operator's
+	// LATCHKEY_ADMIN_API_KEY acts in the one named.
 	lk, err := client.New(*server, client.WithAPIKey(key), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
-		client.WithUserAgent("latchkey-apply"))
+		client.WithUserAgent("latchkey-apply"), client.WithEnvironment(*env))
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func latchkeyTarget(tb testing.TB, databaseURL string) tokenTarget {
 			tb.Errorf("Close: %v", err)
 		}
 	})
-	h := &harness{tb: tb, main: m}
+	h := &harness{tb: tb, main: m, jar: newJar(tb)}
 	provider := providertest.New(tb, providertest.Options{
 		ClientID: "capacity-client", ClientSecret: "s3cr3t-client-value",
 		AccessTTL: 24 * time.Hour, RedirectURIs: []string{seedCallback},

@@ -144,8 +144,8 @@ func TestConnectionOfAGoneConfigCanBeDeleted(t *testing.T) {
 		h.expect(http.StatusCreated, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", providerApp)
 		// The row such a save left behind.
 		now := h.clock.Now().UTC()
-		if err := h.main.store.DB().Exec(`INSERT INTO connections (app, org, user_id, config, status, version, created_at, updated_at)
-			VALUES ('capacity', 'acme', 'alice', 'gone', 'active', 1, ?, ?)`, now, now).Error; err != nil {
+		if err := h.main.store.DB().Exec(`INSERT INTO connections (env, app, org, user_id, config, status, version, created_at, updated_at)
+			VALUES ('dev', 'capacity', 'acme', 'alice', 'gone', 'active', 1, ?, ?)`, now, now).Error; err != nil {
 			t.Fatal(err)
 		}
 		path := "/api/v1/apps/capacity/orgs/acme/users/alice/connections/gone"

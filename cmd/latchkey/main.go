@@ -43,10 +43,11 @@ const usage = `Latchkey: OAuth integrations from configuration.
 Usage:
   latchkey serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--public-url URL] [--database-url URL] [--apps DIR]
                  [--metrics-addr ADDR] [--trusted-proxies CIDR,...]
-  latchkey apply -f FILE [-f FILE...] [--server URL]     (API key from LATCHKEY_API_KEY or LATCHKEY_ADMIN_API_KEY)
-  latchkey apikeys create --scope admin|runtime [--app APP] [--name NAME]
-  latchkey apikeys list
-  latchkey apikeys revoke ID
+  latchkey apply -f FILE [-f FILE...] [--server URL] [--env ENV]   (API key from LATCHKEY_API_KEY or LATCHKEY_ADMIN_API_KEY)
+  latchkey apikeys create --scope admin|runtime [--app APP] [--name NAME] [--env ENV]   (ENV: LATCHKEY_ENV, default dev)
+  latchkey apikeys list [--env ENV]
+  latchkey apikeys revoke ID [--env ENV]
+  latchkey environments list | create NAME [--public-url URL] | delete NAME [--force]
   latchkey admins create|password --email E             (password from LATCHKEY_ADMIN_PASSWORD or stdin)
   latchkey admins list
   latchkey keys generate
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAPIKeys(ctx, args[1:], stdout, stderr)
 	case "admins":
 		return runAdmins(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "environments":
+		return runEnvironments(ctx, args[1:], stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "demo-provider":

@@ -60,11 +60,11 @@ func TestMetricsAfterAFlow(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for _, want := range []string{
-		`latchkey_token_reads_total{app="capacity",config="example"} 3`,
-		`latchkey_refreshes_total{app="capacity",config="example",outcome="success"} 1`,
-		`latchkey_refreshes_total{app="capacity",config="example",outcome="refused"} 1`,
-		`latchkey_provider_request_duration_seconds_count{app="capacity",code="200",config="example"} 2`,
-		`latchkey_provider_request_duration_seconds_count{app="capacity",code="400",config="example"} 1`,
+		`latchkey_token_reads_total{app="capacity",config="example",environment="dev"} 3`,
+		`latchkey_refreshes_total{app="capacity",config="example",environment="dev",outcome="success"} 1`,
+		`latchkey_refreshes_total{app="capacity",config="example",environment="dev",outcome="refused"} 1`,
+		`latchkey_provider_request_duration_seconds_count{app="capacity",code="200",config="example",environment="dev"} 2`,
+		`latchkey_provider_request_duration_seconds_count{app="capacity",code="400",config="example",environment="dev"} 1`,
 		`latchkey_webhook_deliveries_total{outcome="delivered"} 1`,
 	} {
 		if !strings.Contains(text, want) {

@@ -130,6 +130,20 @@ func envDuration(name string, def time.Duration) time.Duration {
 
 // storeFlags registers the flags every command that opens the database
 // shares.
+// envFlag defines --env, the environment a command acts in
+// (LATCHKEY_ENV); def is its default.
+func envFlag(fs *flag.FlagSet, def string) *string {
+	return fs.String("env", envOr("LATCHKEY_ENV", def), "the environment to act in, such as dev or prod (LATCHKEY_ENV)")
+}
+
+// inEnvironment returns ctx acting in env, refusing a name that is not one.
+func inEnvironment(ctx context.Context, env string) (context.Context, error) {
+	if !latchkey.Environment(env).Valid() {
+		return nil, fmt.Errorf("--env %q: an environment's name %s", env, latchkey.NameRule)
+	}
+	return latchkey.WithEnvironment(ctx, latchkey.Environment(env)), nil
+}
+
 func storeFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.DataDir, "data-dir", envOr("LATCHKEY_DATA_DIR", "data"), "folder for the SQLite database and the key file (LATCHKEY_DATA_DIR)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("LATCHKEY_DATABASE_URL", ""), "postgres://… to use PostgreSQL; empty for SQLite in the data folder (LATCHKEY_DATABASE_URL)")
@@ -237,7 +251,8 @@ func (m *Main) Run(ctx context.Context) error {
 	engine := flow.New(flow.Config{
 		Store: st, HTTPClient: httpClient, Now: m.Now, Logger: m.Logger,
 		CallbackURL: public + "/oauth/callback", ConnectURL: public + "/connect",
-		Events: m.webhooks.Emit, Observe: metrics,
+		EnvironmentURL: environmentURL(st),
+		Events:         m.webhooks.Emit, Observe: metrics,
 	})
 	if m.Config.AppsDir != "" {
 		if err := loadApps(ctx, engine, m.Config.AppsDir, documentVariables(public), m.Logger); err != nil {
@@ -284,6 +299,7 @@ func (m *Main) Run(ctx context.Context) error {
 		go func() { m.metricsDone <- m.metricsServer.Serve(mln) }()
 		m.Logger.Info("latchkey serves its metrics", "addr", mln.Addr().String())
 	}
+	m.api = srv
 	m.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(ln) }()

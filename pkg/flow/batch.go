@@ -19,6 +19,8 @@ type refreshed struct {
 	err    error
 	// asked is set when the provider was asked (an outcome to announce).
 	asked bool
+	// env is the connection's environment.
+	env latchkey.Environment
 }
 
 // maxWriteBatch bounds how many answers one write transaction stores, and
@@ -69,13 +71,16 @@ func (e *Engine) startRefreshes(ctx context.Context, margin time.Duration, concu
 // add hands claimed connections to the askers; it returns once the last is
 // taken.
 func (p *refreshes) add(ctx context.Context, claimed []store.Claimed) {
-	type orgKey struct{ app, org string }
+	type orgKey struct {
+		env      latchkey.Environment
+		app, org string
+	}
 	installs := map[orgKey]refreshJob{}
 	for _, cl := range claimed {
-		k := orgKey{cl.Conn.App, cl.Conn.Org}
+		k := orgKey{cl.Env, cl.Conn.App, cl.Conn.Org}
 		job, ok := installs[k]
 		if !ok {
-			inst, err := p.e.cfg.Store.GetInstallation(ctx, k.app, k.org)
+			inst, err := p.e.cfg.Store.GetInstallation(claimedCtx(ctx, cl), k.app, k.org)
 			if errors.Is(err, store.ErrNotFound) {
 				err = nil
 			}
@@ -116,18 +121,40 @@ func (p *refreshes) write(ctx context.Context) {
 			}
 		}
 		timer.Stop()
-		p.e.writeRefreshed(ctx, batch)
+		// One write per environment, each in its own.
+		for len(batch) > 0 {
+			env := batch[0].env
+			same, rest := batch[:0:0], batch[:0:0]
+			for _, r := range batch {
+				if r.env == env {
+					same = append(same, r)
+				} else {
+					rest = append(rest, r)
+				}
+			}
+			p.e.writeRefreshed(ctx, same)
+			batch = rest
+		}
 	}
+}
+
+// claimedCtx returns ctx in the environment of a claimed connection.
+func claimedCtx(ctx context.Context, cl store.Claimed) context.Context {
+	if cl.Env == "" {
+		return ctx
+	}
+	return latchkey.WithEnvironment(ctx, cl.Env)
 }
 
 // refreshOne asks the provider for a claimed connection's new token. It
 // never writes: the answer goes to the writer.
 func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Duration) refreshed {
 	cl := job.claimed
+	ctx = claimedCtx(ctx, cl)
 	leased := cl.Conn
 	release := leased
 	release.RefreshingUntil, release.WorkerLease = time.Time{}, false
-	r := refreshed{leased: leased, next: release}
+	r := refreshed{env: cl.Env, leased: leased, next: release}
 	c, err := e.App(ctx, leased.App)
 	if err != nil {
 		r.err = err
@@ -166,7 +193,7 @@ func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Dur
 	} else {
 		next, err = e.askRefresh(ctx, cc, leased, vals, now)
 	}
-	e.observeRefresh(leased.ConnectionKey, err)
+	e.observeRefresh(ctx, leased.ConnectionKey, err)
 	if err != nil {
 		r.err = err
 		r.next = e.failed(leased, err, now)
@@ -182,6 +209,9 @@ func (e *Engine) refreshOne(ctx context.Context, job refreshJob, margin time.Dur
 // announces what was stored. An answer that cannot be written is lost, and
 // its lease expires into a lost refresh.
 func (e *Engine) writeRefreshed(ctx context.Context, batch []refreshed) {
+	if len(batch) > 0 && batch[0].env != "" { // every answer of a batch is of one environment
+		ctx = latchkey.WithEnvironment(ctx, batch[0].env)
+	}
 	conns := make([]latchkey.Connection, len(batch))
 	for i, r := range batch {
 		conns[i] = r.next

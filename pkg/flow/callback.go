@@ -51,6 +51,10 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 	}
 	now := e.cfg.Now()
 	st, err := e.cfg.Store.TakeState(ctx, state, now)
+	if err == nil && st.Env != "" {
+		// One callback URL serves every environment: the state says which.
+		ctx = latchkey.WithEnvironment(ctx, st.Env)
+	}
 	if err != nil {
 		switch latchkey.ErrorCode(err) {
 		case latchkey.ENOTFOUND:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,12 @@ type Config struct {
 	// Observe, when set, hears token reads, provider requests and refresh
 	// outcomes, for metrics.
 	Observe Observer
+	// EnvironmentURL, when set, returns the public URL of the host of the
+	// environment ctx says, "" for none: that environment's links and
+	// callback (its default {{redirect_uri}}) are on it instead of
+	// ConnectURL's and CallbackURL's host, for deployments that give
+	// production a host of its own. Its callback path is CallbackURL's.
+	EnvironmentURL func(ctx context.Context) string
 }
 
 // Engine runs OAuth flows. It is safe for concurrent use.
@@ -207,7 +214,7 @@ func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions
 	}
 	compiled.App = saved
 	e.mu.Lock()
-	e.apps[saved.Name] = cachedApp{compiled: compiled, loaded: e.cfg.Now()}
+	e.apps[envKey(ctx, saved.Name)] = cachedApp{compiled: compiled, loaded: e.cfg.Now()}
 	e.mu.Unlock()
 	return saved, deleted, nil
 }
@@ -215,7 +222,7 @@ func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions
 // DeleteApp deletes an app with everything that belongs to it.
 func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 	e.mu.Lock()
-	delete(e.apps, name)
+	delete(e.apps, envKey(ctx, name))
 	e.mu.Unlock()
 	return e.cfg.Store.DeleteApp(ctx, name)
 }
@@ -225,14 +232,14 @@ func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
 	now := e.cfg.Now()
 	e.mu.Lock()
-	c, ok := e.apps[name]
+	c, ok := e.apps[envKey(ctx, name)]
 	e.mu.Unlock()
 	if ok && now.Sub(c.loaded) < e.cfg.AppCacheTTL && now.Sub(c.loaded) >= 0 {
 		return c.compiled, nil
 	}
 	// One load per app at a time: a cold cache under load must not compile
 	// the same document once per caller.
-	v, err, _ := e.loading.Do(name, func() (any, error) {
+	v, err, _ := e.loading.Do(envKey(ctx, name), func() (any, error) {
 		app, err := e.cfg.Store.GetApp(ctx, name)
 		if err != nil {
 			return nil, err
@@ -247,7 +254,7 @@ func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
 			c = cachedApp{compiled: compiled, loaded: now}
 		}
 		e.mu.Lock()
-		e.apps[name] = c
+		e.apps[envKey(ctx, name)] = c
 		e.mu.Unlock()
 		return c.compiled, nil
 	})
@@ -281,7 +288,33 @@ func (e *Engine) values(ctx context.Context, c *Compiled, cc *compiledConfig, or
 			return nil, err
 		}
 	}
-	return e.valuesFrom(c, cc, inst.Values, uv), nil
+	vals := e.valuesFrom(c, cc, inst.Values, uv)
+	if vals["redirect_uri"] == e.cfg.CallbackURL && inst.Values["redirect_uri"] == "" && uv["redirect_uri"] == "" {
+		vals["redirect_uri"] = e.callbackURL(ctx)
+	}
+	return vals, nil
+}
+
+// envURL is the public URL of the environment of ctx, "" for none.
+func (e *Engine) envURL(ctx context.Context) string {
+	if e.cfg.EnvironmentURL == nil {
+		return ""
+	}
+	return strings.TrimSuffix(e.cfg.EnvironmentURL(ctx), "/")
+}
+
+// callbackURL is the callback of the environment of ctx: CallbackURL, on
+// the environment's own host when it has one.
+func (e *Engine) callbackURL(ctx context.Context) string {
+	base := e.envURL(ctx)
+	if base == "" {
+		return e.cfg.CallbackURL
+	}
+	path := "/oauth/callback"
+	if u, err := url.Parse(e.cfg.CallbackURL); err == nil && u.Path != "" {
+		path = u.Path
+	}
+	return base + path
 }
 
 // valuesFrom is values with the installation's values and the user's

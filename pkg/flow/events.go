@@ -74,19 +74,20 @@ const (
 
 // Observer hears what the engine does, for metrics. Its methods are called
 // on the engine's goroutines, must be safe for concurrent use and quick, and
-// receive no user, token or URL.
+// receive no user, token or URL. env is the environment of what is
+// observed ("" when the call said none).
 type Observer interface {
 	// TokenRead counts a read of a connection's token (Engine.Token).
-	TokenRead(app, config string)
+	TokenRead(env latchkey.Environment, app, config string)
 	// ProviderRequest times one request to a provider's token, refresh or
 	// revocation endpoint; status is the HTTP status, 0 when no answer came.
-	ProviderRequest(app, config string, status int, d time.Duration)
+	ProviderRequest(env latchkey.Environment, app, config string, status int, d time.Duration)
 	// Refresh counts a refresh attempt by outcome: RefreshSuccess,
 	// RefreshTransient or RefreshRefused.
-	Refresh(app, config, outcome string)
+	Refresh(env latchkey.Environment, app, config, outcome string)
 }
 
-func (e *Engine) observeRequest(cc *compiledConfig, resp *http.Response, d time.Duration) {
+func (e *Engine) observeRequest(ctx context.Context, cc *compiledConfig, resp *http.Response, d time.Duration) {
 	if e.cfg.Observe == nil {
 		return
 	}
@@ -94,10 +95,10 @@ func (e *Engine) observeRequest(cc *compiledConfig, resp *http.Response, d time.
 	if resp != nil {
 		status = resp.StatusCode
 	}
-	e.cfg.Observe.ProviderRequest(cc.app, cc.cfg.Name, status, d)
+	e.cfg.Observe.ProviderRequest(latchkey.EnvironmentFrom(ctx), cc.app, cc.cfg.Name, status, d)
 }
 
-func (e *Engine) observeRefresh(key latchkey.ConnectionKey, err error) {
+func (e *Engine) observeRefresh(ctx context.Context, key latchkey.ConnectionKey, err error) {
 	if e.cfg.Observe == nil {
 		return
 	}
@@ -108,5 +109,5 @@ func (e *Engine) observeRefresh(key latchkey.ConnectionKey, err error) {
 	case err != nil:
 		outcome = RefreshTransient
 	}
-	e.cfg.Observe.Refresh(key.App, key.Config, outcome)
+	e.cfg.Observe.Refresh(latchkey.EnvironmentFrom(ctx), key.App, key.Config, outcome)
 }

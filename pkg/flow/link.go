@@ -80,7 +80,11 @@ func (e *Engine) CreateLink(ctx context.Context, req LinkRequest) (Link, error) 
 	if err := e.cfg.Store.CreateLink(ctx, token, link); err != nil {
 		return Link{}, err
 	}
-	return Link{URL: strings.TrimSuffix(e.cfg.ConnectURL, "/") + "/" + token, ExpiresAt: expires}, nil
+	connect := strings.TrimSuffix(e.cfg.ConnectURL, "/")
+	if base := e.envURL(ctx); base != "" {
+		connect = base + "/connect"
+	}
+	return Link{URL: connect + "/" + token, ExpiresAt: expires}, nil
 }
 
 // Landing returns what the landing page of a link shows, without using the
@@ -90,6 +94,7 @@ func (e *Engine) Landing(ctx context.Context, token string) (Landing, error) {
 	if err != nil {
 		return Landing{}, linkError(err)
 	}
+	ctx = linkEnv(ctx, link)
 	c, err := e.App(ctx, link.App)
 	if err != nil {
 		return Landing{}, err
@@ -132,6 +137,7 @@ func (e *Engine) Authorize(ctx context.Context, token string) (Authorization, er
 	if err != nil {
 		return Authorization{}, linkError(err)
 	}
+	ctx = linkEnv(ctx, link)
 	c, err := e.App(ctx, link.App)
 	if err != nil {
 		return Authorization{}, err
@@ -359,4 +365,13 @@ func randomToken() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// linkEnv returns ctx in the environment of link: the landing pages' URLs
+// carry only the link's token, which says its environment.
+func linkEnv(ctx context.Context, link latchkey.Link) context.Context {
+	if link.Env == "" {
+		return ctx
+	}
+	return latchkey.WithEnvironment(ctx, link.Env)
 }

@@ -51,7 +51,7 @@ func (e *Engine) ForceRefresh(ctx context.Context, key latchkey.ConnectionKey, r
 	if conn.Values[tokenVar] != refused || !cc.canRefresh(conn) {
 		return conn, nil
 	}
-	v, err, _ := e.refresh.Do(flightKey(key)+"\x00refused\x00"+refused, func() (any, error) {
+	v, err, _ := e.refresh.Do(envKey(ctx, flightKey(key))+"\x00refused\x00"+refused, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
 		defer cancel()
 		return e.refreshLocked(rctx, c, cc, key, false, func(old latchkey.Connection, _ time.Time) bool {
@@ -176,7 +176,7 @@ func (e *Engine) completeRefresh(ctx context.Context, c *Compiled, cc *compiledC
 	} else {
 		next, refreshErr = e.refreshToken(ctx, c, cc, leased, now)
 	}
-	e.observeRefresh(key, refreshErr)
+	e.observeRefresh(ctx, key, refreshErr)
 	conn, err := e.retryStore(ctx, leaseEnd, key, func(attempt int) (latchkey.Connection, error) {
 		return e.cfg.Store.UpdateConnection(ctx, key, func(cur latchkey.Connection) (latchkey.Connection, error) {
 			if cur.Version != leased.Version {

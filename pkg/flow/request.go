@@ -42,7 +42,7 @@ func (e *Engine) send(ctx context.Context, cc *compiledConfig, tr tokenRequest, 
 	}
 	start := time.Now()
 	resp, err := e.cfg.HTTPClient.Do(req)
-	e.observeRequest(cc, resp, time.Since(start))
+	e.observeRequest(ctx, cc, resp, time.Since(start))
 	if err != nil {
 		return extract.Token{}, transportError(req, err)
 	}

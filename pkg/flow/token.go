@@ -25,7 +25,7 @@ var errFresh = errors.New("flow: token is fresh")
 // when it is missing or expired.
 func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
 	if e.cfg.Observe != nil {
-		e.cfg.Observe.TokenRead(key.App, key.Config)
+		e.cfg.Observe.TokenRead(latchkey.EnvironmentFrom(ctx), key.App, key.Config)
 	}
 	c, err := e.App(ctx, key.App)
 	if err != nil {
@@ -72,7 +72,7 @@ func (e *Engine) Token(ctx context.Context, key latchkey.ConnectionKey) (latchke
 	}
 	// One refresh at a time per connection in this process; the caller's
 	// cancellation must not fail the others waiting on it.
-	v, err, _ := e.refresh.Do(flightKey(key), func() (any, error) {
+	v, err, _ := e.refresh.Do(envKey(ctx, flightKey(key)), func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
 		defer cancel()
 		return e.refreshLocked(rctx, c, cc, key, missing, expiresWithin(margin), false)
@@ -279,4 +279,10 @@ func (cc *compiledConfig) canRefresh(conn latchkey.Connection) bool {
 // flightKey names a connection's refresh in the single-flight group.
 func flightKey(key latchkey.ConnectionKey) string {
 	return strings.Join([]string{key.App, key.Org, key.User, key.Config}, "\x00")
+}
+
+// envKey prefixes a cache or single-flight key with the environment ctx
+// says, so that the same names in two environments never share an entry.
+func envKey(ctx context.Context, key string) string {
+	return string(latchkey.EnvironmentFrom(ctx)) + "\x00" + key
 }

@@ -110,19 +110,90 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // decides what the lost answer means.
 func (w *Worker) claim(ctx context.Context) ([]store.Claimed, int, error) {
 	e := w.Engine
-	now := e.cfg.Now()
-	claimed, lost, err := e.cfg.Store.ClaimRefreshes(ctx, now, now.Add(w.Margin), w.Batch, e.refreshLease())
+	envs, err := store.Environments(ctx, e.cfg.Store)
 	if err != nil {
 		return nil, 0, err
 	}
-	bctx := context.WithoutCancel(ctx) // a claimed connection is refreshed, not dropped
-	for _, key := range lost {
-		if err := e.RefreshDue(bctx, key, w.Margin); err != nil {
-			e.cfg.Logger.Info("proactive refresh failed", "app", key.App, "org", key.Org, "user", key.User,
-				"config", key.Config, "error", latchkey.ErrorMessage(err))
+	if len(envs) == 1 {
+		var all []store.Claimed
+		n, err := w.claimIn(ctx, envs[0], w.Batch, &all)
+		return all, n, err
+	}
+	// The batch is shared among the environments with due work, each at
+	// most its share (what one needs less of goes to the others), so that
+	// a flood of due refreshes in one leaves the others' done in the same
+	// round. The counts are reads without locks; each environment with a
+	// share is then claimed once.
+	now := e.cfg.Now()
+	need := make([]int, len(envs))
+	for i, env := range envs {
+		if need[i], err = e.cfg.Store.CountDue(latchkey.WithEnvironment(ctx, env), now, now.Add(w.Margin), w.Batch); err != nil {
+			return nil, 0, err
 		}
 	}
-	return claimed, len(claimed) + len(lost), nil
+	give := share(need, w.Batch)
+	var all []store.Claimed
+	n := 0
+	for i, env := range envs {
+		got, err := w.claimIn(ctx, env, give[i], &all)
+		n += got
+		if err != nil {
+			return all, n, err
+		}
+	}
+	return all, n, nil
+}
+
+// share divides batch among needs: each gets at most an equal part of what
+// is left, the parts the smaller needs leave going to the larger ones.
+func share(need []int, batch int) []int {
+	give := make([]int, len(need))
+	left := batch
+	for {
+		open := 0
+		for i := range need {
+			if give[i] < need[i] {
+				open++
+			}
+		}
+		if open == 0 || left == 0 {
+			return give
+		}
+		part := max(1, left/open)
+		for i := range need {
+			if give[i] < need[i] && left > 0 {
+				g := min(part, need[i]-give[i], left)
+				give[i] += g
+				left -= g
+			}
+		}
+	}
+}
+
+// claimIn claims up to limit connections of env, appends them to all, has
+// the lost ones refreshed as a read would, and returns how many it claimed.
+func (w *Worker) claimIn(ctx context.Context, env latchkey.Environment, limit int, all *[]store.Claimed) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	e := w.Engine
+	{
+		ectx := latchkey.WithEnvironment(ctx, env)
+		now := e.cfg.Now()
+		claimed, lost, err := e.cfg.Store.ClaimRefreshes(ectx, now, now.Add(w.Margin), limit, e.refreshLease())
+		if err != nil {
+			return 0, err
+		}
+		bctx := context.WithoutCancel(ectx) // a claimed connection is refreshed, not dropped
+		for _, key := range lost {
+			if err := e.RefreshDue(bctx, key, w.Margin); err != nil {
+				e.cfg.Logger.Info("proactive refresh failed", "environment", string(env), "app", key.App, "org", key.Org, "user", key.User,
+					"config", key.Config, "error", latchkey.ErrorMessage(err))
+			}
+		}
+		*all = append(*all, claimed...)
+		return len(claimed) + len(lost), nil
+	}
 }
 
 // RefreshDue refreshes a connection whose token expires within margin, or
@@ -155,7 +226,7 @@ func (e *Engine) RefreshDue(ctx context.Context, key latchkey.ConnectionKey, mar
 	if !cc.canRefresh(conn) {
 		return nil
 	}
-	_, err, _ = e.refresh.Do(flightKey(key), func() (any, error) {
+	_, err, _ = e.refresh.Do(envKey(ctx, flightKey(key)), func() (any, error) {
 		return e.refreshLocked(ctx, c, cc, key, false, expiresWithin(margin), false)
 	})
 	return err

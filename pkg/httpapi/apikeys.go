@@ -64,6 +64,7 @@ func (s *Server) createAPIKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	rec.Env = latchkey.EnvironmentFrom(c.Request().Context()) // a key acts where it was made
 	if err := s.store.CreateAPIKey(c.Request().Context(), rec); err != nil {
 		return err
 	}

@@ -43,6 +43,9 @@ func (a *auditLog) record(ctx context.Context, e latchkey.AuditEvent) {
 	if e.Time.IsZero() {
 		e.Time = a.now()
 	}
+	if e.Env == "" {
+		e.Env = latchkey.EnvironmentFrom(ctx)
+	}
 	if err := a.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		a.logger.Error("cannot write the audit log", "action", e.Action, "error", err)
 	}
@@ -53,6 +56,9 @@ func (a *auditLog) record(ctx context.Context, e latchkey.AuditEvent) {
 func (a *auditLog) enqueue(ctx context.Context, e latchkey.AuditEvent) {
 	if e.Time.IsZero() {
 		e.Time = a.now()
+	}
+	if e.Env == "" { // written later, without the request's context
+		e.Env = latchkey.EnvironmentFrom(ctx)
 	}
 	select {
 	case a.queue <- e:

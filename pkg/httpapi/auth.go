@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			if err := s.authenticateSession(c, cookie); err != nil {
 				return err
 			}
+			env, err := s.sessionEnvironment(c)
+			if err != nil {
+				return err
+			}
+			s.actIn(c, env)
 			return next(c)
 		}
 		token, ok := strings.CutPrefix(h, "Bearer ")
@@ -65,8 +71,66 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(keyContext, key)
+		if s.envKey.Hash != nil && key.ID == s.envKey.ID {
+			// The operator's key (LATCHKEY_ADMIN_API_KEY), kept in no
+			// environment, acts in the one the request names, as the
+			// CLI does: latchkey apply --env prod.
+			env, err := s.sessionEnvironment(c)
+			if err != nil {
+				return err
+			}
+			s.actIn(c, env)
+			return next(c)
+		}
+		env := key.Env
+		if env == "" {
+			env = latchkey.DefaultEnvironment
+		}
+		if h := c.Request().Header.Get(EnvironmentHeader); h != "" && latchkey.Environment(h) != env {
+			return &latchkey.Error{Code: latchkey.EFORBIDDEN, Message: fmt.Sprintf("this API key acts in environment %q only: use a key of %q", env, h),
+				Fields: []latchkey.FieldError{{Field: EnvironmentHeader, Message: "names another environment than the API key's"}}}
+		}
+		s.actIn(c, env)
 		return next(c)
 	}
+}
+
+// EnvironmentHeader is the header in which the builder UI's requests (a
+// session's) say which environment they act in; without it they act in
+// latchkey.DefaultEnvironment. API keys act in their own environment only:
+// a key's request naming another one here is refused. The operator's key
+// (Config.EnvAdminKey, from LATCHKEY_ADMIN_API_KEY) acts, as sessions do,
+// in the one named. Every answer of /api/v1 names its environment here. It is a custom
+// header, so a cross-site page cannot send it, and a change needs the
+// session's CSRF token besides (CSRFHeader).
+const EnvironmentHeader = "X-Latchkey-Environment"
+
+// sessionEnvironment returns the existing environment a session's request
+// names in EnvironmentHeader.
+func (s *Server) sessionEnvironment(c echo.Context) (latchkey.Environment, error) {
+	h := c.Request().Header.Get(EnvironmentHeader)
+	if h == "" {
+		return latchkey.DefaultEnvironment, nil
+	}
+	env := latchkey.Environment(h)
+	bad := &latchkey.Error{Code: latchkey.ENOTFOUND, Message: fmt.Sprintf("environment %q not found", h),
+		Fields: []latchkey.FieldError{{Field: EnvironmentHeader, Message: "names no environment"}}}
+	if !env.Valid() {
+		return "", bad
+	}
+	if _, err := s.store.GetEnvironment(c.Request().Context(), env); errors.Is(err, store.ErrNotFound) {
+		return "", bad
+	} else if err != nil {
+		return "", err
+	}
+	return env, nil
+}
+
+// actIn has the rest of the request act in env: the store reads and writes
+// env's rows only. The answer says it in EnvironmentHeader.
+func (s *Server) actIn(c echo.Context, env latchkey.Environment) {
+	c.SetRequest(c.Request().WithContext(latchkey.WithEnvironment(c.Request().Context(), env)))
+	c.Response().Header().Set(EnvironmentHeader, string(env))
 }
 
 // visibleASCII reports whether an API key has the form every key has: 1
@@ -135,4 +199,11 @@ func requireApp(c echo.Context, app string) error {
 		return latchkey.Errorf(latchkey.EFORBIDDEN, "this API key is not allowed to read app %q", app)
 	}
 	return nil
+}
+
+// flush forgets every cached key (after an environment's keys are deleted).
+func (kc *keyCache) flush() {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	clear(kc.keys)
 }

@@ -160,6 +160,11 @@ func (s *Server) installLinkOf(c echo.Context) (store.InstallLink, error) {
 		return store.InstallLink{}, latchkey.Errorf(latchkey.EBADREQUEST, "this install link is incomplete; ask the app for a new one")
 	}
 	l, err := s.store.GetInstallLink(c.Request().Context(), c.Param("app"), token, s.now())
+	if err == nil && l.Env != "" {
+		// The install page's URL carries only the token: it says the
+		// environment.
+		c.SetRequest(c.Request().WithContext(latchkey.WithEnvironment(c.Request().Context(), l.Env)))
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return l, latchkey.Errorf(latchkey.ENOTFOUND, "this install link is not valid, was used or was revoked; ask the app for a new one")
@@ -248,11 +253,11 @@ func (s *Server) newInstallPage(c echo.Context, app latchkey.App, org string, st
 // stored value; the values are checked by the rules of PUT …/settings and
 // saved, or the form comes back with each problem beside its field.
 func (s *Server) installSave(c echo.Context) error {
-	ctx := c.Request().Context()
 	link, err := s.installLinkOf(c)
 	if err != nil {
 		return err
 	}
+	ctx := c.Request().Context()
 	org := link.Org
 	app, err := s.store.GetApp(ctx, c.Param("app"))
 	if err != nil {

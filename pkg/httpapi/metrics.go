@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latchkey/latchkey/pkg/flow"
+	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
 // Metrics are the server's Prometheus metrics: refreshes by outcome,
@@ -34,13 +35,13 @@ func NewMetrics() *Metrics {
 		reg: prometheus.NewRegistry(),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_refreshes_total",
 			Help: "Token refreshes by outcome: success, transient (retried later) or refused (the user must connect again)."},
-			[]string{"app", "config", "outcome"}),
+			[]string{"environment", "app", "config", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "latchkey_provider_request_duration_seconds",
 			Help:    "Duration of requests to providers' token, refresh and revocation endpoints; code 0 when no answer came.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}},
-			[]string{"app", "config", "code"}),
+			[]string{"environment", "app", "config", "code"}),
 		reads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_token_reads_total",
-			Help: "Reads of connections' tokens."}, []string{"app", "config"}),
+			Help: "Reads of connections' tokens."}, []string{"environment", "app", "config"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_webhook_deliveries_total",
 			Help: "Webhook delivery attempts by outcome: delivered, retry or failed (the last attempt)."}, []string{"outcome"}),
 	}
@@ -51,16 +52,18 @@ func NewMetrics() *Metrics {
 }
 
 // TokenRead implements flow.Observer.
-func (m *Metrics) TokenRead(app, config string) { m.reads.WithLabelValues(app, config).Inc() }
+func (m *Metrics) TokenRead(env latchkey.Environment, app, config string) {
+	m.reads.WithLabelValues(envLabel(env), app, config).Inc()
+}
 
 // ProviderRequest implements flow.Observer.
-func (m *Metrics) ProviderRequest(app, config string, status int, d time.Duration) {
-	m.latency.WithLabelValues(app, config, strconv.Itoa(status)).Observe(d.Seconds())
+func (m *Metrics) ProviderRequest(env latchkey.Environment, app, config string, status int, d time.Duration) {
+	m.latency.WithLabelValues(envLabel(env), app, config, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
 // Refresh implements flow.Observer.
-func (m *Metrics) Refresh(app, config, outcome string) {
-	m.refreshes.WithLabelValues(app, config, outcome).Inc()
+func (m *Metrics) Refresh(env latchkey.Environment, app, config, outcome string) {
+	m.refreshes.WithLabelValues(envLabel(env), app, config, outcome).Inc()
 }
 
 // WebhookDelivery counts a webhook delivery attempt by outcome; it has the
@@ -99,4 +102,13 @@ func (s *Server) metricsRoute(e *echo.Echo, h http.Handler) {
 		return nil
 	}
 	e.GET("/metrics", serve, s.authenticate)
+}
+
+// envLabel is the environment label of a metric: the default environment
+// for a call that said none.
+func envLabel(env latchkey.Environment) string {
+	if env == "" {
+		return string(latchkey.DefaultEnvironment)
+	}
+	return string(env)
 }

@@ -152,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 	s.proxyRoutes(api)
 	s.apiRoutes(api)
 	s.providerRoutes(api)
+	s.environmentRoutes(api)
 	s.echo = e
 	return s, nil
 }
@@ -195,7 +196,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.logger.Log(c.Request().Context(), level, "http request",
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
-			"method", c.Request().Method, "route", route, "status", c.Response().Status,
+			"method", c.Request().Method, "route", route, "environment", string(latchkey.EnvironmentFrom(c.Request().Context())), "status", c.Response().Status,
 			"duration_ms", time.Since(start).Milliseconds())
 		return nil
 	}
@@ -223,3 +224,7 @@ func noStore(c echo.Context) {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Pragma", "no-cache")
 }
+
+// Routes lists the server's routes (method and path pattern), for tests
+// that walk every route.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }

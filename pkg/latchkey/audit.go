@@ -8,6 +8,9 @@ import "time"
 const (
 	AuditAppPut             = "app.put"
 	AuditAppDelete          = "app.delete"
+	AuditAppPromote         = "app.promote" // recorded in both environments of a promotion
+	AuditEnvironmentPut     = "environment.put"
+	AuditEnvironmentDelete  = "environment.delete"
 	AuditInstallationPut    = "installation.put"
 	AuditInstallationDelete = "installation.delete"
 	AuditAPIKeyCreate       = "apikey.create"
@@ -27,15 +30,17 @@ const (
 // and when. It never holds a value: Detail names things (a revision, the
 // names of the settings changed, a setting read), never what they hold.
 type AuditEvent struct {
-	ID     int64     `json:"id"`
-	Time   time.Time `json:"time"`
-	Actor  string    `json:"actor"` // the API key's id, or "cli"
-	Action string    `json:"action"`
-	App    string    `json:"app,omitempty"`
-	Org    string    `json:"org,omitempty"`
-	User   string    `json:"user,omitempty"`
-	Config string    `json:"config,omitempty"`
-	Detail string    `json:"detail,omitempty"`
+	ID int64 `json:"id"`
+	// Env is the environment the event happened in (filled in by the store).
+	Env    Environment `json:"environment,omitempty"`
+	Time   time.Time   `json:"time"`
+	Actor  string      `json:"actor"` // the API key's id, or "cli"
+	Action string      `json:"action"`
+	App    string      `json:"app,omitempty"`
+	Org    string      `json:"org,omitempty"`
+	User   string      `json:"user,omitempty"`
+	Config string      `json:"config,omitempty"`
+	Detail string      `json:"detail,omitempty"`
 }
 
 // AuditFilter selects audit events: those of one app and one action when

@@ -78,9 +78,11 @@ func (c *Connection) KeepAliveDue(now time.Time) bool {
 // single-use URL of the landing page where the user allows access.
 type Link struct {
 	ConnectionKey
-	ReturnTo  string    `json:"return_to,omitempty"`
-	Popup     bool      `json:"popup,omitempty"`
-	ExpiresAt time.Time `json:"expires_at"`
+	// Env is the environment the link belongs to (filled in by the store).
+	Env       Environment `json:"environment,omitempty"`
+	ReturnTo  string      `json:"return_to,omitempty"`
+	Popup     bool        `json:"popup,omitempty"`
+	ExpiresAt time.Time   `json:"expires_at"`
 }
 
 // AuthState is what Latchkey remembers between sending a user to the
@@ -88,11 +90,14 @@ type Link struct {
 // connection key and taken once.
 type AuthState struct {
 	ConnectionKey
-	ReturnTo     string    `json:"return_to,omitempty"`
-	Popup        bool      `json:"popup,omitempty"`
-	RedirectURI  string    `json:"redirect_uri,omitempty"`
-	CodeVerifier string    `json:"-"`
-	ExpiresAt    time.Time `json:"expires_at"`
+	// Env is the environment the state belongs to (filled in by the
+	// store): one callback URL serves every environment.
+	Env          Environment `json:"environment,omitempty"`
+	ReturnTo     string      `json:"return_to,omitempty"`
+	Popup        bool        `json:"popup,omitempty"`
+	RedirectURI  string      `json:"redirect_uri,omitempty"`
+	CodeVerifier string      `json:"-"`
+	ExpiresAt    time.Time   `json:"expires_at"`
 	// BrowserHash is the hex SHA-256 of the nonce held in a cookie of the
 	// browser that pressed Allow: the callback must come from that browser
 	// (RFC 6749 §10.12, RFC 9700 §4.7.1).
@@ -116,13 +121,15 @@ const (
 // APIKey is a credential of the /api/v1 routes. Only a hash of its secret is
 // stored; the whole key is shown once, when it is created.
 type APIKey struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name,omitempty"`
-	Scope     string     `json:"scope"`
-	App       string     `json:"app,omitempty"`
-	Hash      []byte     `json:"-"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	ID string `json:"id"`
+	// Env is the one environment the key acts in.
+	Env       Environment `json:"environment"`
+	Name      string      `json:"name,omitempty"`
+	Scope     string      `json:"scope"`
+	App       string      `json:"app,omitempty"`
+	Hash      []byte      `json:"-"`
+	CreatedAt time.Time   `json:"created_at"`
+	RevokedAt *time.Time  `json:"revoked_at,omitempty"`
 }
 
 // CanRead reports whether the key may read the runtime data of app.

@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+)
 
 // Install link states, as InstallLink.State reports them.
 const (
@@ -15,9 +19,11 @@ const (
 // URI). Only a hash of its token is stored. A link is single-use: the save
 // that installs the app uses it up; it can be revoked before that.
 type InstallLink struct {
-	ID  string `json:"id"`
-	App string `json:"app"`
-	Org string `json:"org"`
+	ID string `json:"id"`
+	// Env is the environment the link installs in.
+	Env latchkey.Environment `json:"environment,omitempty"`
+	App string               `json:"app"`
+	Org string               `json:"org"`
 	// CreatedBy is the audit actor that issued it (an API key's id, or
 	// admin:<email>).
 	CreatedBy string     `json:"created_by"`

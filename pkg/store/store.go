@@ -26,7 +26,35 @@ var (
 // Store keeps apps, org installations, connections with their tokens, pending
 // links and states, and API keys. Every method is safe for concurrent use,
 // and every write is one transaction: on error nothing of it is kept.
+//
+// Every app, installation, value, connection, link, state, API key,
+// webhook, delivery, install link and audit event belongs to one
+// environment (latchkey.Environment). A method works in the environment of
+// the view it is called on (In), or else the one its context says
+// (latchkey.WithEnvironment); a call that says none is refused, except the
+// lookups by an unguessable token or id (GetLink, TakeLink, TakeState,
+// GetInstallLink, InstallThroughLink, GetAPIKey), whose answer says the
+// environment it found, and the pruning sweeps (DeleteExpired,
+// PruneDeliveries), which then cover every environment. Admins, sessions,
+// server secrets and the environments themselves belong to none.
 type Store interface {
+	// In returns a view of the store bound to env: every call on it works
+	// in env, and one whose context names another is refused.
+	In(env latchkey.Environment) Store
+	// Environment returns the environment of a view made by In, "" for the
+	// root store.
+	Environment() latchkey.Environment
+	// PutEnvironment creates an environment, or replaces its public URL.
+	PutEnvironment(ctx context.Context, info latchkey.EnvironmentInfo) (latchkey.EnvironmentInfo, error)
+	// GetEnvironment returns the environment called name.
+	GetEnvironment(ctx context.Context, name latchkey.Environment) (latchkey.EnvironmentInfo, error)
+	// ListEnvironments returns every environment, by name.
+	ListEnvironments(ctx context.Context) ([]latchkey.EnvironmentInfo, error)
+	// DeleteEnvironment deletes an environment with everything in it; one
+	// that still has apps or connections is refused with ErrConflict unless
+	// force is set.
+	DeleteEnvironment(ctx context.Context, name latchkey.Environment, force bool) error
+
 	// PutApp creates or replaces the app document whole, and returns it with
 	// its new Revision and timestamps. Replacing a document leaves the app's
 	// installations and connections in place. A document that drops an
@@ -109,6 +137,10 @@ type Store interface {
 	// ErrNotFound when it was deleted. The second result fails the whole
 	// batch (nothing written).
 	WriteRefreshes(ctx context.Context, conns []latchkey.Connection) ([]error, error)
+	// CountDue counts, up to limit, the connections ClaimRefreshes would
+	// claim at now, without claiming them: the refresh worker shares a
+	// batch among the environments by it.
+	CountDue(ctx context.Context, now, due time.Time, limit int) (int, error)
 	// DeleteConnection deletes a connection and the values it owns.
 	DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error
 
@@ -248,6 +280,27 @@ type Session struct {
 // Claimed is a connection claimed for a refresh, with the values its
 // user's connections own (UserValues' answer), for the refresh's templates.
 type Claimed struct {
+	// Env is the environment the connection belongs to.
+	Env        latchkey.Environment
 	Conn       latchkey.Connection
 	UserValues map[string]string
+}
+
+// Environments returns the environments the background work covers: st's
+// own when it is a view (In), else every environment of the store, by
+// name. A background worker claims in each in turn, so that a flood of due
+// work in one does not starve another.
+func Environments(ctx context.Context, st Store) ([]latchkey.Environment, error) {
+	if env := st.Environment(); env != "" {
+		return []latchkey.Environment{env}, nil
+	}
+	infos, err := st.ListEnvironments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	envs := make([]latchkey.Environment, len(infos))
+	for i, e := range infos {
+		envs[i] = e.Name
+	}
+	return envs, nil
 }

@@ -295,23 +295,35 @@ func (d *Dispatcher) Prune(ctx context.Context) (int64, error) {
 // RunOnce claims the due deliveries (at most DefaultBatch), sends them,
 // DefaultConcurrency at a time, and returns how many it claimed.
 func (d *Dispatcher) RunOnce(ctx context.Context) int {
-	due, err := d.cfg.Store.ClaimDeliveries(ctx, d.cfg.Now(), DefaultBatch, d.cfg.Lease)
+	envs, err := store.Environments(ctx, d.cfg.Store)
 	if err != nil {
-		d.cfg.Logger.ErrorContext(ctx, "claiming webhook deliveries", "error", err)
+		d.cfg.Logger.ErrorContext(ctx, "listing environments", "error", err)
 		return 0
 	}
-	sem := make(chan struct{}, DefaultConcurrency)
-	var wg sync.WaitGroup
-	for _, dl := range due {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			d.deliver(ctx, dl)
-		}()
+	// Every environment in turn, each at most its share of the batch.
+	share := max(1, (DefaultBatch+len(envs)-1)/len(envs))
+	total := 0
+	for _, env := range envs {
+		ectx := latchkey.WithEnvironment(ctx, env)
+		due, err := d.cfg.Store.ClaimDeliveries(ectx, d.cfg.Now(), share, d.cfg.Lease)
+		if err != nil {
+			d.cfg.Logger.ErrorContext(ectx, "claiming webhook deliveries", "environment", string(env), "error", err)
+			continue
+		}
+		sem := make(chan struct{}, DefaultConcurrency)
+		var wg sync.WaitGroup
+		for _, dl := range due {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				d.deliver(ectx, dl)
+			}()
+		}
+		wg.Wait()
+		total += len(due)
 	}
-	wg.Wait()
-	return len(due)
+	return total
 }
 
 // deliver makes one attempt at dl and records it.

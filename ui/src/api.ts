@@ -15,8 +15,14 @@ export class APIError extends Error {
 let csrf = ''
 export function setCSRF(token: string) { csrf = token }
 
+// The environment every request acts in (X-Latchkey-Environment): the
+// switcher in the header sets it; it is kept across reloads.
+let environment = localStorage.getItem('latchkey.environment') || 'dev'
+export function currentEnvironment() { return environment }
+export function setEnvironment(env: string) { environment = env; localStorage.setItem('latchkey.environment', env) }
+
 export async function api<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' }
+  const headers: Record<string, string> = { Accept: 'application/json', 'X-Latchkey-Environment': environment }
   if (method !== 'GET') headers['X-CSRF-Token'] = csrf
   let payload: BodyInit | undefined
   if (body !== undefined) {

@@ -1,6 +1,6 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, APIError, enc, setCSRF } from './api'
+import { api, APIError, currentEnvironment, enc, setCSRF, setEnvironment } from './api'
 import { documentYAML } from './yaml'
 import { connect, ConnectError } from '../../sdk/js/dist/index.js'
 import './style.css'
@@ -374,7 +374,44 @@ function AppPage({ name }: { name: string }) {
       <p><button type="button" onClick={() => setDraft({ ...draft, oauth_configs: [...(draft.oauth_configs || []), { name: '' }] })}>Add an OAuth config</button></p>
       <div class="actions"><button class="primary" type="submit">Save app</button></div>
     </form>
+    <Promote name={name} />
   </>
+}
+
+// Promote copies the saved document to another environment: first the
+// difference, then, when the admin says so, the copy. Org values,
+// connections and keys stay where they are.
+function Promote({ name }: { name: string }) {
+  const [envs, setEnvs] = useState<string[]>([])
+  const [to, setTo] = useState('')
+  const [diff, setDiff] = useState<{ diff: string; changed: boolean; applied: boolean; revision?: number }>()
+  const [err, setErr] = useState<APIError>()
+  useEffect(() => {
+    api<{ environments: { name: string }[] }>('GET', '/environments').then(r => {
+      const others = r.environments.map(e => e.name).filter(n => n !== currentEnvironment())
+      setEnvs(others); setTo(others[0] || '')
+    }, () => setEnvs([]))
+  }, [name])
+  if (envs.length === 0) return null
+  const run = async (apply: boolean) => {
+    setErr(undefined)
+    try { setDiff(await api<any>('POST', '/apps/' + enc(name) + '/promote', { to, apply })) } catch (x) { setErr(x as APIError) }
+  }
+  return <section aria-labelledby="promote-h">
+    <h2 id="promote-h">Promote to another environment</h2>
+    <p>Copies this app's saved document from {currentEnvironment()}; org values, connections and keys are not copied.</p>
+    <label for="promote-to">To</label>{' '}
+    <select id="promote-to" value={to} onChange={e => { setTo((e.target as HTMLSelectElement).value); setDiff(undefined) }}>
+      {envs.map(n => <option value={n}>{n}</option>)}
+    </select>{' '}
+    <button type="button" onClick={() => run(false)}>Show changes</button>
+    {err && <div class="alert" role="alert"><strong>{err.message}</strong></div>}
+    {diff && !diff.applied && <>
+      {diff.changed ? <pre id="promote-diff" tabIndex={0} aria-label="Changes to the document">{diff.diff}</pre> : <p role="status">The document in {to} is the same.</p>}
+      {diff.changed && <p><button type="button" class="primary" onClick={() => run(true)}>Promote to {to}</button></p>}
+    </>}
+    {diff?.applied && <p class="ok" role="status">Promoted: revision {diff.revision} in {to}.</p>}
+  </section>
 }
 
 function Orgs({ name }: { name: string }) {
@@ -500,9 +537,19 @@ function Audit() {
 function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined)
   const route = useRoute()
+  const [env, setEnv] = useState(currentEnvironment())
+  const [envs, setEnvs] = useState<string[]>([])
   useEffect(() => {
     api<Session>('GET', '/session').then(s => { setCSRF(s.csrf_token); setSession(s) }, () => setSession(null))
   }, [])
+  useEffect(() => {
+    if (!session) return
+    api<{ environments: { name: string }[] }>('GET', '/environments').then(r => {
+      const names = r.environments.map(e => e.name)
+      setEnvs(names)
+      if (names.length && !names.includes(currentEnvironment())) { setEnvironment(names[0]); setEnv(names[0]) }
+    }, () => setEnvs([]))
+  }, [session])
   useEffect(() => { (window as any).__latchkeyReady = performance.now() }, [session])
   if (session === undefined) return <main id="main"><p>Loading…</p></main>
   if (session === null) return <SignIn onDone={s => { setCSRF(s.csrf_token); setSession(s); go('apps') }} />
@@ -520,8 +567,12 @@ function App() {
     <header><span class="brand">Latchkey</span>
       <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
         <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a></nav>
+      <label class="env">Environment{' '}
+        <select value={env} onChange={e => { const v = (e.target as HTMLSelectElement).value; setEnvironment(v); setEnv(v) }}>
+          {(envs.length ? envs : [env]).map(n => <option value={n}>{n}</option>)}
+        </select></label>
       <span class="who">{session.email} <button type="button" class="link" onClick={signOut}>Sign out</button></span></header>
-    <main id="main" tabIndex={-1}>{page}</main>
+    <main id="main" tabIndex={-1} key={env}>{page}</main>
   </>
 }
 

@@ -18,7 +18,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, key latchkey.APIKey) error {
 	if created.IsZero() {
 		created = time.Now()
 	}
-	row := apiKeyRow{ID: key.ID, Name: key.Name, Scope: key.Scope, App: key.App, Hash: key.Hash,
+	env := key.Env
+	if env == "" {
+		var err error
+		if env, err = s.envOf(ctx); err != nil {
+			return err
+		}
+	} else if cur, err := s.lookupEnv(ctx); err != nil || (cur != "" && cur != env) {
+		return latchkey.Errorf(latchkey.EINVALID, "API key %q: its environment is not the call's", key.ID)
+	}
+	row := apiKeyRow{Env: string(env), ID: key.ID, Name: key.Name, Scope: key.Scope, App: key.App, Hash: key.Hash,
 		CreatedAt: utc(created), RevokedAt: utcPtr(derefTime(key.RevokedAt))}
 	if row.Hash == nil {
 		row.Hash = []byte{}
@@ -33,10 +42,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, key latchkey.APIKey) error {
 	return fail(err, "create API key %q", key.ID)
 }
 
-// GetAPIKey returns the API key with the given id, revoked or not.
+// GetAPIKey returns the API key with the given id, revoked or not: of the
+// call's environment, or of any when it says none (authentication, which
+// learns the environment from the key).
 func (s *Store) GetAPIKey(ctx context.Context, id string) (latchkey.APIKey, error) {
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return latchkey.APIKey{}, err
+	}
 	var row apiKeyRow
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	err = inEnv(s.db.WithContext(ctx), env).Where("id = ?", id).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return latchkey.APIKey{}, notFound("API key %q not found", id)
 	}
@@ -48,8 +63,12 @@ func (s *Store) GetAPIKey(ctx context.Context, id string) (latchkey.APIKey, erro
 
 // ListAPIKeys returns every API key, newest first.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]latchkey.APIKey, error) {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var rows []apiKeyRow
-	if err := s.db.WithContext(ctx).Order("created_at DESC, id").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("env = ?", env).Order("created_at DESC, id").Find(&rows).Error; err != nil {
 		return nil, fail(err, "list API keys")
 	}
 	out := make([]latchkey.APIKey, len(rows))
@@ -62,21 +81,25 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]latchkey.APIKey, error) {
 // RevokeAPIKey marks an API key revoked at the given time. Revoking a key
 // revoked already keeps its first revocation time.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
 		var n int64
-		if err := tx.Model(&apiKeyRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		if err := tx.Model(&apiKeyRow{}).Where("env = ? AND id = ?", env, id).Count(&n).Error; err != nil {
 			return err
 		}
 		if n == 0 {
 			return notFound("API key %q not found", id)
 		}
-		return tx.Model(&apiKeyRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", utc(at)).Error
+		return tx.Model(&apiKeyRow{}).Where("env = ? AND id = ? AND revoked_at IS NULL", env, id).Update("revoked_at", utc(at)).Error
 	})
 	return fail(err, "revoke API key %q", id)
 }
 
 func apiKeyFromRow(r apiKeyRow) latchkey.APIKey {
-	k := latchkey.APIKey{ID: r.ID, Name: r.Name, Scope: r.Scope, App: r.App, Hash: r.Hash, CreatedAt: r.CreatedAt.UTC()}
+	k := latchkey.APIKey{Env: latchkey.Environment(r.Env), ID: r.ID, Name: r.Name, Scope: r.Scope, App: r.App, Hash: r.Hash, CreatedAt: r.CreatedAt.UTC()}
 	if r.RevokedAt != nil {
 		t := r.RevokedAt.UTC()
 		k.RevokedAt = &t

@@ -35,13 +35,17 @@ func (s *Store) PutAppWith(ctx context.Context, app latchkey.App, opts store.Put
 	if app.Name == "" {
 		return latchkey.App{}, nil, latchkey.Errorf(latchkey.EINVALID, "the app has no name")
 	}
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return latchkey.App{}, nil, err
+	}
 	doc := app
 	doc.Revision, doc.CreatedAt, doc.UpdatedAt = 0, time.Time{}, time.Time{}
 	data, err := json.Marshal(doc)
 	if err != nil {
 		return latchkey.App{}, nil, fmt.Errorf("sqlstore: encoding app %q: %w", app.Name, err)
 	}
-	sealed, err := s.seal(string(data), "app", app.Name)
+	sealed, err := s.seal(string(data), envAD(env, "app", app.Name)...)
 	if err != nil {
 		return latchkey.App{}, nil, err
 	}
@@ -50,20 +54,20 @@ func (s *Store) PutAppWith(ctx context.Context, app latchkey.App, opts store.Put
 	var deleted []latchkey.ConnectionKey
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		deleted = nil
-		if err := s.dropConfigs(tx, app, opts, &deleted); err != nil {
+		if err := s.dropConfigs(tx, env, app, opts, &deleted); err != nil {
 			return err
 		}
-		err := tx.Exec(`INSERT INTO apps (name, document, revision, created_at, updated_at) VALUES (?, ?, 1, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET document = excluded.document, revision = apps.revision + 1, updated_at = excluded.updated_at`,
-			app.Name, sealed, now, now).Error
+		err := tx.Exec(`INSERT INTO apps (env, name, document, revision, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)
+			ON CONFLICT (env, name) DO UPDATE SET document = excluded.document, revision = apps.revision + 1, updated_at = excluded.updated_at`,
+			env, app.Name, sealed, now, now).Error
 		if err != nil {
 			return fail(err, "saving app %q", app.Name)
 		}
-		_, err = find(tx.Where("name = ?", app.Name), &row)
+		_, err = find(tx.Where("env = ? AND name = ?", env, app.Name), &row)
 		return fail(err, "reading app %q", app.Name)
 	})
 	if len(deleted) > 0 {
-		s.forgetConnections(deleted...)
+		s.forgetConnections(env, deleted...)
 	}
 	if err != nil {
 		return latchkey.App{}, nil, err
@@ -77,9 +81,9 @@ func (s *Store) PutAppWith(ctx context.Context, app latchkey.App, opts store.Put
 // (ErrConflict, naming each config and its count) or, with
 // opts.DeleteConnections, deleted with their values and appended to
 // deleted; the pending links and states of dropped configs are deleted.
-func (s *Store) dropConfigs(tx *gorm.DB, app latchkey.App, opts store.PutAppOptions, deleted *[]latchkey.ConnectionKey) error {
+func (s *Store) dropConfigs(tx *gorm.DB, env latchkey.Environment, app latchkey.App, opts store.PutAppOptions, deleted *[]latchkey.ConnectionKey) error {
 	var old appRow
-	ok, err := find(s.forUpdate(tx.Where("name = ?", app.Name)), &old)
+	ok, err := find(s.forUpdate(tx.Where("env = ? AND name = ?", env, app.Name)), &old)
 	if err != nil || !ok {
 		return fail(err, "reading app %q", app.Name)
 	}
@@ -101,8 +105,8 @@ func (s *Store) dropConfigs(tx *gorm.DB, app latchkey.App, opts store.PutAppOpti
 		User   string `gorm:"column:user_id"`
 		Config string `gorm:"column:config"`
 	}
-	if err := tx.Raw("SELECT org, user_id, config FROM connections WHERE app = ? AND config IN ? ORDER BY config, org, user_id",
-		app.Name, dropped).Scan(&rows).Error; err != nil {
+	if err := tx.Raw("SELECT org, user_id, config FROM connections WHERE env = ? AND app = ? AND config IN ? ORDER BY config, org, user_id",
+		env, app.Name, dropped).Scan(&rows).Error; err != nil {
 		return fail(err, "counting the connections of app %q", app.Name)
 	}
 	if len(rows) > 0 && !opts.DeleteConnections {
@@ -123,7 +127,7 @@ func (s *Store) dropConfigs(tx *gorm.DB, app latchkey.App, opts store.PutAppOpti
 			app.Name, strings.Join(parts, ", "), plural(len(rows), "connection"))}
 	}
 	for _, table := range []string{"setting_values", "connections", "links", "auth_states"} {
-		if err := tx.Exec("DELETE FROM "+table+" WHERE app = ? AND config IN ?", app.Name, dropped).Error; err != nil {
+		if err := tx.Exec("DELETE FROM "+table+" WHERE env = ? AND app = ? AND config IN ?", env, app.Name, dropped).Error; err != nil {
 			return fail(err, "deleting the %s of the OAuth configs app %q drops", table, app.Name)
 		}
 	}
@@ -146,8 +150,8 @@ func plural(n int, noun string) string {
 // locks the document's row FOR KEY SHARE: a concurrent PutAppWith, which
 // locks it FOR UPDATE, either commits first (and config is read gone) or
 // waits for tx, and then counts the connection tx creates.
-func (s *Store) configExists(tx *gorm.DB, app, config string) error {
-	q := tx.Where("name = ?", app)
+func (s *Store) configExists(tx *gorm.DB, env latchkey.Environment, app, config string) error {
+	q := tx.Where("env = ? AND name = ?", env, app)
 	if s.postgres {
 		q = q.Clauses(clause.Locking{Strength: "KEY SHARE"})
 	}
@@ -171,8 +175,12 @@ func (s *Store) configExists(tx *gorm.DB, app, config string) error {
 
 // GetApp returns the app called name.
 func (s *Store) GetApp(ctx context.Context, name string) (latchkey.App, error) {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return latchkey.App{}, err
+	}
 	var row appRow
-	ok, err := find(s.db.WithContext(ctx).Where("name = ?", name), &row)
+	ok, err := find(s.db.WithContext(ctx).Where("env = ? AND name = ?", env, name), &row)
 	if err != nil {
 		return latchkey.App{}, fail(err, "reading app %q", name)
 	}
@@ -184,8 +192,12 @@ func (s *Store) GetApp(ctx context.Context, name string) (latchkey.App, error) {
 
 // ListApps returns every app, by name.
 func (s *Store) ListApps(ctx context.Context) ([]latchkey.App, error) {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var rows []appRow
-	if err := s.db.WithContext(ctx).Order("name").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("env = ?", env).Order("name").Find(&rows).Error; err != nil {
 		return nil, fail(err, "listing apps")
 	}
 	apps := make([]latchkey.App, 0, len(rows))
@@ -200,7 +212,7 @@ func (s *Store) ListApps(ctx context.Context) ([]latchkey.App, error) {
 }
 
 func (s *Store) decodeApp(row appRow) (latchkey.App, error) {
-	data, err := s.open(row.Document, fmt.Sprintf("the document of app %q", row.Name), "app", row.Name)
+	data, err := s.open(row.Document, fmt.Sprintf("the document of app %q", row.Name), envAD(latchkey.Environment(row.Env), "app", row.Name)...)
 	if err != nil {
 		return latchkey.App{}, err
 	}
@@ -217,15 +229,19 @@ func (s *Store) decodeApp(row appRow) (latchkey.App, error) {
 // values, links and states. API keys scoped to the app are kept: they are
 // credentials an admin revokes, and they grant nothing without the app.
 func (s *Store) DeleteApp(ctx context.Context, name string) error {
-	defer s.forgetOrgConnections(name, "")
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.forgetOrgConnections(env, name, "")
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		for _, table := range []string{"setting_values", "connections", "installations", "links", "auth_states", "install_links",
 			"webhook_attempts", "webhook_deliveries", "webhooks"} {
-			if err := tx.Exec("DELETE FROM "+table+" WHERE app = ?", name).Error; err != nil {
+			if err := tx.Exec("DELETE FROM "+table+" WHERE env = ? AND app = ?", env, name).Error; err != nil {
 				return fail(err, "deleting the %s of app %q", table, name)
 			}
 		}
-		res := tx.Exec("DELETE FROM apps WHERE name = ?", name)
+		res := tx.Exec("DELETE FROM apps WHERE env = ? AND name = ?", env, name)
 		if res.Error != nil {
 			return fail(res.Error, "deleting app %q", name)
 		}
@@ -237,9 +253,9 @@ func (s *Store) DeleteApp(ctx context.Context, name string) error {
 }
 
 // appExists reports, inside tx, whether the app called name exists.
-func appExists(tx *gorm.DB, name string) error {
+func appExists(tx *gorm.DB, env latchkey.Environment, name string) error {
 	var n int64
-	if err := tx.Table("apps").Where("name = ?", name).Count(&n).Error; err != nil {
+	if err := tx.Table("apps").Where("env = ? AND name = ?", env, name).Count(&n).Error; err != nil {
 		return fail(err, "reading app %q", name)
 	}
 	if n == 0 {

@@ -11,6 +11,7 @@ import (
 
 type auditRow struct {
 	ID     int64     `gorm:"column:id;primaryKey;autoIncrement"`
+	Env    string    `gorm:"column:env"`
 	At     time.Time `gorm:"column:at"`
 	Actor  string    `gorm:"column:actor"`
 	Action string    `gorm:"column:action"`
@@ -30,11 +31,18 @@ func (s *Store) AppendAudit(ctx context.Context, events ...latchkey.AuditEvent) 
 	}
 	rows := make([]auditRow, len(events))
 	for i, e := range events {
+		env := e.Env
+		if env == "" {
+			var err error
+			if env, err = s.envOf(ctx); err != nil {
+				return err
+			}
+		}
 		at := e.Time
 		if at.IsZero() {
 			at = time.Now()
 		}
-		rows[i] = auditRow{At: utc(at), Actor: e.Actor, Action: e.Action, App: e.App, Org: e.Org, UserID: e.User, Config: e.Config, Detail: e.Detail}
+		rows[i] = auditRow{Env: string(env), At: utc(at), Actor: e.Actor, Action: e.Action, App: e.App, Org: e.Org, UserID: e.User, Config: e.Config, Detail: e.Detail}
 	}
 	err := s.tx(ctx, func(tx *gorm.DB) error { return tx.CreateInBatches(rows, 200).Error })
 	return fail(err, "append %d audit events", len(events))
@@ -43,7 +51,11 @@ func (s *Store) AppendAudit(ctx context.Context, events ...latchkey.AuditEvent) 
 // ListAudit returns audit events matching the filter, newest first; at most
 // 1,000 at a time.
 func (s *Store) ListAudit(ctx context.Context, f latchkey.AuditFilter) ([]latchkey.AuditEvent, error) {
-	q := s.db.WithContext(ctx).Model(&auditRow{}).Order("id DESC")
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Model(&auditRow{}).Where("env = ?", env).Order("id DESC")
 	if f.App != "" {
 		q = q.Where("app = ?", f.App)
 	}
@@ -63,7 +75,7 @@ func (s *Store) ListAudit(ctx context.Context, f latchkey.AuditFilter) ([]latchk
 	}
 	out := make([]latchkey.AuditEvent, len(rows))
 	for i, r := range rows {
-		out[i] = latchkey.AuditEvent{ID: r.ID, Time: r.At.UTC(), Actor: r.Actor, Action: r.Action, App: r.App, Org: r.Org,
+		out[i] = latchkey.AuditEvent{Env: latchkey.Environment(r.Env), ID: r.ID, Time: r.At.UTC(), Actor: r.Actor, Action: r.Action, App: r.App, Org: r.Org,
 			User: r.UserID, Config: r.Config, Detail: r.Detail}
 	}
 	return out, nil

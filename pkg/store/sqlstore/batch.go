@@ -24,13 +24,17 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 	if len(conns) == 0 {
 		return nil, nil
 	}
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	items := make([]refreshItem, len(conns))
 	for i, c := range conns {
 		if err := checkKey(c.ConnectionKey); err != nil {
 			items[i].err = err
 			continue
 		}
-		sealed, err := s.sealValues(c.ConnectionKey, c.Values)
+		sealed, err := s.sealValues(env, c.ConnectionKey, c.Values)
 		if err != nil {
 			return nil, err
 		}
@@ -42,9 +46,9 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 	for i, c := range conns {
 		keys[i] = c.ConnectionKey
 	}
-	defer s.forgetConnections(keys...)
+	defer s.forgetConnections(env, keys...)
 	if s.postgres {
-		return s.writeRefreshesPostgres(ctx, conns, items)
+		return s.writeRefreshesPostgres(ctx, env, conns, items)
 	}
 	tx, release, err := s.begin(ctx)
 	if err != nil {
@@ -71,18 +75,18 @@ func (s *Store) WriteRefreshes(ctx context.Context, conns []latchkey.Connection)
 		}
 		res, err := st.update.ExecContext(ctx, row.Status, row.TokenType, row.Scope, row.ExpiresAt, c.Version+1, now,
 			row.RefreshedAt, row.NextAttempt, row.Refreshing, row.KeepAlive, row.LastError, row.Failures, row.WorkerLease,
-			k.App, k.Org, k.User, k.Config, c.Version, names)
+			k.App, k.Org, k.User, k.Config, c.Version, names, string(env))
 		if err != nil {
 			return nil, fail(err, "saving connection %s", connName(k))
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return nil, fail(err, "saving connection %s", connName(k))
 		} else if n != 1 {
-			errs[i] = s.whyNotWritten(ctx, tx, c)
+			errs[i] = s.whyNotWritten(ctx, tx, env, c)
 			continue
 		}
 		for _, name := range items[i].names {
-			if _, err := st.upsert.ExecContext(ctx, k.App, k.Org, k.User, name, items[i].sealed[name], k.Config, now); err != nil {
+			if _, err := st.upsert.ExecContext(ctx, k.App, k.Org, k.User, name, items[i].sealed[name], k.Config, now, string(env)); err != nil {
 				return nil, fail(err, "saving setting %q of connection %s", name, connName(k))
 			}
 		}
@@ -104,7 +108,7 @@ type refreshItem struct {
 // travels as arrays (unnest), and data-modifying CTEs update the
 // connections still at their claimed version, replace their values and
 // return which were written. One round trip and one commit per batch.
-func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Connection, items []refreshItem) ([]error, error) {
+func (s *Store) writeRefreshesPostgres(ctx context.Context, env latchkey.Environment, conns []latchkey.Connection, items []refreshItem) ([]error, error) {
 	var (
 		app, org, user, config, status, tokenType, scope, lastError []string
 		version                                                     []int64
@@ -145,7 +149,7 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 	}
 	rows, err := tx.QueryContext(ctx, writeRefreshesSQL, app, org, user, config, version, status, tokenType, scope,
 		expires, refreshed, next, refreshing, alive, lastError, failures, workerLease,
-		vApp, vOrg, vUser, vConfig, vName, vValue, s.now())
+		vApp, vOrg, vUser, vConfig, vName, vValue, s.now(), string(env))
 	if err != nil {
 		return nil, fail(err, "saving refreshed connections")
 	}
@@ -166,7 +170,7 @@ func (s *Store) writeRefreshesPostgres(ctx context.Context, conns []latchkey.Con
 		switch {
 		case errs[i] != nil, written[c.ConnectionKey]:
 		default:
-			errs[i] = s.whyNotWritten(ctx, tx, c)
+			errs[i] = s.whyNotWritten(ctx, tx, env, c)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -225,7 +229,7 @@ const writeRefreshesSQL = `WITH input AS (
 		AS v(app, org, user_id, config, name, value)
 ), taken AS ( -- connections with a value named as an org-level value: one indexed probe per value
 	SELECT DISTINCT v.app, v.org, v.user_id, v.config FROM vals v JOIN setting_values o
-		ON o.app = v.app AND o.org = v.org AND o.user_id = v.user_id AND o.name = v.name
+		ON o.env = $24 AND o.app = v.app AND o.org = v.org AND o.user_id = v.user_id AND o.name = v.name
 	WHERE o.config = ''
 ), upd AS (
 	UPDATE connections c SET status = i.status, token_type = i.token_type, scope = i.scope, expires_at = i.expires_at,
@@ -233,20 +237,20 @@ const writeRefreshesSQL = `WITH input AS (
 		refreshing_until = i.refreshing_until, keep_alive_at = i.keep_alive_at, last_error = i.last_error, failures = i.failures,
 		worker_lease = i.worker_lease
 	FROM input i
-	WHERE c.app = i.app AND c.org = i.org AND c.user_id = i.user_id AND c.config = i.config AND c.version = i.version
+	WHERE c.env = $24 AND c.app = i.app AND c.org = i.org AND c.user_id = i.user_id AND c.config = i.config AND c.version = i.version
 	  AND NOT EXISTS (SELECT 1 FROM taken t WHERE t.app = i.app AND t.org = i.org AND t.user_id = i.user_id AND t.config = i.config)
 	RETURNING c.app, c.org, c.user_id, c.config
 ), kept AS ( -- values the connection owns already: updated in place
 	UPDATE setting_values s SET value = v.value, updated_at = $23
 	FROM vals v JOIN upd u ON u.app = v.app AND u.org = v.org AND u.user_id = v.user_id AND u.config = v.config
-	WHERE s.app = v.app AND s.org = v.org AND s.user_id = v.user_id AND s.name = v.name AND s.config = v.config
+	WHERE s.env = $24 AND s.app = v.app AND s.org = v.org AND s.user_id = v.user_id AND s.name = v.name AND s.config = v.config
 ), added AS ( -- new ones, or another connection's of the same user: taken over
-	INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at)
-	SELECT v.app, v.org, v.user_id, v.name, v.value, v.config, $23 FROM vals v JOIN upd u
+	INSERT INTO setting_values (env, app, org, user_id, name, value, config, updated_at)
+	SELECT $24, v.app, v.org, v.user_id, v.name, v.value, v.config, $23 FROM vals v JOIN upd u
 		ON u.app = v.app AND u.org = v.org AND u.user_id = v.user_id AND u.config = v.config
 	WHERE NOT EXISTS (SELECT 1 FROM setting_values s
-		WHERE s.app = v.app AND s.org = v.org AND s.user_id = v.user_id AND s.name = v.name AND s.config = v.config)
-	ON CONFLICT (app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at
+		WHERE s.env = $24 AND s.app = v.app AND s.org = v.org AND s.user_id = v.user_id AND s.name = v.name AND s.config = v.config)
+	ON CONFLICT (env, app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at
 )
 SELECT app, org, user_id, config FROM upd`
 
@@ -282,13 +286,13 @@ func (s *Store) prepareRefreshWrite(ctx context.Context, tx *sql.Tx) (*refreshWr
 		last_error = $11, failures = $12, worker_lease = $13
 		WHERE app = $14 AND org = $15 AND user_id = $16 AND config = $17 AND version = $18
 		  AND NOT EXISTS (SELECT 1 FROM setting_values o WHERE o.app = $14 AND o.org = $15 AND o.user_id = $16
-		    AND o.config = '' AND o.name IN (`+in+`))`)
+		    AND o.config = '' AND o.name IN (`+in+`) AND o.env = $20) AND env = $20`)
 	if err != nil {
 		return nil, err
 	}
-	if w.upsert, err = tx.PrepareContext(ctx, `INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at`); err != nil {
+	if w.upsert, err = tx.PrepareContext(ctx, `INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at, env)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (env, app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at`); err != nil {
 		w.close()
 		return nil, err
 	}
@@ -315,11 +319,11 @@ type queryer interface {
 // whyNotWritten tells why a refresh write changed no row: the connection
 // was deleted, changed since its claim, or one of its values has the name
 // of an org-level value.
-func (s *Store) whyNotWritten(ctx context.Context, tx queryer, c latchkey.Connection) error {
+func (s *Store) whyNotWritten(ctx context.Context, tx queryer, env latchkey.Environment, c latchkey.Connection) error {
 	k := c.ConnectionKey
 	var version int64
-	err := tx.QueryRowContext(ctx, `SELECT version FROM connections WHERE app = $1 AND org = $2 AND user_id = $3 AND config = $4`,
-		k.App, k.Org, k.User, k.Config).Scan(&version)
+	err := tx.QueryRowContext(ctx, `SELECT version FROM connections WHERE app = $1 AND org = $2 AND user_id = $3 AND config = $4 AND env = $5`,
+		k.App, k.Org, k.User, k.Config, string(env)).Scan(&version)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return notFound("connection %s not found", connName(k))

@@ -26,6 +26,10 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	if limit <= 0 {
 		return nil, nil, nil
 	}
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	skip := ""
 	if s.postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
@@ -37,7 +41,7 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	defer release()
 	defer tx.Rollback()
 	var keys []latchkey.ConnectionKey
-	defer func() { s.forgetConnections(keys...) }() // leased: the cached versions are stale
+	defer func() { s.forgetConnections(env, keys...) }() // leased: the cached versions are stale
 	until, nowU, active := utc(now.Add(lease)), utc(now), string(latchkey.StatusActive)
 
 	// Due and free: lease them for a refresh (a new version, so that every
@@ -46,20 +50,20 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	// stops after the batch.
 	take := func(cond string, n int) ([]latchkey.ConnectionKey, error) {
 		return claimKeys(ctx, tx, `UPDATE connections SET refreshing_until = $1, lease_until = $1, worker_lease = TRUE, version = version + 1, updated_at = $2
-		WHERE (app, org, user_id, config) IN (
-			SELECT app, org, user_id, config FROM connections
-			WHERE status = $3 AND `+cond+` AND refreshing_until IS NULL
+		WHERE (env, app, org, user_id, config) IN (
+			SELECT env, app, org, user_id, config FROM connections
+			WHERE status = $3 AND env = $4 AND `+cond+` AND refreshing_until IS NULL
 			  AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
 			  AND (lease_until IS NULL OR lease_until <= $2)
-			ORDER BY `+strings.Fields(cond)[0]+` LIMIT $5`+skip+`)
-		RETURNING app, org, user_id, config`, until, nowU, active, utc(due), n)
+			ORDER BY `+strings.Fields(cond)[0]+` LIMIT $6`+skip+`)
+		RETURNING app, org, user_id, config`, until, nowU, active, string(env), utc(due), n)
 	}
-	keys, err = take("expires_at < $4", limit)
+	keys, err = take("expires_at < $5", limit)
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
 	if len(keys) < limit {
-		more, err := take("keep_alive_at <= $2 AND (expires_at IS NULL OR expires_at >= $4)", limit-len(keys))
+		more, err := take("keep_alive_at <= $2 AND (expires_at IS NULL OR expires_at >= $5)", limit-len(keys))
 		if err != nil {
 			return nil, nil, fail(err, "claiming connections due for a keep-alive refresh")
 		}
@@ -67,19 +71,19 @@ func (s *Store) ClaimRefreshes(ctx context.Context, now, due time.Time, limit in
 	}
 	// Refreshes whose holder never wrote an answer: claimed, not leased.
 	lost, err := claimKeys(ctx, tx, `UPDATE connections SET lease_until = $1
-		WHERE (app, org, user_id, config) IN (
-			SELECT app, org, user_id, config FROM connections
-			WHERE status = $2 AND refreshing_until IS NOT NULL AND refreshing_until <= $3
-			  AND (lease_until IS NULL OR lease_until <= $3)
-			ORDER BY refreshing_until LIMIT $4`+skip+`)
-		RETURNING app, org, user_id, config`, until, active, nowU, limit)
+		WHERE (env, app, org, user_id, config) IN (
+			SELECT env, app, org, user_id, config FROM connections
+			WHERE status = $2 AND env = $3 AND refreshing_until IS NOT NULL AND refreshing_until <= $4
+			  AND (lease_until IS NULL OR lease_until <= $4)
+			ORDER BY refreshing_until LIMIT $5`+skip+`)
+		RETURNING app, org, user_id, config`, until, active, string(env), nowU, limit)
 	if err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
 	if err := s.planForBatch(ctx, tx); err != nil {
 		return nil, nil, fail(err, "claiming connections due for a refresh")
 	}
-	claimed, err := s.readClaimed(ctx, tx, keys)
+	claimed, err := s.readClaimed(ctx, tx, env, keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +120,7 @@ const claimedColumns = `app, org, user_id, config, status, token_type, scope, ex
 
 // readClaimed reads the claimed connections, their values and their users'
 // values in tx: two queries for the whole batch.
-func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.ConnectionKey) ([]store.Claimed, error) {
+func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, env latchkey.Environment, keys []latchkey.ConnectionKey) ([]store.Claimed, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -124,8 +128,13 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.Con
 	for _, k := range keys {
 		apps, orgs, users, configs = append(apps, k.App), append(orgs, k.Org), append(users, k.User), append(configs, k.Config)
 	}
+	// env leads each tuple, as it leads the primary key.
+	envs := make([]string, len(keys))
+	for i := range envs {
+		envs[i] = string(env)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+claimedColumns+` FROM connections
-		WHERE (app, org, user_id, config) IN (`+s.keyList(4)+`)`, s.listArgs(apps, orgs, users, configs)...)
+		WHERE (env, app, org, user_id, config) IN (`+s.keyList(5)+`)`, s.listArgs(envs, apps, orgs, users, configs)...)
 	if err != nil {
 		return nil, fail(err, "reading claimed connections")
 	}
@@ -147,7 +156,7 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.Con
 		c.ExpiresAt, c.RefreshedAt, c.NextAttemptAt = nullTime(expires), nullTime(refreshed), nullTime(next)
 		c.RefreshingUntil, c.KeepAliveAt = nullTime(refreshing), nullTime(alive)
 		c.Values = map[string]string{}
-		out = append(out, store.Claimed{Conn: c, UserValues: map[string]string{}})
+		out = append(out, store.Claimed{Env: env, Conn: c, UserValues: map[string]string{}})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -169,13 +178,13 @@ func (s *Store) readClaimed(ctx context.Context, tx *sql.Tx, keys []latchkey.Con
 		return out, nil
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT app, org, user_id, config, name, value FROM setting_values
-		WHERE config <> '' AND (app, org, user_id) IN (`+s.keyList(3)+`)`, s.listArgs(apps, orgs, users)...)
+		WHERE config <> '' AND (env, app, org, user_id) IN (`+s.keyList(4)+`)`, s.listArgs(envs[:len(apps)], apps, orgs, users)...)
 	if err != nil {
 		return nil, fail(err, "reading the values of claimed connections")
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var v valueRow
+		v := valueRow{Env: string(env)}
 		if err := rows.Scan(&v.App, &v.Org, &v.UserID, &v.Config, &v.Name, &v.Value); err != nil {
 			return nil, fail(err, "reading the values of claimed connections")
 		}
@@ -237,4 +246,26 @@ func (s *Store) listArgs(columns ...[]string) []any {
 	}
 	b, _ := json.Marshal(rows)
 	return []any{string(b)}
+}
+
+// CountDue counts, up to limit, the connections of the call's environment
+// that ClaimRefreshes would claim at now (due before due, or a keep-alive
+// come, or a lost lease), in one read that takes no lock: the refresh
+// worker shares a batch among the environments by it.
+func (s *Store) CountDue(ctx context.Context, now, due time.Time, limit int) (int, error) {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return 0, err
+	}
+	nowU := utc(now)
+	var n int64
+	err = s.db.WithContext(ctx).Raw(`SELECT count(*) FROM (SELECT 1 FROM connections
+		WHERE env = ? AND status = ? AND (lease_until IS NULL OR lease_until <= ?) AND (
+			(refreshing_until IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (expires_at < ? OR keep_alive_at <= ?))
+			OR (refreshing_until IS NOT NULL AND refreshing_until <= ?))
+		LIMIT ?) due`, string(env), string(latchkey.StatusActive), nowU, nowU, utc(due), nowU, nowU, limit).Scan(&n).Error
+	if err != nil {
+		return 0, fail(err, "counting the connections due for a refresh")
+	}
+	return int(n), nil
 }

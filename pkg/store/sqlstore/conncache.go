@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"hash/maphash"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,11 +77,11 @@ func (c *connCache) stripe(u userKey) int {
 
 // get returns a copy of the cached connection, if there is a young enough
 // one, else the generation a read of the database must give to put.
-func (c *connCache) get(k latchkey.ConnectionKey) (latchkey.Connection, generation, bool) {
+func (c *connCache) get(env latchkey.Environment, k latchkey.ConnectionKey) (latchkey.Connection, generation, bool) {
 	u := userOf(k)
 	i := c.stripe(u)
 	c.mu.RLock()
-	e, ok := c.users[u][k.Config]
+	e, ok := c.users[u][configOf(env, k.Config)]
 	gen := generation{c.epoch, c.gens[i]}
 	c.mu.RUnlock()
 	if !ok || time.Since(e.at) >= c.maxAge {
@@ -91,7 +92,8 @@ func (c *connCache) get(k latchkey.ConnectionKey) (latchkey.Connection, generati
 
 // put caches a copy of conn, read from the database at generation gen,
 // unless something was forgotten since or the cache is disabled.
-func (c *connCache) put(conn latchkey.Connection, gen generation) {
+func (c *connCache) put(env latchkey.Environment, conn latchkey.Connection, gen generation) {
+	config := configOf(env, conn.Config)
 	e := cachedConn{conn: copyConn(conn), at: time.Now()}
 	u := userOf(conn.ConnectionKey)
 	i := c.stripe(u)
@@ -101,7 +103,7 @@ func (c *connCache) put(conn latchkey.Connection, gen generation) {
 		return
 	}
 	configs := c.users[u]
-	if _, ok := configs[conn.Config]; !ok {
+	if _, ok := configs[config]; !ok {
 		for c.n >= c.size && len(c.users) > 0 {
 			for victim, vc := range c.users {
 				c.n -= len(vc)
@@ -118,7 +120,15 @@ func (c *connCache) put(conn latchkey.Connection, gen generation) {
 		}
 		c.n++
 	}
-	configs[conn.Config] = e
+	configs[config] = e
+}
+
+// configOf is the key of a user's cached connection through config in env.
+// A user's connections of every environment share one entry of users, so
+// that forgetting a user (a notification names no environment) forgets
+// them all.
+func configOf(env latchkey.Environment, config string) string {
+	return string(env) + "\x00" + config
 }
 
 // forgetKeys forgets these connections.
@@ -129,12 +139,14 @@ func (c *connCache) forgetKeys(keys ...latchkey.ConnectionKey) {
 		u := userOf(k)
 		c.gens[c.stripe(u)]++
 		configs := c.users[u]
-		if _, ok := configs[k.Config]; ok {
-			delete(configs, k.Config)
-			c.n--
-			if len(configs) == 0 {
-				delete(c.users, u)
+		for name := range configs {
+			if _, config, _ := strings.Cut(name, "\x00"); config == k.Config {
+				delete(configs, name)
+				c.n--
 			}
+		}
+		if configs != nil && len(configs) == 0 {
+			delete(c.users, u)
 		}
 	}
 }
@@ -215,7 +227,10 @@ func copyConn(conn latchkey.Connection) latchkey.Connection {
 // commits (whether or not it did: a failed commit may have written), with
 // the keys it wrote. On PostgreSQL the notification trigger makes the other
 // replicas forget them too.
-func (s *Store) forgetConnections(keys ...latchkey.ConnectionKey) {
+//
+// Users are forgotten in every environment (too much forgotten is only a
+// cache miss).
+func (s *Store) forgetConnections(_ latchkey.Environment, keys ...latchkey.ConnectionKey) {
 	if s.cache == nil || len(keys) == 0 {
 		return
 	}
@@ -224,7 +239,9 @@ func (s *Store) forgetConnections(keys ...latchkey.ConnectionKey) {
 
 // forgetOrgConnections makes the read cache forget every connection of an
 // app (org "") or of one of its orgs, after a delete of them.
-func (s *Store) forgetOrgConnections(app, org string) {
+//
+// They are forgotten in every environment.
+func (s *Store) forgetOrgConnections(_ latchkey.Environment, app, org string) {
 	if s.cache != nil {
 		s.cache.forgetOrgs(app, org)
 	}

@@ -79,7 +79,7 @@ func readCached(tb testing.TB, s *Store, k latchkey.ConnectionKey) latchkey.Conn
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, _, ok := s.cache.get(k); ok {
+		if _, _, ok := s.cache.get(latchkey.DefaultEnvironment, k); ok {
 			return c
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -170,8 +170,8 @@ func TestCacheForgetsOnLockedRead(t *testing.T) {
 	})
 	// The notification as if still on its way: B holds the old version.
 	b.cache.forgetKeys(k)
-	_, gen, _ := b.cache.get(k)
-	b.cache.put(stale, gen)
+	_, gen, _ := b.cache.get(latchkey.DefaultEnvironment, k)
+	b.cache.put(latchkey.DefaultEnvironment, stale, gen)
 	if c, err := b.GetConnection(context.Background(), k); err != nil || c.Version != stale.Version {
 		t.Fatalf("set-up: got version %d (%v) through B, want the stale %d", c.Version, err, stale.Version)
 	}
@@ -252,7 +252,7 @@ func TestCachePostgresBatchWrite(t *testing.T) {
 	readCached(t, b, alice)
 	write(conns[299:], "new")
 	for deadline := time.Now().Add(time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, _, cached := b.cache.get(alice); !cached {
+		if _, _, cached := b.cache.get(latchkey.DefaultEnvironment, alice); !cached {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -383,25 +383,25 @@ func TestCacheOff(t *testing.T) {
 func TestCacheRacingReadNotKept(t *testing.T) {
 	c := newConnCache(10, time.Minute, true)
 	k := latchkey.ConnectionKey{App: "demo", Org: "acme", User: "alice", Config: "main"}
-	_, gen, _ := c.get(k)                                                                                           // a read misses and queries…
-	c.forgetUsers(k)                                                                                                // …a write commits and forgets…
-	c.put(latchkey.Connection{ConnectionKey: k, Version: 1, Values: map[string]string{"access_token": "old"}}, gen) // …the read's answer comes back
-	if got, _, ok := c.get(k); ok {
+	_, gen, _ := c.get(latchkey.DefaultEnvironment, k)                                                                                           // a read misses and queries…
+	c.forgetUsers(k)                                                                                                                             // …a write commits and forgets…
+	c.put(latchkey.DefaultEnvironment, latchkey.Connection{ConnectionKey: k, Version: 1, Values: map[string]string{"access_token": "old"}}, gen) // …the read's answer comes back
+	if got, _, ok := c.get(latchkey.DefaultEnvironment, k); ok {
 		t.Fatalf("after a read that raced a write: got version %d cached, want nothing", got.Version)
 	}
-	_, gen, _ = c.get(k)
-	c.put(latchkey.Connection{ConnectionKey: k, Version: 2, Values: map[string]string{"access_token": "new"}}, gen)
-	if got, _, ok := c.get(k); !ok || got.Version != 2 {
+	_, gen, _ = c.get(latchkey.DefaultEnvironment, k)
+	c.put(latchkey.DefaultEnvironment, latchkey.Connection{ConnectionKey: k, Version: 2, Values: map[string]string{"access_token": "new"}}, gen)
+	if got, _, ok := c.get(latchkey.DefaultEnvironment, k); !ok || got.Version != 2 {
 		t.Fatalf("after a read with no write: got version %d cached %v, want 2", got.Version, ok)
 	}
 	c.setEnabled(false)
-	if _, _, ok := c.get(k); ok {
+	if _, _, ok := c.get(latchkey.DefaultEnvironment, k); ok {
 		t.Fatalf("after turning the cache off: got a cached connection, want none")
 	}
-	_, gen, _ = c.get(k)
+	_, gen, _ = c.get(latchkey.DefaultEnvironment, k)
 	c.setEnabled(true) // a read that began while it was off…
-	c.put(latchkey.Connection{ConnectionKey: k, Version: 3}, gen)
-	if _, _, ok := c.get(k); ok {
+	c.put(latchkey.DefaultEnvironment, latchkey.Connection{ConnectionKey: k, Version: 3}, gen)
+	if _, _, ok := c.get(latchkey.DefaultEnvironment, k); ok {
 		t.Fatalf("after a read that began with the cache off: got it cached, want nothing")
 	}
 }

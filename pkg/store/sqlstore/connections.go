@@ -27,24 +27,28 @@ func (s *Store) PutConnection(ctx context.Context, conn latchkey.Connection) (la
 	if err := checkKey(conn.ConnectionKey); err != nil {
 		return latchkey.Connection{}, err
 	}
-	sealed, err := s.sealValues(conn.ConnectionKey, conn.Values)
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	sealed, err := s.sealValues(env, conn.ConnectionKey, conn.Values)
 	if err != nil {
 		return latchkey.Connection{}, err
 	}
 	var out latchkey.Connection
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if err := appExists(tx, conn.App); err != nil {
+		if err := appExists(tx, env, conn.App); err != nil {
 			return err
 		}
 		var old connectionRow
-		ok, err := find(s.forUpdate(whereKey(tx, conn.ConnectionKey)), &old)
+		ok, err := find(s.forUpdate(whereKey(tx, env, conn.ConnectionKey)), &old)
 		if err != nil {
 			return fail(err, "reading connection %s", connName(conn.ConnectionKey))
 		}
 		if !ok {
 			// A new connection of a config the document no longer has
 			// would be stranded: no route could read or delete it.
-			if err := s.configExists(tx, conn.App, conn.Config); err != nil {
+			if err := s.configExists(tx, env, conn.App, conn.Config); err != nil {
 				return err
 			}
 		}
@@ -58,10 +62,10 @@ func (s *Store) PutConnection(ctx context.Context, conn latchkey.Connection) (la
 		if ok {
 			prev = &old
 		}
-		out, err = s.writeConnection(tx, prev, conn, sealed, true)
+		out, err = s.writeConnection(tx, env, prev, conn, sealed, true)
 		return err
 	})
-	s.forgetConnections(conn.ConnectionKey)
+	s.forgetConnections(env, conn.ConnectionKey)
 	if err != nil {
 		return latchkey.Connection{}, err
 	}
@@ -72,29 +76,33 @@ func (s *Store) PutConnection(ctx context.Context, conn latchkey.Connection) (la
 // connection cache when it holds it (see Store). The connection returned is
 // the caller's own: changing it changes nothing cached.
 func (s *Store) GetConnection(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
-	if s.cache == nil {
-		return s.queryConnection(ctx, key)
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return latchkey.Connection{}, err
 	}
-	conn, gen, ok := s.cache.get(key)
+	if s.cache == nil {
+		return s.queryConnection(ctx, env, key)
+	}
+	conn, gen, ok := s.cache.get(env, key)
 	if ok {
 		return conn, nil
 	}
-	conn, err := s.queryConnection(ctx, key)
+	conn, err = s.queryConnection(ctx, env, key)
 	if err != nil {
 		return conn, err
 	}
-	s.cache.put(conn, gen)
+	s.cache.put(env, conn, gen)
 	return conn, nil
 }
 
 // queryConnection reads a connection with the values it owns from the
 // database.
-func (s *Store) queryConnection(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
+func (s *Store) queryConnection(ctx context.Context, env latchkey.Environment, key latchkey.ConnectionKey) (latchkey.Connection, error) {
 	// One statement reads the row and the values it owns, so a refresh
 	// committed between two queries cannot pair a connection with another
 	// version's tokens (a transaction would take SQLite's write lock). It is
 	// prepared once and scanned by hand: it is the query of every token read.
-	rows, err := s.getConn.QueryContext(ctx, key.App, key.Org, key.User, key.Config)
+	rows, err := s.getConn.QueryContext(ctx, string(env), key.App, key.Org, key.User, key.Config)
 	if err != nil {
 		return latchkey.Connection{}, fail(err, "reading connection %s", connName(key))
 	}
@@ -125,7 +133,7 @@ func (s *Store) queryConnection(ctx context.Context, key latchkey.ConnectionKey)
 			conn.RefreshingUntil, conn.KeepAliveAt, conn.WorkerLease = nullTime(refreshing), nullTime(alive), workerLease
 		}
 		if name.Valid {
-			v := valueRow{App: key.App, Org: key.Org, UserID: key.User, Name: name.String, Value: value.String}
+			v := valueRow{Env: string(env), App: key.App, Org: key.Org, UserID: key.User, Name: name.String, Value: value.String}
 			if conn.Values[v.Name], err = s.openValue(v); err != nil {
 				return latchkey.Connection{}, err
 			}
@@ -145,8 +153,8 @@ func (s *Store) queryConnection(ctx context.Context, key latchkey.ConnectionKey)
 const getConnectionSQL = `SELECT c.status, c.token_type, c.scope, c.expires_at, c.version, c.created_at, c.updated_at,
 	c.refreshed_at, c.next_attempt_at, c.refreshing_until, c.keep_alive_at, c.worker_lease, c.last_error, c.failures, v.name, v.value
 	FROM connections c LEFT JOIN setting_values v
-	  ON v.app = c.app AND v.org = c.org AND v.user_id = c.user_id AND v.config = c.config
-	WHERE c.app = $1 AND c.org = $2 AND c.user_id = $3 AND c.config = $4`
+	  ON v.env = c.env AND v.app = c.app AND v.org = c.org AND v.user_id = c.user_id AND v.config = c.config
+	WHERE c.env = $1 AND c.app = $2 AND c.org = $3 AND c.user_id = $4 AND c.config = $5`
 
 func nullTime(t sql.NullTime) time.Time {
 	if !t.Valid {
@@ -168,8 +176,12 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 		out  latchkey.Connection
 		read bool
 	)
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		cur, err := s.readConnection(tx, key, true)
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return latchkey.Connection{}, err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		cur, err := s.readConnection(tx, env, key, true)
 		if err != nil {
 			return err
 		}
@@ -184,14 +196,14 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 		if maps.Equal(cur.Values, next.Values) {
 			// Only the connection's row changed (a refresh lease, a
 			// failure count): its values stay as they are, sealed.
-			out, err = s.writeConnection(tx, &old, next, nil, false)
+			out, err = s.writeConnection(tx, env, &old, next, nil, false)
 			return err
 		}
-		sealed, err := s.sealValues(key, next.Values)
+		sealed, err := s.sealValues(env, key, next.Values)
 		if err != nil {
 			return err
 		}
-		out, err = s.writeConnection(tx, &old, next, sealed, true)
+		out, err = s.writeConnection(tx, env, &old, next, sealed, true)
 		return err
 	})
 	if read {
@@ -199,7 +211,7 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 		// cache may hold an older version (another replica's write whose
 		// notification has not arrived yet), and the caller has just learnt
 		// of a newer one. Forgotten, the next read sees at least this one.
-		s.forgetConnections(key)
+		s.forgetConnections(env, key)
 	}
 	if err != nil {
 		return latchkey.Connection{}, err
@@ -210,7 +222,11 @@ func (s *Store) UpdateConnection(ctx context.Context, key latchkey.ConnectionKey
 // ListConnections returns the connections of an app, or of one of its orgs,
 // without their values, by org, user and config.
 func (s *Store) ListConnections(ctx context.Context, app, org string) ([]latchkey.Connection, error) {
-	q := s.db.WithContext(ctx).Where("app = ?", app)
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Where("env = ? AND app = ?", env, app)
 	if org != "" {
 		q = q.Where("org = ?", org)
 	}
@@ -227,16 +243,20 @@ func (s *Store) ListConnections(ctx context.Context, app, org string) ([]latchke
 
 // DeleteConnection deletes a connection and the values it owns.
 func (s *Store) DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error {
-	defer s.forgetConnections(key)
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.forgetConnections(env, key)
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec("DELETE FROM connections WHERE app = ? AND org = ? AND user_id = ? AND config = ?", key.App, key.Org, key.User, key.Config)
+		res := tx.Exec("DELETE FROM connections WHERE env = ? AND app = ? AND org = ? AND user_id = ? AND config = ?", env, key.App, key.Org, key.User, key.Config)
 		if res.Error != nil {
 			return fail(res.Error, "deleting connection %s", connName(key))
 		}
 		if res.RowsAffected == 0 {
 			return notFound("connection %s not found", connName(key))
 		}
-		err := tx.Exec("DELETE FROM setting_values WHERE app = ? AND org = ? AND user_id = ? AND config = ?", key.App, key.Org, key.User, key.Config).Error
+		err := tx.Exec("DELETE FROM setting_values WHERE env = ? AND app = ? AND org = ? AND user_id = ? AND config = ?", env, key.App, key.Org, key.User, key.Config).Error
 		return fail(err, "deleting the values of connection %s", connName(key))
 	})
 }
@@ -248,14 +268,14 @@ func checkKey(k latchkey.ConnectionKey) error {
 	return nil
 }
 
-func whereKey(tx *gorm.DB, k latchkey.ConnectionKey) *gorm.DB {
-	return tx.Where("app = ? AND org = ? AND user_id = ? AND config = ?", k.App, k.Org, k.User, k.Config)
+func whereKey(tx *gorm.DB, env latchkey.Environment, k latchkey.ConnectionKey) *gorm.DB {
+	return tx.Where("env = ? AND app = ? AND org = ? AND user_id = ? AND config = ?", env, k.App, k.Org, k.User, k.Config)
 }
 
 // readConnection reads a connection and its values in db (a transaction or
 // not), locking its row on PostgreSQL when lock is set.
-func (s *Store) readConnection(db *gorm.DB, key latchkey.ConnectionKey, lock bool) (latchkey.Connection, error) {
-	q := whereKey(db, key)
+func (s *Store) readConnection(db *gorm.DB, env latchkey.Environment, key latchkey.ConnectionKey, lock bool) (latchkey.Connection, error) {
+	q := whereKey(db, env, key)
 	if lock {
 		q = s.forUpdate(q)
 	}
@@ -268,7 +288,7 @@ func (s *Store) readConnection(db *gorm.DB, key latchkey.ConnectionKey, lock boo
 		return latchkey.Connection{}, notFound("connection %s not found", connName(key))
 	}
 	var values []valueRow
-	if err := whereKey(db, key).Find(&values).Error; err != nil {
+	if err := whereKey(db, env, key).Find(&values).Error; err != nil {
 		return latchkey.Connection{}, fail(err, "reading the values of connection %s", connName(key))
 	}
 	conn := fromRow(row)
@@ -281,13 +301,13 @@ func (s *Store) readConnection(db *gorm.DB, key latchkey.ConnectionKey, lock boo
 	return conn, nil
 }
 
-func (s *Store) sealValues(key latchkey.ConnectionKey, values map[string]string) (map[string]string, error) {
+func (s *Store) sealValues(env latchkey.Environment, key latchkey.ConnectionKey, values map[string]string) (map[string]string, error) {
 	sealed := make(map[string]string, len(values))
 	for name, v := range values {
 		if name == "" {
 			return nil, latchkey.Errorf(latchkey.EINVALID, "connection %s: a value has no name", connName(key))
 		}
-		ct, err := s.seal(v, valueAD(key.App, key.Org, key.User, name)...)
+		ct, err := s.seal(v, valueAD(env, key.App, key.Org, key.User, name)...)
 		if err != nil {
 			return nil, err
 		}
@@ -298,10 +318,11 @@ func (s *Store) sealValues(key latchkey.ConnectionKey, values map[string]string)
 
 // writeConnection writes conn over prev (nil when new) inside tx, and
 // replaces the values it owns with sealed.
-func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.Connection, sealed map[string]string, writeValues bool) (latchkey.Connection, error) {
+func (s *Store) writeConnection(tx *gorm.DB, env latchkey.Environment, prev *connectionRow, conn latchkey.Connection, sealed map[string]string, writeValues bool) (latchkey.Connection, error) {
 	k := conn.ConnectionKey
 	now := s.now()
 	row := toRow(conn)
+	row.Env = string(env)
 	row.UpdatedAt = now
 	if prev == nil {
 		row.Version, row.CreatedAt = 1, now
@@ -312,9 +333,9 @@ func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.
 		row.Version, row.CreatedAt = prev.Version+1, prev.CreatedAt
 		res := tx.Exec(`UPDATE connections SET status = ?, token_type = ?, scope = ?, expires_at = ?, version = ?,
 			updated_at = ?, refreshed_at = ?, next_attempt_at = ?, refreshing_until = ?, keep_alive_at = ?, worker_lease = ?, last_error = ?, failures = ?
-			WHERE app = ? AND org = ? AND user_id = ? AND config = ? AND version = ?`,
+			WHERE env = ? AND app = ? AND org = ? AND user_id = ? AND config = ? AND version = ?`,
 			row.Status, row.TokenType, row.Scope, row.ExpiresAt, row.Version, row.UpdatedAt, row.RefreshedAt, row.NextAttempt, row.Refreshing, row.KeepAlive, row.WorkerLease, row.LastError, row.Failures,
-			k.App, k.Org, k.User, k.Config, prev.Version)
+			env, k.App, k.Org, k.User, k.Config, prev.Version)
 		if res.Error != nil {
 			return latchkey.Connection{}, fail(res.Error, "saving connection %s", connName(k))
 		}
@@ -333,7 +354,7 @@ func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.
 	// The installation's own org-level values are never taken over.
 	if len(sealed) > 0 {
 		var taken []string
-		err := tx.Model(&valueRow{}).Where("app = ? AND org = ? AND user_id = ? AND config = '' AND name IN ?", k.App, k.Org, k.User, slices.Collect(maps.Keys(sealed))).
+		err := tx.Model(&valueRow{}).Where("env = ? AND app = ? AND org = ? AND user_id = ? AND config = '' AND name IN ?", env, k.App, k.Org, k.User, slices.Collect(maps.Keys(sealed))).
 			Pluck("name", &taken).Error
 		if err != nil {
 			return latchkey.Connection{}, fail(err, "reading the values of connection %s", connName(k))
@@ -343,13 +364,13 @@ func (s *Store) writeConnection(tx *gorm.DB, prev *connectionRow, conn latchkey.
 			return latchkey.Connection{}, latchkey.Errorf(latchkey.ECONFLICT, "connection %s: setting %q is an org-level value of the installation", connName(k), taken[0])
 		}
 	}
-	if err := tx.Exec("DELETE FROM setting_values WHERE app = ? AND org = ? AND user_id = ? AND config = ?", k.App, k.Org, k.User, k.Config).Error; err != nil {
+	if err := tx.Exec("DELETE FROM setting_values WHERE env = ? AND app = ? AND org = ? AND user_id = ? AND config = ?", env, k.App, k.Org, k.User, k.Config).Error; err != nil {
 		return latchkey.Connection{}, fail(err, "replacing the values of connection %s", connName(k))
 	}
 	for _, name := range slices.Sorted(maps.Keys(sealed)) {
-		err := tx.Exec(`INSERT INTO setting_values (app, org, user_id, name, value, config, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at`,
-			k.App, k.Org, k.User, name, sealed[name], k.Config, now).Error
+		err := tx.Exec(`INSERT INTO setting_values (env, app, org, user_id, name, value, config, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (env, app, org, user_id, name) DO UPDATE SET value = excluded.value, config = excluded.config, updated_at = excluded.updated_at`,
+			env, k.App, k.Org, k.User, name, sealed[name], k.Config, now).Error
 		if err != nil {
 			return latchkey.Connection{}, fail(err, "saving setting %q of connection %s", name, connName(k))
 		}

@@ -13,6 +13,7 @@ import (
 
 type installLinkRow struct {
 	ID        string     `gorm:"column:id;primaryKey"`
+	Env       string     `gorm:"column:env"`
 	TokenHash string     `gorm:"column:token_hash"`
 	App       string     `gorm:"column:app"`
 	Org       string     `gorm:"column:org"`
@@ -26,7 +27,7 @@ type installLinkRow struct {
 func (installLinkRow) TableName() string { return "install_links" }
 
 func installLinkOf(r installLinkRow) store.InstallLink {
-	l := store.InstallLink{ID: r.ID, App: r.App, Org: r.Org, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
+	l := store.InstallLink{Env: latchkey.Environment(r.Env), ID: r.ID, App: r.App, Org: r.Org, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
 	if r.UsedAt != nil {
 		t := r.UsedAt.UTC()
 		l.UsedAt = &t
@@ -45,10 +46,14 @@ func (s *Store) CreateInstallLink(ctx context.Context, token string, l store.Ins
 	if at.IsZero() {
 		at = s.now()
 	}
-	row := installLinkRow{ID: l.ID, TokenHash: hashHex(token), App: l.App, Org: l.Org, CreatedBy: l.CreatedBy,
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
+	row := installLinkRow{Env: string(env), ID: l.ID, TokenHash: hashHex(token), App: l.App, Org: l.Org, CreatedBy: l.CreatedBy,
 		CreatedAt: utc(at), ExpiresAt: utc(l.ExpiresAt)}
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := appExists(tx, l.App); err != nil {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := appExists(tx, env, l.App); err != nil {
 			return err
 		}
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
@@ -61,9 +66,9 @@ func (s *Store) CreateInstallLink(ctx context.Context, token string, l store.Ins
 }
 
 // checkInstallLink finds the usable install link of app for token in db.
-func checkInstallLink(db *gorm.DB, app, token string, now time.Time) (installLinkRow, error) {
+func checkInstallLink(db *gorm.DB, env latchkey.Environment, app, token string, now time.Time) (installLinkRow, error) {
 	var row installLinkRow
-	ok, err := find(db.Where("token_hash = ? AND app = ?", hashHex(token), app), &row)
+	ok, err := find(inEnv(db, env).Where("token_hash = ? AND app = ?", hashHex(token), app), &row)
 	switch {
 	case err != nil:
 		return row, err
@@ -78,7 +83,11 @@ func checkInstallLink(db *gorm.DB, app, token string, now time.Time) (installLin
 // GetInstallLink returns the install link of app for token without using
 // it.
 func (s *Store) GetInstallLink(ctx context.Context, app, token string, now time.Time) (store.InstallLink, error) {
-	row, err := checkInstallLink(s.db.WithContext(ctx), app, token, now)
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return store.InstallLink{}, err
+	}
+	row, err := checkInstallLink(s.db.WithContext(ctx), env, app, token, now)
 	if err != nil {
 		return store.InstallLink{}, fail(err, "read an install link")
 	}
@@ -89,7 +98,7 @@ func (s *Store) GetInstallLink(ctx context.Context, app, token string, now time.
 // one transaction; the link's row is locked (FOR UPDATE on PostgreSQL, the
 // writer's transaction on SQLite) and marked used only if it still is not.
 func (s *Store) InstallThroughLink(ctx context.Context, token string, now time.Time, inst latchkey.Installation) (store.InstallLink, latchkey.Installation, error) {
-	sealed, err := s.sealInstallation(inst)
+	env, err := s.lookupEnv(ctx)
 	if err != nil {
 		return store.InstallLink{}, latchkey.Installation{}, err
 	}
@@ -97,7 +106,7 @@ func (s *Store) InstallThroughLink(ctx context.Context, token string, now time.T
 	var row installLinkRow
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		var err error
-		if row, err = checkInstallLink(s.forUpdate(tx), inst.App, token, now); err != nil {
+		if row, err = checkInstallLink(s.forUpdate(tx), env, inst.App, token, now); err != nil {
 			return err
 		}
 		if row.Org != inst.Org {
@@ -112,7 +121,11 @@ func (s *Store) InstallThroughLink(ctx context.Context, token string, now time.T
 		}
 		used := utc(now)
 		row.UsedAt = &used
-		return putInstallation(tx, inst, sealed, saved)
+		sealed, err := s.sealInstallation(latchkey.Environment(row.Env), inst)
+		if err != nil {
+			return err
+		}
+		return putInstallation(tx, latchkey.Environment(row.Env), inst, sealed, saved)
 	})
 	if err != nil {
 		return store.InstallLink{}, latchkey.Installation{}, fail(err, "install app %q through a link", inst.App)
@@ -123,7 +136,11 @@ func (s *Store) InstallThroughLink(ctx context.Context, token string, now time.T
 // ListInstallLinks returns the install links of an app (of one org when org
 // is not empty), newest first.
 func (s *Store) ListInstallLinks(ctx context.Context, app, org string) ([]store.InstallLink, error) {
-	q := s.db.WithContext(ctx).Where("app = ?", app)
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Where("env = ? AND app = ?", env, app)
 	if org != "" {
 		q = q.Where("org = ?", org)
 	}
@@ -141,8 +158,12 @@ func (s *Store) ListInstallLinks(ctx context.Context, app, org string) ([]store.
 // RevokeInstallLink marks an install link of app revoked and returns it.
 func (s *Store) RevokeInstallLink(ctx context.Context, app, id string, at time.Time) (store.InstallLink, error) {
 	var row installLinkRow
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		ok, err := find(s.forUpdate(tx).Where("app = ? AND id = ?", app, id), &row)
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return store.InstallLink{}, err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		ok, err := find(s.forUpdate(tx).Where("env = ? AND app = ? AND id = ?", env, app, id), &row)
 		switch {
 		case err != nil:
 			return err

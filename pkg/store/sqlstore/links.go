@@ -14,10 +14,14 @@ import (
 // CreateLink stores a pending link under the SHA-256 of token. A second link
 // under the same token is refused with ErrConflict.
 func (s *Store) CreateLink(ctx context.Context, token string, link latchkey.Link) error {
-	row := linkRow{TokenHash: hashHex(token), App: link.App, Org: link.Org, UserID: link.User, Config: link.Config,
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
+	row := linkRow{Env: string(env), TokenHash: hashHex(token), App: link.App, Org: link.Org, UserID: link.User, Config: link.Config,
 		ReturnTo: link.ReturnTo, Popup: link.Popup, ExpiresAt: utc(link.ExpiresAt)}
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := appExists(tx, link.App); err != nil {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := appExists(tx, env, link.App); err != nil {
 			return err
 		}
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
@@ -32,8 +36,12 @@ func (s *Store) CreateLink(ctx context.Context, token string, link latchkey.Link
 // GetLink returns the pending link of token without using it: ErrNotFound
 // when there is none or it was used, ErrExpired when it expired before now.
 func (s *Store) GetLink(ctx context.Context, token string, now time.Time) (latchkey.Link, error) {
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return latchkey.Link{}, err
+	}
 	var row linkRow
-	err := s.db.WithContext(ctx).Where("token_hash = ?", hashHex(token)).Take(&row).Error
+	err = inEnv(s.db.WithContext(ctx), env).Where("token_hash = ?", hashHex(token)).Take(&row).Error
 	if err := checkLink(row, err, now); err != nil {
 		return latchkey.Link{}, fail(err, "read a link")
 	}
@@ -44,10 +52,14 @@ func (s *Store) GetLink(ctx context.Context, token string, now time.Time) (latch
 // so that of any number of concurrent takers exactly one gets it and the
 // others get ErrNotFound. An expired link is left as it is (ErrExpired).
 func (s *Store) TakeLink(ctx context.Context, token string, now time.Time) (latchkey.Link, error) {
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return latchkey.Link{}, err
+	}
 	h := hashHex(token)
 	var row linkRow
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		err := s.forUpdate(tx).Where("token_hash = ?", h).Take(&row).Error
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		err := s.forUpdate(inEnv(tx, env)).Where("token_hash = ?", h).Take(&row).Error
 		if err := checkLink(row, err, now); err != nil {
 			return err
 		}
@@ -81,25 +93,29 @@ func checkLink(row linkRow, err error, now time.Time) error {
 }
 
 func linkFromRow(r linkRow) latchkey.Link {
-	return latchkey.Link{ConnectionKey: latchkey.ConnectionKey{App: r.App, Org: r.Org, User: r.UserID, Config: r.Config},
+	return latchkey.Link{Env: latchkey.Environment(r.Env), ConnectionKey: latchkey.ConnectionKey{App: r.App, Org: r.Org, User: r.UserID, Config: r.Config},
 		ReturnTo: r.ReturnTo, Popup: r.Popup, ExpiresAt: r.ExpiresAt.UTC()}
 }
 
 // CreateState stores an authorization state under the SHA-256 of state, its
 // code verifier encrypted and bound to the state.
 func (s *Store) CreateState(ctx context.Context, state string, st latchkey.AuthState) error {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
 	h := hashHex(state)
-	row := stateRow{StateHash: h, App: st.App, Org: st.Org, UserID: st.User, Config: st.Config,
+	row := stateRow{Env: string(env), StateHash: h, App: st.App, Org: st.Org, UserID: st.User, Config: st.Config,
 		ReturnTo: st.ReturnTo, Popup: st.Popup, RedirectURI: st.RedirectURI, ExpiresAt: utc(st.ExpiresAt), BrowserHash: st.BrowserHash}
 	if st.CodeVerifier != "" {
-		ct, err := s.seal(st.CodeVerifier, "state", h)
+		ct, err := s.seal(st.CodeVerifier, envAD(env, "state", h)...)
 		if err != nil {
 			return err
 		}
 		row.CodeVerifier = ct
 	}
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := appExists(tx, st.App); err != nil {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := appExists(tx, env, st.App); err != nil {
 			return err
 		}
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
@@ -116,11 +132,15 @@ func (s *Store) CreateState(ctx context.Context, state string, st latchkey.AuthS
 // ErrExpired when it expired before now (an expired state is left for
 // DeleteExpired).
 func (s *Store) TakeState(ctx context.Context, state string, now time.Time) (latchkey.AuthState, error) {
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return latchkey.AuthState{}, err
+	}
 	h := hashHex(state)
 	var row stateRow
 	var verifier string
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		err := s.forUpdate(tx).Where("state_hash = ?", h).Take(&row).Error
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		err := s.forUpdate(inEnv(tx, env)).Where("state_hash = ?", h).Take(&row).Error
 		switch {
 		case errors.Is(err, gorm.ErrRecordNotFound):
 			return notFound("state not found or already used")
@@ -133,7 +153,7 @@ func (s *Store) TakeState(ctx context.Context, state string, now time.Time) (lat
 		// cannot be read is kept, as the contract keeps nothing of a
 		// failed call.
 		if row.CodeVerifier != "" {
-			if verifier, err = s.open(row.CodeVerifier, "the code verifier of a state", "state", h); err != nil {
+			if verifier, err = s.open(row.CodeVerifier, "the code verifier of a state", envAD(latchkey.Environment(row.Env), "state", h)...); err != nil {
 				return err
 			}
 		}
@@ -149,19 +169,25 @@ func (s *Store) TakeState(ctx context.Context, state string, now time.Time) (lat
 	if err != nil {
 		return latchkey.AuthState{}, fail(err, "take a state")
 	}
-	st := latchkey.AuthState{ConnectionKey: latchkey.ConnectionKey{App: row.App, Org: row.Org, User: row.UserID, Config: row.Config},
+	st := latchkey.AuthState{Env: latchkey.Environment(row.Env), ConnectionKey: latchkey.ConnectionKey{App: row.App, Org: row.Org, User: row.UserID, Config: row.Config},
 		ReturnTo: row.ReturnTo, Popup: row.Popup, RedirectURI: row.RedirectURI, ExpiresAt: row.ExpiresAt.UTC(),
 		CodeVerifier: verifier, BrowserHash: row.BrowserHash}
 	return st, nil
 }
 
-// DeleteExpired deletes links and states that expired before now.
+// DeleteExpired deletes links and states that expired before now: those of
+// the call's environment, or of every environment when it says none (the
+// pruner's sweep).
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Where("expires_at < ?", utc(now)).Delete(&linkRow{}).Error; err != nil {
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := inEnv(tx, env).Where("expires_at < ?", utc(now)).Delete(&linkRow{}).Error; err != nil {
 			return err
 		}
-		return tx.Where("expires_at < ?", utc(now)).Delete(&stateRow{}).Error
+		return inEnv(tx, env).Where("expires_at < ?", utc(now)).Delete(&stateRow{}).Error
 	})
 	return fail(err, "delete expired links and states")
 }

@@ -6,6 +6,7 @@ import "time"
 // package. Timestamps are set by the store, not by gorm.
 
 type appRow struct {
+	Env       string    `gorm:"column:env;primaryKey"`
 	Name      string    `gorm:"column:name;primaryKey"`
 	Document  string    `gorm:"column:document"`
 	Revision  int64     `gorm:"column:revision"`
@@ -16,6 +17,7 @@ type appRow struct {
 func (appRow) TableName() string { return "apps" }
 
 type installationRow struct {
+	Env       string    `gorm:"column:env;primaryKey"`
 	App       string    `gorm:"column:app;primaryKey"`
 	Org       string    `gorm:"column:org;primaryKey"`
 	UpdatedAt time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
@@ -24,6 +26,7 @@ type installationRow struct {
 func (installationRow) TableName() string { return "installations" }
 
 type valueRow struct {
+	Env       string    `gorm:"column:env;primaryKey"`
 	App       string    `gorm:"column:app;primaryKey"`
 	Org       string    `gorm:"column:org;primaryKey"`
 	UserID    string    `gorm:"column:user_id;primaryKey"`
@@ -36,6 +39,7 @@ type valueRow struct {
 func (valueRow) TableName() string { return "setting_values" }
 
 type connectionRow struct {
+	Env         string     `gorm:"column:env;primaryKey"`
 	App         string     `gorm:"column:app;primaryKey"`
 	Org         string     `gorm:"column:org;primaryKey"`
 	UserID      string     `gorm:"column:user_id;primaryKey"`
@@ -59,6 +63,7 @@ type connectionRow struct {
 func (connectionRow) TableName() string { return "connections" }
 
 type linkRow struct {
+	Env       string     `gorm:"column:env"`
 	TokenHash string     `gorm:"column:token_hash;primaryKey"`
 	App       string     `gorm:"column:app"`
 	Org       string     `gorm:"column:org"`
@@ -73,6 +78,7 @@ type linkRow struct {
 func (linkRow) TableName() string { return "links" }
 
 type stateRow struct {
+	Env          string    `gorm:"column:env"`
 	StateHash    string    `gorm:"column:state_hash;primaryKey"`
 	App          string    `gorm:"column:app"`
 	Org          string    `gorm:"column:org"`
@@ -89,6 +95,7 @@ type stateRow struct {
 func (stateRow) TableName() string { return "auth_states" }
 
 type apiKeyRow struct {
+	Env       string     `gorm:"column:env"`
 	ID        string     `gorm:"column:id;primaryKey"`
 	Name      string     `gorm:"column:name"`
 	Scope     string     `gorm:"column:scope"`

@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/secretbox"
 )
 
@@ -23,10 +24,12 @@ type sealedColumn struct {
 }
 
 var sealedColumns = []sealedColumn{
-	{"apps", []string{"name"}, "document", func(k []string) []string { return []string{"app", k[0]} }, "an app document"},
-	{"setting_values", []string{"app", "org", "user_id", "name"}, "value", func(k []string) []string { return valueAD(k[0], k[1], k[2], k[3]) }, "a setting value"},
-	{"auth_states", []string{"state_hash"}, "code_verifier", func(k []string) []string { return []string{"state", k[0]} }, "a code verifier"},
-	{"webhooks", []string{"id"}, "secret", func(k []string) []string { return []string{"webhooks", k[0]} }, "a webhook secret"},
+	{"apps", []string{"env", "name"}, "document", func(k []string) []string { return envAD(latchkey.Environment(k[0]), "app", k[1]) }, "an app document"},
+	{"setting_values", []string{"env", "app", "org", "user_id", "name"}, "value", func(k []string) []string {
+		return valueAD(latchkey.Environment(k[0]), k[1], k[2], k[3], k[4])
+	}, "a setting value"},
+	{"auth_states", []string{"env", "state_hash"}, "code_verifier", func(k []string) []string { return envAD(latchkey.Environment(k[0]), "state", k[1]) }, "a code verifier"},
+	{"webhooks", []string{"env", "id"}, "secret", func(k []string) []string { return envAD(latchkey.Environment(k[0]), "webhooks", k[1]) }, "a webhook secret"},
 	{"server_secrets", []string{"name"}, "value", func(k []string) []string { return []string{"server_secrets", k[0]} }, "a server secret"},
 }
 

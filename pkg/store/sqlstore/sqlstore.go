@@ -92,6 +92,14 @@ const DefaultMaxOpenConns = 20
 // writes invalidate: another process (or another Store) writing the same
 // file is seen once the cached entry reaches its max age.
 type Store struct {
+	*shared
+	// env is the environment this view of the store is bound to (In), ""
+	// for the root, whose callers say theirs in their context.
+	env latchkey.Environment
+}
+
+// shared is what every view of one store (In) shares.
+type shared struct {
 	db       *gorm.DB
 	ring     atomic.Pointer[secretbox.Keyring]
 	log      *slog.Logger
@@ -156,7 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	sqlDB.SetMaxOpenConns(maxConns)
 	sqlDB.SetMaxIdleConns(maxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, log: log, postgres: pg, writer: make(chan struct{}, 1)}
+	s := &Store{shared: &shared{db: db, log: log, postgres: pg, writer: make(chan struct{}, 1)}}
 	s.ring.Store(cfg.Keyring)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
@@ -445,4 +453,68 @@ func connName(k latchkey.ConnectionKey) string {
 		return fmt.Sprintf("%s/%s (org)/%s", k.App, k.Org, k.Config)
 	}
 	return fmt.Sprintf("%s/%s/%s/%s", k.App, k.Org, k.User, k.Config)
+}
+
+// In returns a view of the store bound to env: its reads and writes are
+// env's, whatever their context says (a context naming another environment
+// is refused). Views share the database, keys and caches.
+func (s *Store) In(env latchkey.Environment) store.Store {
+	return &Store{shared: s.shared, env: env}
+}
+
+// Environment returns the environment the view is bound to, "" for the
+// root store.
+func (s *Store) Environment() latchkey.Environment { return s.env }
+
+// envOf returns the environment a call works in: the view's, or else the
+// one ctx says; a call naming two different ones is refused. A call that
+// says none works in latchkey.DefaultEnvironment: the callers that do not
+// say theirs yet (the HTTP API's routes, the CLI, the background work) keep
+// the one namespace they had before environments.
+func (s *Store) envOf(ctx context.Context) (latchkey.Environment, error) {
+	env := latchkey.EnvironmentFrom(ctx)
+	switch {
+	case s.env != "" && env != "" && env != s.env:
+		return "", latchkey.Errorf(latchkey.ENOTFOUND, "environment %q not found", env)
+	case s.env != "":
+		return s.env, nil
+	case env == "":
+		return latchkey.DefaultEnvironment, nil
+	}
+	return env, nil
+}
+
+// envAD returns the associated-data parts of a value of env: the legacy
+// environment's values name none (they were sealed before environments,
+// and are opened so without a re-seal); every other one's end with
+// ["env", env], so a value copied to another environment's row fails to
+// decrypt.
+func envAD(env latchkey.Environment, parts ...string) []string {
+	if env == latchkey.LegacyEnvironment {
+		return parts
+	}
+	return append(parts, "env", string(env))
+}
+
+// lookupEnv returns the environment of a call that may say none: a lookup
+// by an unguessable token (a link, a state, an install link, an API key's
+// id), whose row says its environment, or pruning, which covers every
+// environment. "" means any.
+func (s *Store) lookupEnv(ctx context.Context) (latchkey.Environment, error) {
+	env := latchkey.EnvironmentFrom(ctx)
+	if s.env != "" && env != "" && env != s.env {
+		return "", latchkey.Errorf(latchkey.ENOTFOUND, "environment %q not found", env)
+	}
+	if s.env != "" {
+		return s.env, nil
+	}
+	return env, nil
+}
+
+// inEnv narrows q to env's rows, or leaves it as it is for "" (any).
+func inEnv(q *gorm.DB, env latchkey.Environment) *gorm.DB {
+	if env == "" {
+		return q
+	}
+	return q.Where("env = ?", env)
 }

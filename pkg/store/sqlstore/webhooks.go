@@ -8,11 +8,13 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
 )
 
 type webhookRow struct {
 	ID        string    `gorm:"column:id;primaryKey"`
+	Env       string    `gorm:"column:env"`
 	App       string    `gorm:"column:app"`
 	URL       string    `gorm:"column:url"`
 	Events    string    `gorm:"column:events"`
@@ -24,6 +26,7 @@ func (webhookRow) TableName() string { return "webhooks" }
 
 type deliveryRow struct {
 	ID            int64      `gorm:"column:id;primaryKey;autoIncrement"`
+	Env           string     `gorm:"column:env"`
 	WebhookID     string     `gorm:"column:webhook_id"`
 	App           string     `gorm:"column:app"`
 	EventID       string     `gorm:"column:event_id"`
@@ -39,6 +42,7 @@ func (deliveryRow) TableName() string { return "webhook_deliveries" }
 
 type attemptRow struct {
 	ID         int64     `gorm:"column:id;primaryKey;autoIncrement"`
+	Env        string    `gorm:"column:env"`
 	DeliveryID int64     `gorm:"column:delivery_id"`
 	App        string    `gorm:"column:app"`
 	At         time.Time `gorm:"column:at"`
@@ -51,7 +55,11 @@ func (attemptRow) TableName() string { return "webhook_attempts" }
 
 // CreateWebhook stores a webhook of an existing app, its secret sealed.
 func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) error {
-	ct, err := s.seal(w.Secret, "webhooks", w.ID)
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
+	ct, err := s.seal(w.Secret, envAD(env, "webhooks", w.ID)...)
 	if err != nil {
 		return err
 	}
@@ -59,9 +67,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) error {
 	if at.IsZero() {
 		at = s.now()
 	}
-	row := webhookRow{ID: w.ID, App: w.App, URL: w.URL, Events: strings.Join(w.Events, ","), Secret: ct, CreatedAt: utc(at)}
+	row := webhookRow{Env: string(env), ID: w.ID, App: w.App, URL: w.URL, Events: strings.Join(w.Events, ","), Secret: ct, CreatedAt: utc(at)}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if err := appExists(tx, w.App); err != nil {
+		if err := appExists(tx, env, w.App); err != nil {
 			return err
 		}
 		return tx.Create(&row).Error
@@ -70,7 +78,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) error {
 }
 
 func (s *Store) webhookOf(r webhookRow) (store.Webhook, error) {
-	secret, err := s.open(r.Secret, "the secret of webhook "+r.ID, "webhooks", r.ID)
+	secret, err := s.open(r.Secret, "the secret of webhook "+r.ID, envAD(latchkey.Environment(r.Env), "webhooks", r.ID)...)
 	if err != nil {
 		return store.Webhook{}, err
 	}
@@ -83,8 +91,12 @@ func (s *Store) webhookOf(r webhookRow) (store.Webhook, error) {
 
 // GetWebhook returns a webhook of app with its secret.
 func (s *Store) GetWebhook(ctx context.Context, app, id string) (store.Webhook, error) {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return store.Webhook{}, err
+	}
 	var row webhookRow
-	ok, err := find(s.db.WithContext(ctx).Where("app = ? AND id = ?", app, id), &row)
+	ok, err := find(s.db.WithContext(ctx).Where("env = ? AND app = ? AND id = ?", env, app, id), &row)
 	if err != nil {
 		return store.Webhook{}, fail(err, "read webhook %q", id)
 	}
@@ -97,7 +109,11 @@ func (s *Store) GetWebhook(ctx context.Context, app, id string) (store.Webhook, 
 // ListWebhooks returns the webhooks of app (of every app when app is
 // empty), oldest first.
 func (s *Store) ListWebhooks(ctx context.Context, app string) ([]store.Webhook, error) {
-	q := s.db.WithContext(ctx).Order("created_at, id")
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Where("env = ?", env).Order("created_at, id")
 	if app != "" {
 		q = q.Where("app = ?", app)
 	}
@@ -119,18 +135,22 @@ func (s *Store) ListWebhooks(ctx context.Context, app string) ([]store.Webhook, 
 // DeleteWebhook deletes a webhook of app with its deliveries and their
 // attempts.
 func (s *Store) DeleteWebhook(ctx context.Context, app, id string) error {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec("DELETE FROM webhooks WHERE app = ? AND id = ?", app, id)
+		res := tx.Exec("DELETE FROM webhooks WHERE env = ? AND app = ? AND id = ?", env, app, id)
 		if res.Error != nil {
 			return fail(res.Error, "delete webhook %q", id)
 		}
 		if res.RowsAffected == 0 {
 			return notFound("app %q has no webhook %q", app, id)
 		}
-		if err := tx.Exec("DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ?)", id).Error; err != nil {
+		if err := tx.Exec("DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE env = ? AND webhook_id = ?)", env, id).Error; err != nil {
 			return fail(err, "delete the attempts of webhook %q", id)
 		}
-		return fail(tx.Exec("DELETE FROM webhook_deliveries WHERE webhook_id = ?", id).Error, "delete the deliveries of webhook %q", id)
+		return fail(tx.Exec("DELETE FROM webhook_deliveries WHERE env = ? AND webhook_id = ?", env, id).Error, "delete the deliveries of webhook %q", id)
 	})
 }
 
@@ -138,6 +158,10 @@ func (s *Store) DeleteWebhook(ctx context.Context, app, id string) error {
 func (s *Store) CreateDeliveries(ctx context.Context, ds ...store.WebhookDelivery) error {
 	if len(ds) == 0 {
 		return nil
+	}
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
 	}
 	rows := make([]deliveryRow, len(ds))
 	for i, d := range ds {
@@ -153,10 +177,10 @@ func (s *Store) CreateDeliveries(ctx context.Context, ds ...store.WebhookDeliver
 		if state == "" {
 			state = store.DeliveryPending
 		}
-		rows[i] = deliveryRow{WebhookID: d.WebhookID, App: d.App, EventID: d.EventID, EventType: d.EventType,
+		rows[i] = deliveryRow{Env: string(env), WebhookID: d.WebhookID, App: d.App, EventID: d.EventID, EventType: d.EventType,
 			Payload: string(d.Payload), State: state, NextAttemptAt: utcPtr(next), CreatedAt: utc(at)}
 	}
-	err := s.tx(ctx, func(tx *gorm.DB) error { return tx.CreateInBatches(rows, 200).Error })
+	err = s.tx(ctx, func(tx *gorm.DB) error { return tx.CreateInBatches(rows, 200).Error })
 	return fail(err, "create %d webhook deliveries", len(ds))
 }
 
@@ -168,19 +192,23 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 	if limit <= 0 {
 		return nil, nil
 	}
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	lock := ""
 	if s.postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	var rows []deliveryRow
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
 		return tx.Raw(`UPDATE webhook_deliveries SET next_attempt_at = ?
 			WHERE id IN (
 				SELECT id FROM webhook_deliveries
-				WHERE state = ? AND next_attempt_at <= ?
+				WHERE env = ? AND state = ? AND next_attempt_at <= ?
 				ORDER BY next_attempt_at, id LIMIT ?`+lock+`)
-			RETURNING id, webhook_id, app, event_id, event_type, payload, state, attempt_count, next_attempt_at, created_at`,
-			utc(now.Add(lease)), store.DeliveryPending, utc(now), limit).Scan(&rows).Error
+			RETURNING id, env, webhook_id, app, event_id, event_type, payload, state, attempt_count, next_attempt_at, created_at`,
+			utc(now.Add(lease)), env, store.DeliveryPending, utc(now), limit).Scan(&rows).Error
 	})
 	if err != nil {
 		return nil, fail(err, "claiming webhook deliveries")
@@ -201,9 +229,13 @@ func deliveryOf(r deliveryRow) store.WebhookDelivery {
 
 // RecordAttempt logs an attempt at delivery id and moves it on.
 func (s *Store) RecordAttempt(ctx context.Context, id int64, a store.WebhookAttempt, state string, next time.Time) error {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return err
+	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var d deliveryRow
-		ok, err := find(s.forUpdate(tx).Where("id = ?", id), &d)
+		ok, err := find(s.forUpdate(tx).Where("env = ? AND id = ?", env, id), &d)
 		if err != nil {
 			return fail(err, "read webhook delivery %d", id)
 		}
@@ -214,7 +246,7 @@ func (s *Store) RecordAttempt(ctx context.Context, id int64, a store.WebhookAtte
 		if at.IsZero() {
 			at = s.now()
 		}
-		row := attemptRow{DeliveryID: id, App: d.App, At: utc(at), StatusCode: a.StatusCode, Error: a.Error, DurationMS: a.DurationMS}
+		row := attemptRow{Env: string(env), DeliveryID: id, App: d.App, At: utc(at), StatusCode: a.StatusCode, Error: a.Error, DurationMS: a.DurationMS}
 		if err := tx.Create(&row).Error; err != nil {
 			return fail(err, "log an attempt at webhook delivery %d", id)
 		}
@@ -231,7 +263,11 @@ func (s *Store) RecordAttempt(ctx context.Context, id int64, a store.WebhookAtte
 // ListDeliveries returns the deliveries of a webhook of app, newest first,
 // each with its attempts, oldest first.
 func (s *Store) ListDeliveries(ctx context.Context, app, webhookID string, limit int) ([]store.WebhookDelivery, error) {
-	q := s.db.WithContext(ctx).Where("app = ? AND webhook_id = ?", app, webhookID).Order("id DESC")
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Where("env = ? AND app = ? AND webhook_id = ?", env, app, webhookID).Order("id DESC")
 	if limit > 0 {
 		q = q.Limit(limit)
 	}
@@ -264,15 +300,20 @@ func (s *Store) ListDeliveries(ctx context.Context, app, webhookID string, limit
 }
 
 // PruneDeliveries deletes finished deliveries created before before, and
-// their attempts, in one transaction.
+// their attempts, in one transaction: those of the call's environment, or
+// of every environment when it says none (the pruner's sweep).
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		finished := tx.Model(&deliveryRow{}).Select("id").Where("state <> ? AND created_at < ?", store.DeliveryPending, utc(before))
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		finished := inEnv(tx.Model(&deliveryRow{}), env).Select("id").Where("state <> ? AND created_at < ?", store.DeliveryPending, utc(before))
 		if err := tx.Where("delivery_id IN (?)", finished).Delete(&attemptRow{}).Error; err != nil {
 			return fail(err, "pruning webhook attempts")
 		}
-		res := tx.Where("state <> ? AND created_at < ?", store.DeliveryPending, utc(before)).Delete(&deliveryRow{})
+		res := inEnv(tx, env).Where("state <> ? AND created_at < ?", store.DeliveryPending, utc(before)).Delete(&deliveryRow{})
 		n = res.RowsAffected
 		return fail(res.Error, "pruning webhook deliveries")
 	})

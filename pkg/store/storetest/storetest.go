@@ -15,6 +15,14 @@ import (
 
 // RunTests runs the conformance suite. open returns a new, empty store for
 // each subtest and arranges its cleanup with t.Cleanup.
+//
+// Every test runs per environment: first in dev, then in prod on the same
+// database, which then holds what the dev run left, so that each test also
+// shows that what it reads, lists, claims and deletes stays in its own
+// environment. The isolation tests put the same names in both. Tests that
+// use fixed link tokens, states or API key ids (identifiers unique across
+// environments, as the random ones Latchkey issues are) run prod's turn on
+// a store of its own.
 func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
@@ -56,10 +64,22 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.run(t, open(t))
+			s := open(t)
+			for _, env := range []latchkey.Environment{latchkey.EnvDev, latchkey.EnvProd} {
+				if env == latchkey.EnvProd && fixedIDs[tc.name] {
+					s = open(t)
+				}
+				t.Run(string(env), func(t *testing.T) { tc.run(t, s.In(env)) })
+			}
 		})
 	}
+	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open(t)) })
+	t.Run("Environments", func(t *testing.T) { testEnvironments(t, open(t)) })
 }
+
+// fixedIDs are the tests that use fixed link tokens, states or API key ids.
+var fixedIDs = map[string]bool{"AppDeleteCascades": true, "LinkSingleUse": true, "LinkConcurrentTakers": true,
+	"LinkExpiredAndUnknown": true, "StateExpiredAndUnknown": true, "DeleteExpired": true, "APIKeys": true}
 
 var (
 	ctx = context.Background()
