@@ -25,7 +25,9 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // runApply sends app documents to a running server, as an admin would with
-// PUT /api/v1/apps/{app}; the server validates and compiles each one.
+// PUT /api/v1/apps/{app}; the server validates and compiles each one. Each
+// file's ${NAME} references are expanded first, as serve --apps does, with
+// LATCHKEY_PUBLIC_URL defaulting to the server's URL.
 func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var files stringList
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
@@ -62,6 +64,10 @@ func applyFile(ctx context.Context, client *http.Client, server, key, file strin
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
+	}
+	vars := documentVariables(envOr("LATCHKEY_PUBLIC_URL", strings.TrimSuffix(server, "/")))
+	if data, err = latchkey.ExpandVariables(data, vars); err != nil {
+		return describe(err)
 	}
 	app, err := latchkey.ParseApp(data)
 	if err != nil {

@@ -6,6 +6,8 @@
 //	latchkey admins create|password|list manage the web UI's admin accounts
 //	latchkey keys generate|rotate       print a new encryption key; re-encrypt every value under a new key
 //	latchkey demo-provider [flags]      run a tiny local OAuth 2 provider to try flows against
+//	latchkey healthcheck [--url URL]    exit 0 when a running server is ready (for container health checks)
+//	latchkey version                    print the version
 //
 // Every flag has an environment variable (LATCHKEY_ADDR, LATCHKEY_DATA_DIR,
 // LATCHKEY_PUBLIC_URL, LATCHKEY_DATABASE_URL, LATCHKEY_APPS_DIR); secrets
@@ -50,6 +52,11 @@ Usage:
   latchkey keys generate
   latchkey keys rotate [--remove-old] [--batch N] [--wait DURATION]
   latchkey demo-provider [--addr 127.0.0.1:9090]
+  latchkey providers list [--search TEXT] [--category C] | show NAME
+  latchkey providers create NAME [--name APP] [--server URL]   (an app from a catalog entry)
+  latchkey providers discover --issuer URL [--name NAME]       (a document from OIDC / RFC 8414 metadata)
+  latchkey healthcheck [--url http://127.0.0.1:8080/readyz]
+  latchkey version
 
 Run "latchkey COMMAND -h" for a command's flags.
 `
@@ -72,6 +79,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "demo-provider":
 		return runDemoProvider(ctx, args[1:], stdout, stderr)
+	case "providers":
+		return runProviders(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "latchkey", version)
+		return nil
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -240,7 +240,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Events: m.webhooks.Emit, Observe: metrics,
 	})
 	if m.Config.AppsDir != "" {
-		if err := loadApps(ctx, engine, m.Config.AppsDir, m.Logger); err != nil {
+		if err := loadApps(ctx, engine, m.Config.AppsDir, documentVariables(public), m.Logger); err != nil {
 			return err
 		}
 	}
@@ -258,7 +258,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget,
 		EnvAdminKey: m.envKey, TrustedProxies: proxies, MetricsHandler: metricsOnAPI,
-		Proxy: &proxy.Proxy{Transport: transport}, Metrics: metrics})
+		Proxy: &proxy.Proxy{Transport: transport}, Metrics: metrics, DiscoveryClient: httpClient})
 	if err != nil {
 		return err
 	}
@@ -407,8 +407,23 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlstore.
 	return sqlstore.Open(ctx, sqlstore.Config{URL: url, Keyring: ring, Logger: logger, ConnectionCacheSize: cfg.ConnectionCacheSize})
 }
 
-// loadApps saves every app document (.yaml, .yml, .json) of a folder.
-func loadApps(ctx context.Context, engine *flow.Engine, dir string, logger *slog.Logger) error {
+// documentVariables is what ${NAME} in an app document file reads: the
+// environment, except that LATCHKEY_PUBLIC_URL is the public URL in use (for
+// serve, also the one derived from --addr; for apply, the server's URL
+// unless the variable is set), so that a document follows the addresses
+// actually used.
+func documentVariables(publicURL string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if name == "LATCHKEY_PUBLIC_URL" {
+			return publicURL, true
+		}
+		return os.LookupEnv(name)
+	}
+}
+
+// loadApps saves every app document (.yaml, .yml, .json) of a folder, its
+// variable references expanded with vars.
+func loadApps(ctx context.Context, engine *flow.Engine, dir string, vars func(string) (string, bool), logger *slog.Logger) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("apps folder: %w", err)
@@ -426,7 +441,11 @@ func loadApps(ctx context.Context, engine *flow.Engine, dir string, logger *slog
 		if err != nil {
 			return err
 		}
-		app, err := latchkey.ParseApp(data)
+		var app latchkey.App
+		data, err = latchkey.ExpandVariables(data, vars)
+		if err == nil {
+			app, err = latchkey.ParseApp(data)
+		}
 		if err == nil {
 			_, err = engine.SaveApp(ctx, app)
 		}

@@ -33,6 +33,13 @@ type Rules struct {
 	Success *Path
 	// Metadata maps a setting's name to the path of its value.
 	Metadata map[string]*Path
+
+	// ExpiresInUnit is the unit of ExpiresIn's value; zero means seconds
+	// (RFC 6749 §5.1).
+	ExpiresInUnit time.Duration
+	// DefaultExpiresIn is the lifetime of a token whose answer gives none;
+	// zero means unknown.
+	DefaultExpiresIn time.Duration
 }
 
 // DefaultRules returns the paths of RFC 6749 §5.1 and §5.2 and OpenID Connect
@@ -149,7 +156,11 @@ func (r *Rules) Extract(ctx context.Context, status int, doc map[string]any, now
 				return Token{}, badField("expires_in", r.ExpiresIn, err.Error())
 			}
 			if known {
-				tok.ExpiresIn = time.Duration(secs * float64(time.Second))
+				unit := r.ExpiresInUnit
+				if unit <= 0 {
+					unit = time.Second
+				}
+				tok.ExpiresIn = time.Duration(secs * float64(unit))
 			}
 		}
 	}
@@ -161,6 +172,9 @@ func (r *Rules) Extract(ctx context.Context, status int, doc map[string]any, now
 			}
 			tok.ExpiresAt = at
 		}
+	}
+	if tok.ExpiresIn == 0 && tok.ExpiresAt.IsZero() && r.DefaultExpiresIn > 0 {
+		tok.ExpiresIn = r.DefaultExpiresIn
 	}
 	if !now.IsZero() {
 		switch {

@@ -355,3 +355,75 @@ apis:
 		t.Fatalf("got %+v (%v), want the user's realm_id", v, err)
 	}
 }
+
+// A rotating Slack user token is nested under authed_user in the exchange
+// and at the top level on refresh: refresh_extraction reads the refresh.
+func TestCatalogSlackUserTokenRotates(t *testing.T) {
+	e, p, _ := catalogEnv(t, "slack.yaml", providertest.Options{Style: providertest.Slack, RotateRefreshTokens: true}, nil)
+	key := latchkey.ConnectionKey{App: "slack", Org: "acme", User: "u1", Config: "user"}
+	conn := e.mustConnect(p, key)
+	if conn.Values["user_refresh_token"] == "" || conn.ExpiresAt.IsZero() {
+		t.Fatalf("got refresh token %v and expiry %v, want both from authed_user", conn.Values["user_refresh_token"] != "", conn.ExpiresAt)
+	}
+	e.clock.Advance(13 * time.Hour)
+	fresh, err := e.engine.Token(e.ctx, key)
+	if err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if !p.ValidAccessToken(fresh.Values["user_token"]) || fresh.Values["user_refresh_token"] == conn.Values["user_refresh_token"] {
+		t.Fatal("got a dead user token or the old refresh token after the refresh, want the top-level answer read")
+	}
+}
+
+// GitHub's revocation is DELETE /applications/{client_id}/token with Basic
+// authentication and a JSON body, as the document's revocation block says.
+func TestCatalogGitHubRevokesWithDelete(t *testing.T) {
+	e, p, _ := catalogEnv(t, "github.yaml", providertest.Options{Style: providertest.GitHub, CodeTTL: time.Minute}, nil)
+	key := latchkey.ConnectionKey{App: "github", Org: "acme", User: "u1", Config: "github"}
+	conn := e.mustConnect(p, key)
+	if err := e.engine.Disconnect(e.ctx, key, false); err != nil {
+		t.Fatalf("Disconnect: %v", err)
+	}
+	rv := p.RequestsTo(providertest.EndpointRevoke)
+	if len(rv) != 1 || rv[0].Method != "DELETE" || p.ValidAccessToken(conn.Values["access_token"]) {
+		t.Fatalf("got %d revocations, the token alive %v; want one DELETE that kills it", len(rv), p.ValidAccessToken(conn.Values["access_token"]))
+	}
+}
+
+// default_expires_in gives a token the lifetime the provider documents
+// when its answer has none; expires_in_unit reads expires_in in another
+// unit.
+func TestExpiryDeclaredInTheDocument(t *testing.T) {
+	for _, tc := range []struct {
+		name, fields string
+		opts         providertest.Options
+		want         time.Duration
+	}{
+		{"a known lifetime", "default_expires_in: 2h", providertest.Options{NoExpiresIn: true}, 2 * time.Hour},
+		{"expires_in in minutes", "expires_in_unit: minutes", providertest.Options{AccessTTL: 90 * time.Second}, 90 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			tc.opts.Now = e.clock.Now
+			p := providertest.New(t, tc.opts)
+			e.save(strings.ReplaceAll(strings.ReplaceAll(`
+name: lifetimes
+settings:
+  - {name: client_id, level: org}
+  - {name: client_secret, level: org, secret: true}
+  - {name: access_token, level: user, secret: true}
+oauth_configs:
+  - name: l
+    link_url: "BASE/oauth/authorize"
+    token_url: "BASE/oauth/token"
+    access_token_variable_name: access_token
+    FIELDS
+`, "BASE", p.URL), "FIELDS", tc.fields))
+			e.install("lifetimes", "acme", map[string]string{"client_id": p.ClientID(), "client_secret": p.ClientSecret()})
+			conn := e.mustConnect(p, latchkey.ConnectionKey{App: "lifetimes", Org: "acme", User: "u", Config: "l"})
+			if want := e.clock.Now().Add(tc.want); !conn.ExpiresAt.Equal(want) {
+				t.Fatalf("got expiry %v, want %v", conn.ExpiresAt, want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/pkg/extract"
 	"github.com/latchkey/latchkey/pkg/latchkey"
@@ -38,6 +39,12 @@ type compiledConfig struct {
 	callbackMeta map[string]*extract.Path
 	verifyMeta   map[string]*extract.Path
 	api          *apiConfig
+	// refreshRules read a refresh answer: rules with the config's
+	// refresh_extraction paths in place.
+	refreshRules extract.Rules
+	// revokeBody is the revocation request's parameters (revocation.body,
+	// or RFC 7009's, which the engine adds).
+	revokeBody *template.Template
 }
 
 // Default request bodies, when a config leaves them empty: the grant's own
@@ -151,6 +158,10 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 		Success:          path("success_condition", cfg.SuccessCondition, ""),
 		Metadata:         map[string]*extract.Path{},
 	}
+	if unit, ok := latchkey.ExpiresInUnits[cfg.ExpiresInUnit]; ok {
+		cc.rules.ExpiresInUnit = unit
+	}
+	cc.rules.DefaultExpiresIn = time.Duration(cfg.DefaultExpiresIn)
 	cc.callbackMeta = map[string]*extract.Path{}
 	cc.verifyMeta = map[string]*extract.Path{}
 	cc.api = compileAPIConfig(app, cfg, f, fe)
@@ -166,6 +177,25 @@ func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *l
 		} else {
 			cc.rules.Metadata[m.Setting] = p
 		}
+	}
+	cc.refreshRules = cc.rules
+	if r := cfg.RefreshExtraction; r != nil {
+		override := func(dst **extract.Path, field, expr string) {
+			if p := path("refresh_extraction."+field, expr, ""); p != nil {
+				*dst = p
+			}
+		}
+		override(&cc.refreshRules.AccessToken, "access_token", r.AccessToken)
+		override(&cc.refreshRules.RefreshToken, "refresh_token", r.RefreshToken)
+		override(&cc.refreshRules.ExpiresIn, "expires_in", r.ExpiresIn)
+		override(&cc.refreshRules.ExpiresAt, "expires_at", r.ExpiresAt)
+		override(&cc.refreshRules.Scope, "scope", r.Scope)
+		override(&cc.refreshRules.TokenType, "token_type", r.TokenType)
+		override(&cc.refreshRules.IDToken, "id_token", r.IDToken)
+	}
+	cc.revokeBody = revokeBody
+	if r := cfg.Revocation; r != nil && strings.TrimSpace(r.Body) != "" {
+		cc.revokeBody = compileTemplate(fe, known, f+".revocation.body", r.Body, template.JSONBody)
 	}
 	return cc
 }

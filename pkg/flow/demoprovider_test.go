@@ -75,8 +75,14 @@ func TestAgainstARealOAuth2ServerLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data, err = latchkey.ExpandVariables(data, func(name string) (string, bool) {
+		return srv.URL, name == "LATCHKEY_DEMO_PROVIDER_URL"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := newEnv(t)
-	e.save(strings.ReplaceAll(string(data), "http://127.0.0.1:9090", srv.URL))
+	e.save(string(data))
 	e.install("demo", "acme", map[string]string{})
 	key := latchkey.ConnectionKey{App: "demo", Org: "acme", User: "alice", Config: "demo"}
 

@@ -301,7 +301,7 @@ func (e *Engine) fetchClientCredentials(ctx context.Context, c *Compiled, cc *co
 func (e *Engine) askRefresh(ctx context.Context, cc *compiledConfig, old latchkey.Connection, vals map[string]string, now time.Time) (latchkey.Connection, error) {
 	rt := old.Values[cc.cfg.RefreshTokenVariableName]
 	vals["refresh_token"] = rt
-	tok, err := e.send(ctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true}, vals)
+	tok, err := e.send(ctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true, rules: &cc.refreshRules}, vals)
 	if err != nil {
 		return latchkey.Connection{}, err
 	}

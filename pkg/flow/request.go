@@ -25,6 +25,11 @@ type tokenRequest struct {
 	field    string            // the config field of the body, for errors
 	extra    map[string]string // parameters added to the rendered body when absent
 	expect   bool              // parse the answer as a token response
+	// rules read the answer; nil means the config's.
+	rules *extract.Rules
+	// method, encoding and auth replace POST and the config's
+	// request_encoding and client_auth when set (a revocation's).
+	method, encoding, auth string
 }
 
 // send renders and sends a request to a provider's endpoint with the
@@ -71,7 +76,11 @@ func (e *Engine) send(ctx context.Context, cc *compiledConfig, tr tokenRequest, 
 			Message:  "the provider's answer is not a token response: " + err.Error(),
 			Provider: &latchkey.ProviderError{Status: resp.StatusCode}}, resp.Header.Get("Retry-After"), e.cfg.Now())
 	}
-	tok, err := cc.rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
+	rules := &cc.rules
+	if tr.rules != nil {
+		rules = tr.rules
+	}
+	tok, err := rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
 	return tok, withRetryAfter(err, resp.Header.Get("Retry-After"), e.cfg.Now())
 }
 
@@ -103,7 +112,17 @@ func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenR
 	if err != nil {
 		return nil, renderError(tr.field, err)
 	}
-	if cc.cfg.Auth() != latchkey.ClientAuthBasic {
+	auth, encoding, method := cc.cfg.Auth(), cc.cfg.Encoding(), http.MethodPost
+	if tr.auth != "" {
+		auth = tr.auth
+	}
+	if tr.encoding != "" {
+		encoding = tr.encoding
+	}
+	if tr.method != "" {
+		method = strings.ToUpper(tr.method)
+	}
+	if auth != latchkey.ClientAuthBasic {
 		// Client authentication is the engine's job (RFC 6749 §2.3.1): with
 		// credentials in the body, those the template leaves out are added,
 		// as golang.org/x/oauth2 does with AuthStyleInParams. A public
@@ -119,7 +138,7 @@ func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenR
 		if ok {
 			extra["client_id"] = id
 		}
-		if cc.cfg.Auth() == latchkey.ClientAuthBody {
+		if auth == latchkey.ClientAuthBody {
 			secret, ok, err := credential(cc.clientSecret, "client_secret", vals)
 			if err != nil {
 				return nil, err
@@ -137,7 +156,7 @@ func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenR
 	}
 	var body string
 	header := http.Header{}
-	switch cc.cfg.Encoding() {
+	switch encoding {
 	case latchkey.EncodingJSON:
 		raw, err := tr.body.Render(vals)
 		if err != nil {
@@ -179,7 +198,7 @@ func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenR
 		body = form.Encode()
 		header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), strings.NewReader(body))
 	if err != nil {
 		return nil, latchkey.WrapError(latchkey.EINVALID, err, "cannot build the request to %s", tr.urlField)
 	}
@@ -193,7 +212,7 @@ func (e *Engine) buildRequest(ctx context.Context, cc *compiledConfig, tr tokenR
 		}
 		req.Header.Set(k, v)
 	}
-	if cc.cfg.Auth() == latchkey.ClientAuthBasic {
+	if auth == latchkey.ClientAuthBasic {
 		id, err := cc.clientID.Render(vals)
 		if err != nil {
 			return nil, renderError("client_id", err)

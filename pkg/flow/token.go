@@ -242,8 +242,19 @@ func (e *Engine) revoke(ctx context.Context, c *Compiled, cc *compiledConfig, co
 	if token == "" {
 		token, hint = conn.Values[cc.cfg.AccessTokenVariableName], "access_token"
 	}
-	_, err = e.send(ctx, cc, tokenRequest{url: cc.revokeURL, urlField: "revocation_url", body: revokeBody, field: "revocation body",
-		extra: map[string]string{"token": token, "token_type_hint": hint}}, vals)
+	tr := tokenRequest{url: cc.revokeURL, urlField: "revocation_url", body: cc.revokeBody, field: "revocation body",
+		extra: map[string]string{"token": token, "token_type_hint": hint}}
+	if r := cc.cfg.Revocation; r != nil {
+		tr.method, tr.encoding, tr.auth = r.Method, r.Encoding, r.ClientAuth
+		if strings.TrimSpace(r.Body) != "" {
+			// The declared parameters replace RFC 7009's.
+			tr.extra = nil
+			for k, v := range conn.Values {
+				vals[k] = v
+			}
+		}
+	}
+	_, err = e.send(ctx, cc, tr, vals)
 	return err
 }
 

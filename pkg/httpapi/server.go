@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/latchkey/latchkey/pkg/catalog"
 	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/outbound"
@@ -46,6 +47,13 @@ type Config struct {
 	// counts them.
 	Proxy   *proxy.Proxy
 	Metrics *Metrics
+	// Catalog is the provider catalog; nil means the embedded one, loaded
+	// by New.
+	Catalog *catalog.Catalog
+	// DiscoveryClient reads issuers' metadata for POST
+	// /api/v1/providers/discover; nil means a client through the SSRF-safe
+	// dialer (outbound) with a 10 s timeout.
+	DiscoveryClient *http.Client
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -68,9 +76,11 @@ type Server struct {
 	// signIns throttles failed sign-ins by account and client address.
 	signIns *signInThrottle
 	// routes knows which methods the routes take on a path (edge.go).
-	routes  routeTable
-	proxy   *proxy.Proxy
-	metrics *Metrics
+	routes          routeTable
+	proxy           *proxy.Proxy
+	metrics         *Metrics
+	catalog         *catalog.Catalog
+	discoveryClient *http.Client
 }
 
 // New builds a Server with its routes.
@@ -88,9 +98,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WebhooksChanged == nil {
 		cfg.WebhooksChanged = func(string) {}
 	}
+	if cfg.Catalog == nil {
+		if cfg.Catalog, err = catalog.Default(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DiscoveryClient == nil {
+		cfg.DiscoveryClient = outbound.NewClient(10*time.Second, outbound.Options{})
+	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
 		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey, signIns: newSignInThrottle(),
-		proxy: cfg.Proxy, metrics: cfg.Metrics}
+		proxy: cfg.Proxy, metrics: cfg.Metrics, catalog: cfg.Catalog, discoveryClient: cfg.DiscoveryClient}
 	if s.proxy == nil {
 		s.proxy = &proxy.Proxy{Transport: outbound.NewTransport(outbound.Options{})}
 	}
@@ -133,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.proxyRoutes(api)
 	s.apiRoutes(api)
+	s.providerRoutes(api)
 	s.echo = e
 	return s, nil
 }

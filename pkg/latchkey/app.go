@@ -32,6 +32,10 @@ type App struct {
 	Settings          []Setting     `json:"settings,omitempty" yaml:"settings,omitempty"`
 	OAuthConfigs      []OAuthConfig `json:"oauth_configs,omitempty" yaml:"oauth_configs,omitempty"`
 	APIs              []API         `json:"apis,omitempty" yaml:"apis,omitempty"`
+	// Catalog describes a provider document of the catalog (configs/providers):
+	// its category and where its facts come from. Apps made from an entry
+	// keep it.
+	Catalog *CatalogInfo `json:"catalog,omitempty" yaml:"catalog,omitempty"`
 
 	// Revision counts the saves of the document; it is set by the store.
 	Revision  int64     `json:"revision,omitempty" yaml:"-"`

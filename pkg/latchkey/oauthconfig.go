@@ -147,6 +147,23 @@ type OAuthConfig struct {
 	// VerifyAPI names the app's API that checks a new connection (such as a
 	// /me call); its answer can fill settings through metadata rules.
 	VerifyAPI string `json:"verify_api,omitempty" yaml:"verify_api,omitempty"`
+
+	// RefreshExtraction, when set, replaces extraction paths for the answer
+	// to a refresh (RFC 6749 §6), for a provider whose refresh answer is
+	// shaped unlike its code exchange's: Slack's rotating user token sits
+	// under authed_user in the exchange and at the top level on refresh. An
+	// empty path keeps the config's own.
+	RefreshExtraction *ExtractionPaths `json:"refresh_extraction,omitempty" yaml:"refresh_extraction,omitempty"`
+	// ExpiresInUnit is the unit of the answer's expires_in: seconds (the
+	// default, RFC 6749 §5.1), milliseconds, minutes, hours or days.
+	ExpiresInUnit string `json:"expires_in_unit,omitempty" yaml:"expires_in_unit,omitempty"`
+	// DefaultExpiresIn is the access token's lifetime when the answer gives
+	// none (no expires_in, no expires_at) and the provider documents one.
+	DefaultExpiresIn Duration `json:"default_expires_in,omitempty" yaml:"default_expires_in,omitempty"`
+	// Revocation shapes the request sent to RevocationURL when the
+	// provider's is not RFC 7009's form POST of token and token_type_hint
+	// (GitHub: DELETE with Basic authentication and a JSON body).
+	Revocation *RevocationRequest `json:"revocation,omitempty" yaml:"revocation,omitempty"`
 	// APICalls tunes proxied and declared calls to the provider's API: what
 	// answer means "token expired", which are retried, and the provider's
 	// rate-limit reset header. Unset means the defaults of APICallPolicy.
@@ -182,6 +199,35 @@ const (
 	ResetSeconds = "seconds"
 	ResetEpoch   = "epoch"
 )
+
+// ExtractionPaths are JSONPath expressions of the values of a token
+// response (RFC 6749 §5.1), for OAuthConfig.RefreshExtraction.
+type ExtractionPaths struct {
+	AccessToken  string `json:"access_token,omitempty" yaml:"access_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty" yaml:"refresh_token,omitempty"`
+	ExpiresIn    string `json:"expires_in,omitempty" yaml:"expires_in,omitempty"`
+	ExpiresAt    string `json:"expires_at,omitempty" yaml:"expires_at,omitempty"`
+	Scope        string `json:"scope,omitempty" yaml:"scope,omitempty"`
+	TokenType    string `json:"token_type,omitempty" yaml:"token_type,omitempty"`
+	IDToken      string `json:"id_token,omitempty" yaml:"id_token,omitempty"`
+}
+
+// RevocationRequest is a revocation request that is not RFC 7009's: its
+// method (POST by default, or DELETE), its encoding (the config's
+// request_encoding by default), its client authentication (the config's
+// client_auth by default) and its parameters, a JSON-object template over
+// the connection's values (such as {"access_token": {{access_token}}});
+// empty means RFC 7009 §2.1's token and token_type_hint.
+type RevocationRequest struct {
+	Method     string `json:"method,omitempty" yaml:"method,omitempty"`
+	Encoding   string `json:"encoding,omitempty" yaml:"encoding,omitempty"`
+	ClientAuth string `json:"client_auth,omitempty" yaml:"client_auth,omitempty"`
+	Body       string `json:"body,omitempty" yaml:"body,omitempty"`
+}
+
+// Units of OAuthConfig.ExpiresInUnit, each with its length.
+var ExpiresInUnits = map[string]time.Duration{"seconds": time.Second, "milliseconds": time.Millisecond,
+	"minutes": time.Minute, "hours": time.Hour, "days": 24 * time.Hour}
 
 // APICredentials are the templates that put a connection's credentials on
 // a call to the provider's API: headers (Authorization: Bearer
@@ -358,6 +404,30 @@ func (c *OAuthConfig) validate(a *App, f string, fe *FieldErrors) {
 			fe.Add(f+".values."+name, "setting %q is user-level; a config can fix only org-level values", name)
 		}
 	}
+	if _, ok := ExpiresInUnits[c.ExpiresInUnit]; c.ExpiresInUnit != "" && !ok {
+		fe.Add(f+".expires_in_unit", "must be seconds, milliseconds, minutes, hours or days")
+	}
+	DefaultExpiresInBounds.check(fe, f+".default_expires_in", c.DefaultExpiresIn, "none: the token's lifetime is unknown")
+	if r := c.Revocation; r != nil {
+		if c.RevocationURL == "" {
+			fe.Add(f+".revocation", "needs a revocation_url")
+		}
+		switch strings.ToUpper(r.Method) {
+		case "", "POST", "DELETE":
+		default:
+			fe.Add(f+".revocation.method", "must be POST or DELETE")
+		}
+		switch r.Encoding {
+		case "", EncodingForm, EncodingJSON, EncodingQuery:
+		default:
+			fe.Add(f+".revocation.encoding", "must be %q, %q or %q", EncodingForm, EncodingJSON, EncodingQuery)
+		}
+		switch r.ClientAuth {
+		case "", ClientAuthBody, ClientAuthBasic, ClientAuthNone:
+		default:
+			fe.Add(f+".revocation.client_auth", "must be %q, %q or %q", ClientAuthBody, ClientAuthBasic, ClientAuthNone)
+		}
+	}
 	c.validateAPI(a, f, fe)
 	RefreshMarginBounds.check(fe, f+".refresh_margin", c.RefreshMargin, "the default, 1m")
 	KeepAliveIntervalBounds.check(fe, f+".keep_alive_interval", c.KeepAliveInterval, "off")
@@ -376,6 +446,9 @@ var (
 	RefreshMarginBounds           = DurationBounds{Min: time.Second, Max: 24 * time.Hour}
 	KeepAliveIntervalBounds       = DurationBounds{Min: time.Hour, Max: 365 * 24 * time.Hour}
 	RefreshTokenGracePeriodBounds = DurationBounds{Min: time.Second, Max: 24 * time.Hour}
+	// DefaultExpiresInBounds: no provider documents an access token that
+	// lives longer than a year without saying so in its answer.
+	DefaultExpiresInBounds = DurationBounds{Min: time.Second, Max: 366 * 24 * time.Hour}
 )
 
 // Check returns an error naming the bounds unless d is within them.
