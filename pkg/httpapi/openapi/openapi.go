@@ -45,3 +45,5 @@ func JSON() ([]byte, error) {
 	})
 	return jsonDoc, jsonErr
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
