@@ -41,5 +41,5 @@ func startLatchkeyWith(tb testing.TB, databaseURL string, edit func(*Config)) *h
 			tb.Errorf("Close: %v", err)
 		}
 	})
-	return &harness{tb: tb, main: m, clock: clock, logs: logs}
+	return &harness{tb: tb, main: m, clock: clock, logs: logs, jar: newJar(tb)}
 }

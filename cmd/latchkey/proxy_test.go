@@ -109,7 +109,7 @@ func startServer(tb testing.TB, o serverOptions) *harness {
 			tb.Errorf("Close: %v", err)
 		}
 	})
-	return &harness{tb: tb, main: m, clock: clock, logs: logs}
+	return &harness{tb: tb, main: m, clock: clock, logs: logs, jar: newJar(tb)}
 }
 
 func newCallsEnv(tb testing.TB, h *harness, popts providertest.Options) *callsEnv {
@@ -290,7 +290,7 @@ func TestProxyCallsTheProviderWithTheConnectionsCredentials(t *testing.T) {
 	if !strings.Contains(audit, "GET /me") || !strings.Contains(audit, "200") || strings.Contains(audit, token) {
 		t.Errorf("audit: got %s, want an event naming GET /me and 200, without the token", audit)
 	}
-	resp, metrics := env.do("GET", "/metrics", "", "", "")
+	resp, metrics := env.do("GET", "/metrics", testAdminKey, "", "")
 	wantStatus(t, resp, metrics, http.StatusOK)
 	if !strings.Contains(string(metrics), `latchkey_api_calls_total{app="calls",class="2xx",config="p",kind="proxy"}`) {
 		t.Errorf("metrics: no latchkey_api_calls_total for the proxied calls")
