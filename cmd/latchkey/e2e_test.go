@@ -12,11 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/pkg/httpapi/openapi"
 	"github.com/latchkey/latchkey/pkg/providertest"
 )
 
@@ -87,6 +85,9 @@ func startLatchkey(tb testing.TB, options ...func(*Config)) *harness {
 		Now:    clock.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stdout: io.Discard,
+		// Every request any client sends this server, and every answer,
+		// is checked against the OpenAPI document.
+		WrapHandler: checkedAgainstDocument(tb),
 	}
 	for _, o := range options {
 		o(&m.Config)
@@ -140,29 +141,7 @@ func (h *harness) do(method, path, key, contentType, body string) (*http.Respons
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	h.seen = append(h.seen, seenResponse{method: method, path: path, header: resp.Header, body: b})
-	checkAgainstDocument(h.tb, req, []byte(body), resp, b)
 	return resp, b
-}
-
-var (
-	apiDocOnce sync.Once
-	apiDoc     *openapi.Validator
-	apiDocErr  error
-)
-
-// checkAgainstDocument fails the test when a request or its response does
-// not match the OpenAPI document (pkg/httpapi/openapi): every request the
-// harness sends is checked, and so is every answer, status and body.
-func checkAgainstDocument(tb testing.TB, req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) {
-	tb.Helper()
-	apiDocOnce.Do(func() { apiDoc, apiDocErr = openapi.NewValidator() })
-	if apiDocErr != nil {
-		tb.Fatal(apiDocErr)
-	}
-	x := openapi.Exchange{Request: req, RequestBody: reqBody, Status: resp.StatusCode, Header: resp.Header, ResponseBody: respBody}
-	if err := apiDoc.Check(context.Background(), x); err != nil {
-		tb.Errorf("OpenAPI: %v", err)
-	}
 }
 
 // assertNoLeak fails when a secret appears in the log or in any response

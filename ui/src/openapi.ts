@@ -2381,21 +2381,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2442,21 +2433,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2500,21 +2482,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2558,21 +2531,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2616,21 +2580,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2674,21 +2629,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2732,21 +2678,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2790,21 +2727,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2848,21 +2776,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2904,21 +2823,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -2960,21 +2870,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -3016,21 +2917,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -3072,21 +2964,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -3128,21 +3011,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -3184,21 +3058,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
@@ -3240,21 +3105,12 @@ export interface operations {
             };
         };
         responses: {
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedType"];
-            422: components["responses"]["Invalid"];
-            424: components["responses"]["Refreshing"];
-            500: components["responses"]["Internal"];
-            502: components["responses"]["ProviderError"];
-            503: components["responses"]["Unavailable"];
-            504: components["responses"]["Timeout"];
-            /** @description The provider's answer, passed through. */
+            /**
+             * @description The provider's answer, passed through with its status. An answer of Latchkey's own (the
+             *     connection is missing or needs the user again: 404, 409; the provider cannot be reached
+             *     or timed out: 502, 503, 504; a refresh is under way: 424; a bad request: 4xx) carries
+             *     the `Latchkey-Error` header and the JSON `Error` body.
+             */
             default: {
                 headers: {
                     /** @description true when the token was refreshed for this call. */
