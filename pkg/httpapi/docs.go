@@ -221,7 +221,7 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-var docsTemplate = template.Must(template.New("docs").Parse(`<!doctype html>
+var docsTemplate = template.Must(template.New("docs").Funcs(template.FuncMap{"contains": strings.Contains}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} reference</title>
 <style>
@@ -239,7 +239,7 @@ table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-top:1px so
 .public{font-size:12px;color:#667}
 </style></head><body>
 <nav><strong>{{.Title}}</strong><br><a href="/api/v1/openapi.json">openapi.json</a> (OpenAPI {{.Version}})
-{{range .Tags}}{{if .Operations}}<h3>{{.Name}}</h3>{{range .Operations}}<a href="#{{.ID}}"><span class="m {{.Method}}">{{.Method}}</span>{{.Path}}</a>{{end}}{{end}}{{end}}
+{{range .Tags}}{{if .Operations}}<h3>{{.Name}}</h3>{{range .Operations}}<a href="#{{.ID}}" title="{{.Method}} {{.Path}}"><span class="m {{.Method}}">{{.Method}}</span>{{.Summary}}</a>{{end}}{{end}}{{end}}
 <h3>schemas</h3>{{range .Schemas}}<a href="#schema-{{.Name}}">{{.Name}}</a>{{end}}
 </nav>
 <main>
@@ -251,11 +251,12 @@ table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-top:1px so
 <p>{{.Summary}}{{if .Public}} <span class="public">(no key needed)</span>{{end}}</p>
 {{if .Description}}<pre>{{.Description}}</pre>{{end}}
 {{if .Params}}<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>schema</th><th>description</th></tr>
-{{range .Params}}<tr><td><code>{{.Name}}</code>{{if .Required}} *{{end}}</td><td>{{.In}}</td><td><code>{{.Schema}}</code></td><td>{{.Description}}</td></tr>{{end}}</table>{{end}}
-{{if .Bodies}}<h4>Request body</h4><table>{{range .Bodies}}<tr><td><code>{{.Type}}</code></td><td><code>{{.Schema}}</code>{{if .Example}}<pre>{{.Example}}</pre>{{end}}</td></tr>{{end}}</table>{{end}}
-<h4>Responses</h4><table>{{range .Responses}}<tr><td><strong>{{.Status}}</strong></td><td>{{.Description}}{{range .Media}}<br><code>{{.Type}}</code> <code>{{.Schema}}</code>{{if .Example}}<pre>{{.Example}}</pre>{{end}}{{end}}</td></tr>{{end}}</table>
+{{range .Params}}<tr><td><code>{{.Name}}</code>{{if .Required}} *{{end}}</td><td>{{.In}}</td><td>{{template "schema" .Schema}}</td><td>{{.Description}}</td></tr>{{end}}</table>{{end}}
+{{if .Bodies}}<h4>Request body</h4><table>{{range .Bodies}}<tr><td><code>{{.Type}}</code></td><td>{{template "schema" .Schema}}{{if .Example}}<pre>{{.Example}}</pre>{{end}}</td></tr>{{end}}</table>{{end}}
+<h4>Responses</h4><table>{{range .Responses}}<tr><td><strong>{{.Status}}</strong></td><td>{{.Description}}{{range .Media}}<br><code>{{.Type}}</code> {{template "schema" .Schema}}{{if .Example}}<pre>{{.Example}}</pre>{{end}}{{end}}</td></tr>{{end}}</table>
 </section>{{end}}{{end}}{{end}}
 <h2>Schemas</h2>
 {{range .Schemas}}<section class="op" id="schema-{{.Name}}"><h3>{{.Name}}</h3><pre>{{.JSON}}</pre></section>{{end}}
 </main></body></html>
+{{define "schema"}}{{if and . (not (contains . "{"))}}<a href="#schema-{{.}}"><code>{{.}}</code></a>{{else}}<code>{{.}}</code>{{end}}{{end}}
 `))
