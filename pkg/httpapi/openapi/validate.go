@@ -165,7 +165,7 @@ func (v *Validator) Check(ctx context.Context, x Exchange) error {
 		return fmt.Errorf("OPTIONS %s: answered %d, want 204, 401 or 404", r.URL.Path, x.Status)
 	}
 	if !ok {
-		if x.Status == http.StatusNotFound || x.Status == http.StatusMethodNotAllowed {
+		if refused(x.Status) {
 			return v.checkError(x)
 		}
 		return fmt.Errorf("%s %s: the document has no such path, yet the server answered %d", method, r.URL.Path, x.Status)
@@ -176,7 +176,7 @@ func (v *Validator) Check(ctx context.Context, x Exchange) error {
 		op, head = item.Get, true
 	}
 	if op == nil {
-		if x.Status == http.StatusMethodNotAllowed || x.Status == http.StatusNotFound {
+		if refused(x.Status) {
 			return v.checkError(x)
 		}
 		return fmt.Errorf("%s %s: the document has no %s on %s, yet the server answered %d", method, r.URL.Path, method, path, x.Status)
@@ -229,6 +229,10 @@ func (v *Validator) Check(ctx context.Context, x Exchange) error {
 	}
 	return nil
 }
+
+// refused reports whether a status refuses the request (4xx): the
+// answer a request outside the document must get.
+func refused(status int) bool { return status >= 400 && status < 500 }
 
 // checkError checks that a response to a request outside the document is
 // the API's error (JSON under /api/, a page elsewhere).
