@@ -1002,7 +1002,44 @@ export interface components {
             error_description?: string;
             error_uri?: string;
         };
-        /** @description An app document (seed 002). Secret values are redacted in answers. */
+        /**
+         * @description An app document (seed 002). Secret values are redacted in answers.
+         * @example {
+         *       "name": "capacity",
+         *       "label": "Capacity",
+         *       "allowed_return_urls": [
+         *         "https://app.example.com/integrations"
+         *       ],
+         *       "settings": [
+         *         {
+         *           "name": "client_id",
+         *           "level": "org",
+         *           "required": true
+         *         },
+         *         {
+         *           "name": "client_secret",
+         *           "level": "org",
+         *           "secret": true,
+         *           "required": true
+         *         },
+         *         {
+         *           "name": "access_token",
+         *           "level": "user",
+         *           "secret": true
+         *         }
+         *       ],
+         *       "oauth_configs": [
+         *         {
+         *           "name": "example",
+         *           "link_url": "https://provider.example/oauth/authorize?client_id={{client_id}}&response_type=code",
+         *           "token_url": "https://provider.example/oauth/token",
+         *           "extraction_path_access_token": "$.access_token",
+         *           "access_token_variable_name": "access_token"
+         *         }
+         *       ],
+         *       "revision": 3
+         *     }
+         */
         App: {
             name?: components["schemas"]["Name"];
             label?: string;
@@ -1118,6 +1155,17 @@ export interface components {
         };
         /** @description active, expired, needs_reauth, or another state the engine reports. */
         ConnectionStatus: string;
+        /**
+         * @example {
+         *       "app": "capacity",
+         *       "org": "acme",
+         *       "user": "alice",
+         *       "config": "example",
+         *       "status": "active",
+         *       "version": 2,
+         *       "expires_at": "2026-11-23T10:00:00Z"
+         *     }
+         */
         Connection: {
             app: string;
             org: string;
