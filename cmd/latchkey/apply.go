@@ -3,18 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/latchkey/latchkey/pkg/httpapi"
+	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
@@ -46,10 +44,14 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if key == "" {
 		return errors.New("set LATCHKEY_API_KEY (or LATCHKEY_ADMIN_API_KEY) to an admin API key")
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	lk, err := client.New(*server, client.WithAPIKey(key), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+		client.WithUserAgent("latchkey-apply"))
+	if err != nil {
+		return err
+	}
 	var failed int
 	for _, f := range files {
-		if err := applyFile(ctx, client, *server, key, f, *deleteConns, stdout); err != nil {
+		if err := applyFile(ctx, lk, f, *deleteConns, stdout); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", f, err)
 			failed++
 		}
@@ -60,12 +62,15 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func applyFile(ctx context.Context, client *http.Client, server, key, file string, deleteConns bool, stdout io.Writer) error {
+// applyFile sends one document through the Go client, as written (after
+// its variables are expanded), so that the server reports its own lines'
+// errors.
+func applyFile(ctx context.Context, lk *client.Client, file string, deleteConns bool, stdout io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	vars := documentVariables(envOr("LATCHKEY_PUBLIC_URL", strings.TrimSuffix(server, "/")))
+	vars := documentVariables(envOr("LATCHKEY_PUBLIC_URL", lk.BaseURL()))
 	if data, err = latchkey.ExpandVariables(data, vars); err != nil {
 		return describe(err)
 	}
@@ -77,46 +82,30 @@ func applyFile(ctx context.Context, client *http.Client, server, key, file strin
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 		ct = "application/json"
 	}
-	u := strings.TrimSuffix(server, "/") + "/api/v1/apps/" + url.PathEscape(app.Name)
-	if deleteConns {
-		u += "?delete_connections=true"
+	res, err := lk.PutAppDocument(ctx, app.Name, data, ct, &client.PutOptions{DeleteConnections: deleteConns})
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		msg := ce.Message
+		if ce.Status == http.StatusConflict && len(ce.Fields) > 0 && ce.Fields[0].Field == "oauth_configs" {
+			// The server's message names the API's query parameter; here
+			// the flag is the way.
+			msg, _, _ = strings.Cut(msg, " (PUT with")
+			msg += "; rerun with --delete-connections to delete them"
+		}
+		if msg == "" {
+			return fmt.Errorf("the server answered %d %s", ce.Status, http.StatusText(ce.Status))
+		}
+		return describe(&latchkey.Error{Code: ce.Code, Message: msg, Fields: ce.Fields})
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(data))
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Content-Type", ct)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct {
-				Message string                `json:"message"`
-				Details []latchkey.FieldError `json:"details"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-			if resp.StatusCode == http.StatusConflict && len(e.Error.Details) > 0 && e.Error.Details[0].Field == "oauth_configs" {
-				// The server's message names the API's query parameter;
-				// here the flag is the way.
-				e.Error.Message, _, _ = strings.Cut(e.Error.Message, " (PUT with")
-				e.Error.Message += "; rerun with --delete-connections to delete them"
-			}
-			return describe(&latchkey.Error{Code: resp.Status, Message: e.Error.Message, Fields: e.Error.Details})
-		}
-		return fmt.Errorf("the server answered %s", resp.Status)
 	}
 	verb := "updated"
-	if resp.StatusCode == http.StatusCreated {
+	if res.Created {
 		verb = "created"
 	}
-	if n := resp.Header.Get(httpapi.DeletedConnectionsHeader); n != "" {
-		verb += "; " + n + " connections of removed OAuth configs deleted"
+	if res.DeletedConnections > 0 {
+		verb += fmt.Sprintf("; %d connections of removed OAuth configs deleted", res.DeletedConnections)
 	}
 	fmt.Fprintf(stdout, "app %q %s\n", app.Name, verb)
 	return nil

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/pkg/catalog"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 )
@@ -120,34 +120,17 @@ func createFromCatalog(ctx context.Context, server, entry, name string, stdout i
 	if key == "" {
 		return fmt.Errorf("set LATCHKEY_API_KEY (or LATCHKEY_ADMIN_API_KEY) to an admin API key")
 	}
-	body, _ := json.Marshal(map[string]string{"name": name})
-	u := strings.TrimSuffix(server, "/") + "/api/v1/providers/" + url.PathEscape(entry) + "/app"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(body)))
+	lk, err := client.New(server, client.WithAPIKey(key), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+		client.WithUserAgent("latchkey-providers"))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	app, err := lk.CreateAppFromProvider(ctx, entry, name)
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return describe(&latchkey.Error{Code: ce.Code, Message: ce.Message, Fields: ce.Fields})
+	}
 	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusCreated {
-		var e struct {
-			Error struct {
-				Message string                `json:"message"`
-				Details []latchkey.FieldError `json:"details"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return describe(&latchkey.Error{Code: resp.Status, Message: e.Error.Message, Fields: e.Error.Details})
-		}
-		return fmt.Errorf("the server answered %s", resp.Status)
-	}
-	var app latchkey.App
-	if err := json.Unmarshal(b, &app); err != nil {
 		return err
 	}
 	var org []string
