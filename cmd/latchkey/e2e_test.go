@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/pkg/httpapi/openapi/openapitest"
 	"github.com/latchkey/latchkey/pkg/providertest"
 )
 
@@ -87,7 +88,7 @@ func startLatchkey(tb testing.TB, options ...func(*Config)) *harness {
 		Stdout: io.Discard,
 		// Every request any client sends this server, and every answer,
 		// is checked against the OpenAPI document.
-		WrapHandler: checkedAgainstDocument(tb),
+		WrapHandler: func(h http.Handler) http.Handler { return openapitest.Handler(tb, h) },
 	}
 	for _, o := range options {
 		o(&m.Config)

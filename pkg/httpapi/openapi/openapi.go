@@ -1,11 +1,9 @@
 // Package openapi holds the OpenAPI 3.1 document of Latchkey's HTTP API,
-// written by hand in openapi.yaml and embedded, and a validator that checks
-// requests and responses against it (used by the tests, never by the
-// server itself).
+// written by hand in openapi.yaml and embedded.
 //
 // The document is the contract: a test lists the router's routes and fails
 // on any route it lacks or describes but the server does not serve, and the
-// API tests send every request and response through Validator.
+// API tests check every request and response against it (openapitest).
 package openapi
 
 import (
@@ -45,5 +43,3 @@ func JSON() ([]byte, error) {
 	})
 	return jsonDoc, jsonErr
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

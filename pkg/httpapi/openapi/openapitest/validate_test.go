@@ -1,4 +1,4 @@
-package openapi_test
+package openapitest_test
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/latchkey/latchkey/pkg/httpapi/openapi"
+	"github.com/latchkey/latchkey/pkg/httpapi/openapi/openapitest"
 )
 
 // TestValidatorCatchesWhatDrifts: the validator passes an exchange the
 // document describes and fails each one that strays from it.
 func TestValidatorCatchesWhatDrifts(t *testing.T) {
-	v, err := openapi.NewValidator()
+	v, err := openapitest.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestValidatorCatchesWhatDrifts(t *testing.T) {
 			if strings.Contains(tc.path, "/proxy/") {
 				h.Set("Content-Type", "text/plain")
 			}
-			err := v.Check(context.Background(), openapi.Exchange{Request: req, RequestBody: []byte(tc.body),
+			err := v.Check(context.Background(), openapitest.Exchange{Request: req, RequestBody: []byte(tc.body),
 				Status: tc.status, Header: h, ResponseBody: []byte(tc.response)})
 			switch {
 			case tc.wantErr == "" && err != nil:

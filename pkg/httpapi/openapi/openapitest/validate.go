@@ -1,8 +1,13 @@
-package openapi
+// Package openapitest checks requests and responses against Latchkey's
+// OpenAPI document (package openapi) in tests: a Validator for one
+// exchange, and Handler, which checks every exchange a server under test
+// takes.
+package openapitest
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +20,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/latchkey/latchkey/pkg/httpapi/openapi"
 )
 
 // Validator checks requests and their responses against the document with
@@ -51,7 +58,7 @@ func init() {
 
 // Load parses and validates the document.
 func Load() (*openapi3.T, error) {
-	b, err := JSON()
+	b, err := openapi.JSON()
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +249,7 @@ func (v *Validator) checkError(x Exchange) error {
 	}
 	schema := v.doc.Components.Schemas["Error"]
 	var body any
-	if err := jsonUnmarshal(x.ResponseBody, &body); err != nil {
+	if err := json.Unmarshal(x.ResponseBody, &body); err != nil {
 		return fmt.Errorf("%s %s: the %d is not the JSON error: %v", x.Request.Method, x.Request.URL.Path, x.Status, err)
 	}
 	if err := schema.Value.VisitJSON(body, openapi3.EnableJSONSchema2020()); err != nil {
