@@ -23,15 +23,25 @@ const (
 // configs use, the OAuth configs, and the APIs. It is saved whole or not at
 // all.
 type App struct {
-	Name        string `json:"name" yaml:"name"`
-	Label       string `json:"label,omitempty" yaml:"label,omitempty"`
+	// Name identifies the app in URLs: 1 to 63 lower-case letters, digits,
+	// '-' or '_', starting with a letter or digit (NameRule).
+	Name string `json:"name" yaml:"name"`
+	// Label is the app's name as people read it, in the UI and on the pages
+	// users see.
+	Label string `json:"label,omitempty" yaml:"label,omitempty"`
+	// Description says what the app is for, in the UI.
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// AllowedReturnURLs are the prefixes a link's return_to may start with;
 	// Latchkey redirects to no other address after a callback.
-	AllowedReturnURLs []string      `json:"allowed_return_urls,omitempty" yaml:"allowed_return_urls,omitempty"`
-	Settings          []Setting     `json:"settings,omitempty" yaml:"settings,omitempty"`
-	OAuthConfigs      []OAuthConfig `json:"oauth_configs,omitempty" yaml:"oauth_configs,omitempty"`
-	APIs              []API         `json:"apis,omitempty" yaml:"apis,omitempty"`
+	AllowedReturnURLs []string `json:"allowed_return_urls,omitempty" yaml:"allowed_return_urls,omitempty"`
+	// Settings declare the named values that templates use, filled in at
+	// org or user level.
+	Settings []Setting `json:"settings,omitempty" yaml:"settings,omitempty"`
+	// OAuthConfigs are the app's OAuth 2 flows, one per provider.
+	OAuthConfigs []OAuthConfig `json:"oauth_configs,omitempty" yaml:"oauth_configs,omitempty"`
+	// APIs are the calls to providers that Latchkey makes for the app's
+	// backend (POST …/apis/{api}).
+	APIs []API `json:"apis,omitempty" yaml:"apis,omitempty"`
 	// Catalog describes a provider document of the catalog (configs/providers):
 	// its category and where its facts come from. Apps made from an entry
 	// keep it.
@@ -45,12 +55,23 @@ type App struct {
 
 // Setting declares one named value of an app, filled in at org or user level.
 type Setting struct {
-	Name        string `json:"name" yaml:"name"`
-	Level       Level  `json:"level" yaml:"level"`
-	Secret      bool   `json:"secret,omitempty" yaml:"secret,omitempty"`
-	Required    bool   `json:"required,omitempty" yaml:"required,omitempty"`
+	// Name is how templates name the value ({{client_id}}): an identifier
+	// of at most 63 characters (SettingNameRule).
+	Name string `json:"name" yaml:"name"`
+	// Level is org (filled when an org installs the app) or user (filled
+	// when a user connects, such as a token).
+	Level Level `json:"level" yaml:"level"`
+	// Secret values are encrypted like all values, and redacted as
+	// ******** in listings and exports.
+	Secret bool `json:"secret,omitempty" yaml:"secret,omitempty"`
+	// Required org settings must be given when an org installs the app.
+	Required bool `json:"required,omitempty" yaml:"required,omitempty"`
+	// Description says what the value is, on the install prompt and in
+	// the UI.
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
-	Default     string `json:"default,omitempty" yaml:"default,omitempty"`
+	// Default is the value used when neither the user, the org nor the
+	// config gives one.
+	Default string `json:"default,omitempty" yaml:"default,omitempty"`
 }
 
 // API is a request to the provider that an app's endpoints make; its URL,
@@ -61,17 +82,25 @@ type Setting struct {
 // the OAuth config (OAuthConfig.APIBaseURL) and carries that config's
 // APICredentials; an absolute URL is sent as declared.
 type API struct {
-	Name        string `json:"name" yaml:"name"`
+	// Name identifies the API in URLs, as App.Name does.
+	Name string `json:"name" yaml:"name"`
+	// Description says what the API does, in the UI.
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// OAuthConfig names the OAuth config whose connection supplies the
 	// user-level values; empty means the app's only config.
-	OAuthConfig string            `json:"oauth_config,omitempty" yaml:"oauth_config,omitempty"`
-	Method      string            `json:"method,omitempty" yaml:"method,omitempty"`
-	URL         string            `json:"url" yaml:"url"`
-	Headers     map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
+	OAuthConfig string `json:"oauth_config,omitempty" yaml:"oauth_config,omitempty"`
+	// Method is GET (the default), POST, PUT, PATCH, DELETE or HEAD.
+	Method string `json:"method,omitempty" yaml:"method,omitempty"`
+	// URL is a template: a path joined to the config's api_base_url, or an
+	// absolute URL sent as declared.
+	URL string `json:"url" yaml:"url"`
+	// Headers are request headers (templates); with a path URL the
+	// config's api_credentials are added to them.
+	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
 	// Query are query parameters (templates) added to the URL.
 	Query map[string]string `json:"query,omitempty" yaml:"query,omitempty"`
-	Body  string            `json:"body,omitempty" yaml:"body,omitempty"`
+	// Body is the request body, a template.
+	Body string `json:"body,omitempty" yaml:"body,omitempty"`
 	// Params are the values the caller of the API supplies; templates use
 	// them under a name of their own, so that a parameter never stands in
 	// for a setting.
@@ -80,8 +109,12 @@ type API struct {
 
 // APIParam declares a value the caller of an API supplies.
 type APIParam struct {
-	Name        string `json:"name" yaml:"name"`
-	Required    bool   `json:"required,omitempty" yaml:"required,omitempty"`
+	// Name is how the caller names the parameter in the JSON body and
+	// templates read it: {{param "id"}}.
+	Name string `json:"name" yaml:"name"`
+	// Required parameters must be given; a call without one is a 422.
+	Required bool `json:"required,omitempty" yaml:"required,omitempty"`
+	// Description says what the caller gives, in the UI.
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 }
 

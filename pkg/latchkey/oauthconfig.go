@@ -45,16 +45,26 @@ const (
 // and the flow's built-in values (auth_code, code_verifier, state,
 // redirect_uri, refresh_token). Extraction paths are JSONPath expressions.
 type OAuthConfig struct {
-	Name        string `json:"name" yaml:"name"`
-	Label       string `json:"label,omitempty" yaml:"label,omitempty"`
+	// Name identifies the config in URLs (…/connections/{config}), as
+	// App.Name does.
+	Name string `json:"name" yaml:"name"`
+	// Label is the provider's name as people read it, on the landing page.
+	Label string `json:"label,omitempty" yaml:"label,omitempty"`
+	// Description says what connecting gives access to, in the UI.
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
-	LogoURL     string `json:"logo_url,omitempty" yaml:"logo_url,omitempty"`
+	// LogoURL is an image of the provider, shown on the landing page.
+	LogoURL string `json:"logo_url,omitempty" yaml:"logo_url,omitempty"`
 
 	// GrantType is authorization_code (the default) or client_credentials.
 	GrantType string `json:"grant_type,omitempty" yaml:"grant_type,omitempty"`
 
-	LinkURL         string `json:"link_url,omitempty" yaml:"link_url,omitempty"`
-	TokenURL        string `json:"token_url,omitempty" yaml:"token_url,omitempty"`
+	// LinkURL is the provider's authorization endpoint (RFC 6749 §3.1) with
+	// its query, a template: where a link sends the user to allow access.
+	LinkURL string `json:"link_url,omitempty" yaml:"link_url,omitempty"`
+	// TokenURL is the provider's token endpoint (RFC 6749 §3.2), a template.
+	TokenURL string `json:"token_url,omitempty" yaml:"token_url,omitempty"`
+	// RefreshTokenURL is where refreshes go (RFC 6749 §6); TokenURL when
+	// empty.
 	RefreshTokenURL string `json:"refresh_token_url,omitempty" yaml:"refresh_token_url,omitempty"`
 	// RevocationURL, when set, is called on disconnect (RFC 7009).
 	RevocationURL string `json:"revocation_url,omitempty" yaml:"revocation_url,omitempty"`
@@ -89,15 +99,36 @@ type OAuthConfig struct {
 	// Extraction paths. The auth code path runs over the callback's query
 	// parameters as a JSON object; the others over the token response.
 	// Empty paths default to the RFC 6749 §5.1 and §5.2 names.
-	ExtractionPathAuthCode         string `json:"extraction_path_auth_code,omitempty" yaml:"extraction_path_auth_code,omitempty"`
-	ExtractionPathAccessToken      string `json:"extraction_path_access_token,omitempty" yaml:"extraction_path_access_token,omitempty"`
-	ExtractionPathRefreshToken     string `json:"extraction_path_refresh_token,omitempty" yaml:"extraction_path_refresh_token,omitempty"`
-	ExtractionPathExpiresIn        string `json:"extraction_path_expires_in,omitempty" yaml:"extraction_path_expires_in,omitempty"`
-	ExtractionPathExpiresAt        string `json:"extraction_path_expires_at,omitempty" yaml:"extraction_path_expires_at,omitempty"`
-	ExtractionPathScope            string `json:"extraction_path_scope,omitempty" yaml:"extraction_path_scope,omitempty"`
-	ExtractionPathTokenType        string `json:"extraction_path_token_type,omitempty" yaml:"extraction_path_token_type,omitempty"`
-	ExtractionPathIDToken          string `json:"extraction_path_id_token,omitempty" yaml:"extraction_path_id_token,omitempty"`
-	ExtractionPathError            string `json:"extraction_path_error,omitempty" yaml:"extraction_path_error,omitempty"`
+
+	// ExtractionPathAuthCode is the path of the authorization code in the
+	// callback's query parameters ($.code by default).
+	ExtractionPathAuthCode string `json:"extraction_path_auth_code,omitempty" yaml:"extraction_path_auth_code,omitempty"`
+	// ExtractionPathAccessToken is the path of the access token
+	// ($.access_token by default).
+	ExtractionPathAccessToken string `json:"extraction_path_access_token,omitempty" yaml:"extraction_path_access_token,omitempty"`
+	// ExtractionPathRefreshToken is the path of the refresh token
+	// ($.refresh_token by default).
+	ExtractionPathRefreshToken string `json:"extraction_path_refresh_token,omitempty" yaml:"extraction_path_refresh_token,omitempty"`
+	// ExtractionPathExpiresIn is the path of the token's lifetime, in
+	// ExpiresInUnit ($.expires_in by default).
+	ExtractionPathExpiresIn string `json:"extraction_path_expires_in,omitempty" yaml:"extraction_path_expires_in,omitempty"`
+	// ExtractionPathExpiresAt is the path of the expiry as Unix seconds or an
+	// RFC 3339 time, for providers that give one; none by default.
+	ExtractionPathExpiresAt string `json:"extraction_path_expires_at,omitempty" yaml:"extraction_path_expires_at,omitempty"`
+	// ExtractionPathScope is the path of the granted scopes ($.scope by
+	// default).
+	ExtractionPathScope string `json:"extraction_path_scope,omitempty" yaml:"extraction_path_scope,omitempty"`
+	// ExtractionPathTokenType is the path of the token type ($.token_type
+	// by default).
+	ExtractionPathTokenType string `json:"extraction_path_token_type,omitempty" yaml:"extraction_path_token_type,omitempty"`
+	// ExtractionPathIDToken is the path of the OpenID Connect ID token
+	// ($.id_token by default).
+	ExtractionPathIDToken string `json:"extraction_path_id_token,omitempty" yaml:"extraction_path_id_token,omitempty"`
+	// ExtractionPathError is the path of an OAuth error code (RFC 6749
+	// §5.2; $.error by default), which makes the answer a refusal.
+	ExtractionPathError string `json:"extraction_path_error,omitempty" yaml:"extraction_path_error,omitempty"`
+	// ExtractionPathErrorDescription is the path of the error's
+	// description ($.error_description by default).
 	ExtractionPathErrorDescription string `json:"extraction_path_error_description,omitempty" yaml:"extraction_path_error_description,omitempty"`
 	// SuccessCondition, when set, is an expression over the token response
 	// that must be true for the answer to count as a success (Slack: $.ok).
@@ -191,6 +222,8 @@ type APICallPolicy struct {
 	// wait, or epoch (Unix seconds). Retry-After (RFC 9110 §10.2.3) is
 	// always honoured.
 	RateLimitResetHeader string `json:"rate_limit_reset_header,omitempty" yaml:"rate_limit_reset_header,omitempty"`
+	// RateLimitResetFormat is seconds or epoch, how RateLimitResetHeader
+	// is read.
 	RateLimitResetFormat string `json:"rate_limit_reset_format,omitempty" yaml:"rate_limit_reset_format,omitempty"`
 }
 
@@ -203,13 +236,20 @@ const (
 // ExtractionPaths are JSONPath expressions of the values of a token
 // response (RFC 6749 §5.1), for OAuthConfig.RefreshExtraction.
 type ExtractionPaths struct {
-	AccessToken  string `json:"access_token,omitempty" yaml:"access_token,omitempty"`
+	// AccessToken is the path of the access token (access_token).
+	AccessToken string `json:"access_token,omitempty" yaml:"access_token,omitempty"`
+	// RefreshToken is the path of the refresh token (refresh_token).
 	RefreshToken string `json:"refresh_token,omitempty" yaml:"refresh_token,omitempty"`
-	ExpiresIn    string `json:"expires_in,omitempty" yaml:"expires_in,omitempty"`
-	ExpiresAt    string `json:"expires_at,omitempty" yaml:"expires_at,omitempty"`
-	Scope        string `json:"scope,omitempty" yaml:"scope,omitempty"`
-	TokenType    string `json:"token_type,omitempty" yaml:"token_type,omitempty"`
-	IDToken      string `json:"id_token,omitempty" yaml:"id_token,omitempty"`
+	// ExpiresIn is the path of the lifetime in expires_in_unit (expires_in).
+	ExpiresIn string `json:"expires_in,omitempty" yaml:"expires_in,omitempty"`
+	// ExpiresAt is the path of the expiry as a time (expires_at).
+	ExpiresAt string `json:"expires_at,omitempty" yaml:"expires_at,omitempty"`
+	// Scope is the path of the granted scopes (scope).
+	Scope string `json:"scope,omitempty" yaml:"scope,omitempty"`
+	// TokenType is the path of the token type (token_type).
+	TokenType string `json:"token_type,omitempty" yaml:"token_type,omitempty"`
+	// IDToken is the path of the OpenID Connect ID token (id_token).
+	IDToken string `json:"id_token,omitempty" yaml:"id_token,omitempty"`
 }
 
 // RevocationRequest is a revocation request that is not RFC 7009's: its
@@ -219,10 +259,17 @@ type ExtractionPaths struct {
 // the connection's values (such as {"access_token": {{access_token}}});
 // empty means RFC 7009 §2.1's token and token_type_hint.
 type RevocationRequest struct {
-	Method     string `json:"method,omitempty" yaml:"method,omitempty"`
-	Encoding   string `json:"encoding,omitempty" yaml:"encoding,omitempty"`
+	// Method is POST (the default) or DELETE.
+	Method string `json:"method,omitempty" yaml:"method,omitempty"`
+	// Encoding is form, json or query; the config's request_encoding
+	// when empty.
+	Encoding string `json:"encoding,omitempty" yaml:"encoding,omitempty"`
+	// ClientAuth is body, basic or none; the config's client_auth when
+	// empty.
 	ClientAuth string `json:"client_auth,omitempty" yaml:"client_auth,omitempty"`
-	Body       string `json:"body,omitempty" yaml:"body,omitempty"`
+	// Body is a JSON-object template of the parameters; RFC 7009 §2.1's
+	// token and token_type_hint when empty.
+	Body string `json:"body,omitempty" yaml:"body,omitempty"`
 }
 
 // Units of OAuthConfig.ExpiresInUnit, each with its length.
@@ -233,16 +280,23 @@ var ExpiresInUnits = map[string]time.Duration{"seconds": time.Second, "milliseco
 // a call to the provider's API: headers (Authorization: Bearer
 // {{access_token}}) or query parameters (access_token={{access_token}}).
 type APICredentials struct {
+	// Headers are set on each call (Authorization: Bearer
+	// {{access_token}} when both are empty).
 	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
-	Query   map[string]string `json:"query,omitempty" yaml:"query,omitempty"`
+	// Query are query parameters added to each call (access_token=
+	// {{access_token}}).
+	Query map[string]string `json:"query,omitempty" yaml:"query,omitempty"`
 }
 
 // MetadataRule stores the value at Path of the callback query or the token
 // response as the setting called Setting.
 type MetadataRule struct {
+	// Setting names the user-level setting that receives the value.
 	Setting string `json:"setting" yaml:"setting"`
-	From    string `json:"from" yaml:"from"`
-	Path    string `json:"path" yaml:"path"`
+	// From is callback, token or verify (the answer of verify_api).
+	From string `json:"from" yaml:"from"`
+	// Path is the JSONPath of the value in that answer.
+	Path string `json:"path" yaml:"path"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("5m").
