@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/pkg/apikey"
 	"github.com/latchkey/latchkey/pkg/flow"
 	"github.com/latchkey/latchkey/pkg/httpapi"
+	"github.com/latchkey/latchkey/pkg/httpapi/openapi/openapitest"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/outbound"
 	"github.com/latchkey/latchkey/pkg/providertest"
@@ -79,7 +80,7 @@ func startLatchkey(tb testing.TB, databaseURL string) *latchkeyServer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(srv.Close)
-	ts.Config.Handler = srv
+	ts.Config.Handler = openapitest.Handler(tb, srv) // every exchange is checked against the OpenAPI document
 	ts.Start()
 	tb.Cleanup(ts.Close)
 	rec, full, err := apikey.Generate(latchkey.ScopeAdmin, "", "client tests", time.Now())

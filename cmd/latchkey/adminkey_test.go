@@ -26,7 +26,7 @@ func TestEnvAdminKeyLivesOnlyWhileTheVariableHoldsIt(t *testing.T) {
 		start := func(envKey string) string {
 			t.Helper()
 			var out bytes.Buffer
-			running = &Main{Config: Config{Addr: "127.0.0.1:0", DataDir: dataDir, DatabaseURL: databaseURL, AdminAPIKey: envKey, RefreshInterval: -1},
+			running = &Main{WrapHandler: checked(t), Config: Config{Addr: "127.0.0.1:0", DataDir: dataDir, DatabaseURL: databaseURL, AdminAPIKey: envKey, RefreshInterval: -1},
 				Logger: slog.New(slog.DiscardHandler), Stdout: &out}
 			if err := running.Run(context.Background()); err != nil {
 				t.Fatalf("Run: %v", err)

@@ -38,7 +38,7 @@ func startLatchkeyOn(tb testing.TB, cfg Config) *harness {
 	if cfg.DataDir == "" {
 		cfg.DataDir = tb.TempDir()
 	}
-	m := &Main{Config: cfg, Now: clock.Now, Stdout: io.Discard,
+	m := &Main{WrapHandler: checked(tb), Config: cfg, Now: clock.Now, Stdout: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if err := m.Run(context.Background()); err != nil {
 		tb.Fatalf("Run: %v", err)
@@ -165,7 +165,7 @@ func TestConnectionOfAGoneConfigCanBeDeleted(t *testing.T) {
 // with the 409's message and what to do; the stored document is kept.
 func TestAppsFolderThatWouldStrandConnections(t *testing.T) {
 	data := t.TempDir()
-	first := &Main{Config: Config{Addr: "127.0.0.1:0", DataDir: data, AdminAPIKey: testAdminKey, RefreshInterval: -1},
+	first := &Main{WrapHandler: checked(t), Config: Config{Addr: "127.0.0.1:0", DataDir: data, AdminAPIKey: testAdminKey, RefreshInterval: -1},
 		Stdout: io.Discard, Logger: slog.New(slog.DiscardHandler)}
 	if err := first.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestAppsFolderThatWouldStrandConnections(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(apps, "capacity.yaml"), []byte(providerApp), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := &Main{Config: Config{Addr: "127.0.0.1:0", DataDir: data, AppsDir: apps, AdminAPIKey: testAdminKey, RefreshInterval: -1},
+	m := &Main{WrapHandler: checked(t), Config: Config{Addr: "127.0.0.1:0", DataDir: data, AppsDir: apps, AdminAPIKey: testAdminKey, RefreshInterval: -1},
 		Stdout: io.Discard, Logger: slog.New(slog.DiscardHandler)}
 	err := m.Run(context.Background())
 	m.Close()

@@ -31,7 +31,7 @@ func startLatchkeyWith(tb testing.TB, databaseURL string, edit func(*Config)) *h
 	if edit != nil {
 		edit(&cfg)
 	}
-	m := &Main{Config: cfg, Now: clock.Now, Stdout: io.Discard,
+	m := &Main{WrapHandler: checked(tb), Config: cfg, Now: clock.Now, Stdout: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if err := m.Run(context.Background()); err != nil {
 		tb.Fatalf("Run: %v", err)

@@ -132,7 +132,7 @@ func TestServerFlagsAreBounded(t *testing.T) {
 		{Config{RefreshMargin: -time.Minute}, "--refresh-margin"},
 	} {
 		tc.cfg.Addr, tc.cfg.DataDir = "127.0.0.1:0", t.TempDir()
-		m := &Main{Config: tc.cfg, Stdout: io.Discard}
+		m := &Main{WrapHandler: checked(t), Config: tc.cfg, Stdout: io.Discard}
 		err := m.Run(context.Background())
 		if err == nil {
 			m.Close()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/pkg/httpapi/openapi/openapitest"
 	"github.com/latchkey/latchkey/pkg/providertest"
 )
 
@@ -85,6 +86,9 @@ func startLatchkey(tb testing.TB, options ...func(*Config)) *harness {
 		Now:    clock.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stdout: io.Discard,
+		// Every request any client sends this server, and every answer,
+		// is checked against the OpenAPI document.
+		WrapHandler: checked(tb),
 	}
 	for _, o := range options {
 		o(&m.Config)
@@ -98,6 +102,12 @@ func startLatchkey(tb testing.TB, options ...func(*Config)) *harness {
 		}
 	})
 	return &harness{tb: tb, main: m, clock: clock, logs: logs, jar: newJar(tb)}
+}
+
+// checked wraps a test's server so that every exchange with it is checked
+// against the OpenAPI document (openapitest.Handler).
+func checked(tb testing.TB) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler { return openapitest.Handler(tb, h) }
 }
 
 func newJar(tb testing.TB) http.CookieJar {

@@ -39,7 +39,7 @@ func startRotServer(tb testing.TB) *rotServer {
 	tb.Helper()
 	dir := tb.TempDir()
 	logs := &syncWriter{w: &bytes.Buffer{}}
-	m := &Main{
+	m := &Main{WrapHandler: checked(tb),
 		Config:            Config{Addr: "127.0.0.1:0", DataDir: dir, AdminAPIKey: testAdminKey},
 		Logger:            slog.New(slog.NewTextHandler(logs, nil)),
 		Stdout:            io.Discard,
@@ -345,7 +345,7 @@ func TestKeysRotateEnv(t *testing.T) {
 	newKey, _ := secretbox.GenerateKey()
 	dir := t.TempDir()
 	t.Setenv("LATCHKEY_ENCRYPTION_KEY", oldKey.String())
-	m := &Main{Config: Config{Addr: "127.0.0.1:0", DataDir: dir, AdminAPIKey: testAdminKey, EncryptionKeys: oldKey.String()},
+	m := &Main{WrapHandler: checked(t), Config: Config{Addr: "127.0.0.1:0", DataDir: dir, AdminAPIKey: testAdminKey, EncryptionKeys: oldKey.String()},
 		Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}
 	if err := m.Run(ctx); err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ func TestKeysRotateEnv(t *testing.T) {
 	}
 
 	// The new key alone reads everything.
-	m = &Main{Config: Config{Addr: "127.0.0.1:0", DataDir: dir, AdminAPIKey: testAdminKey, EncryptionKeys: newKey.String()},
+	m = &Main{WrapHandler: checked(t), Config: Config{Addr: "127.0.0.1:0", DataDir: dir, AdminAPIKey: testAdminKey, EncryptionKeys: newKey.String()},
 		Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}
 	if err := m.Run(ctx); err != nil {
 		t.Fatal(err)

@@ -88,7 +88,7 @@ func startServer(tb testing.TB, o serverOptions) *harness {
 	tb.Helper()
 	clock := providertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	logs := &syncWriter{w: &bytes.Buffer{}}
-	m := &Main{
+	m := &Main{WrapHandler: checked(tb),
 		Config: Config{Addr: "127.0.0.1:0", DataDir: tb.TempDir(), AdminAPIKey: testAdminKey, RefreshInterval: -1,
 			DatabaseURL: o.databaseURL, EncryptionKeys: o.keys, AllowPrivateUpstreams: !o.strict},
 		Now:    clock.Now,

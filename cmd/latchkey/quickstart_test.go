@@ -516,7 +516,7 @@ oauth_configs:
 		t.Fatal(err)
 	}
 	os.Unsetenv("PROVIDER_URL_FOR_TEST")
-	m := &Main{Config: Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AdminAPIKey: testAdminKey, RefreshInterval: -1, AppsDir: dir},
+	m := &Main{WrapHandler: checked(t), Config: Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AdminAPIKey: testAdminKey, RefreshInterval: -1, AppsDir: dir},
 		Logger: h.main.Logger, Stdout: io.Discard}
 	err := m.Run(context.Background())
 	_ = m.Close()

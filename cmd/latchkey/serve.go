@@ -168,6 +168,9 @@ type Main struct {
 	// Store and Logger are the server's. It keeps real time, not Now, since
 	// receivers check the signatures' timestamps against their clocks.
 	Webhooks webhook.Config
+	// WrapHandler, when set, wraps the API's handler (the tests check every
+	// request and response against the OpenAPI document with it).
+	WrapHandler func(http.Handler) http.Handler
 
 	// URL is the address the server listens on, once Run returned.
 	URL string
@@ -300,7 +303,11 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Logger.Info("latchkey serves its metrics", "addr", mln.Addr().String())
 	}
 	m.api = srv
-	m.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	var handler http.Handler = srv
+	if m.WrapHandler != nil {
+		handler = m.WrapHandler(srv)
+	}
+	m.server = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(ln) }()
 	m.Logger.Info("latchkey is serving", "addr", ln.Addr().String(), "public_url", public)

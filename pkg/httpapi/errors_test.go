@@ -71,8 +71,7 @@ func TestErrorsAreJSONOnTheAPIAndPagesForPeople(t *testing.T) {
 			if tc.body != "" {
 				req.Header.Set("Content-Type", "application/json")
 			}
-			rec := httptest.NewRecorder()
-			srv.ServeHTTP(rec, req)
+			rec := serveChecked(t, srv, req, []byte(tc.body))
 			body := rec.Body.String()
 			if rec.Code != tc.status {
 				t.Fatalf("got HTTP %d %s, want %d", rec.Code, body, tc.status)

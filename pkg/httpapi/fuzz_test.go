@@ -274,8 +274,7 @@ func FuzzServer(f *testing.F) {
 			return
 		}
 		before := fs.snapshot(t)
-		rec := httptest.NewRecorder()
-		fs.srv.ServeHTTP(rec, req)
+		rec := serveChecked(t, fs.srv, req, body)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %q: got HTTP %d %s, want no 5xx", method, target, rec.Code, rec.Body)
 		}

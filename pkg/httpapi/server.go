@@ -151,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.proxyRoutes(api)
 	s.apiRoutes(api)
+	s.docsRoutes(e)
 	s.providerRoutes(api)
 	s.environmentRoutes(api)
 	s.echo = e

@@ -1,5 +1,21 @@
 // The UI's only channel to the server: the /api/v1 JSON API, with the
-// session cookie and, on every change, the session's CSRF token.
+// session cookie and, on every change, the session's CSRF token. The
+// shapes of its answers come from the OpenAPI document (openapi.ts is
+// generated from pkg/httpapi/openapi/openapi.yaml: npm run gen:api).
+
+import type { components, paths } from './openapi'
+
+/** Schemas are the document's named schemas (App, Connection, APIKey, …). */
+export type Schemas = components['schemas']
+
+type JSONOf<R> = R extends { content: { 'application/json': infer B } } ? B : never
+type Op<P extends keyof paths, M extends string> = M extends keyof paths[P] ? NonNullable<paths[P][M]> : never
+
+/** Answer is the JSON body of the response with status S to method M on the API path P (without /api/v1). */
+export type Answer<P extends string, M extends 'get' | 'put' | 'post' | 'patch' | 'delete', S extends number = 200> =
+  `/api/v1${P}` extends keyof paths
+    ? Op<`/api/v1${P}`, M> extends { responses: infer R } ? S extends keyof R ? JSONOf<R[S]> : never : never
+    : never
 
 export interface FieldError { field: string; message: string }
 export class APIError extends Error {

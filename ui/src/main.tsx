@@ -1,11 +1,11 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, APIError, currentEnvironment, enc, setCSRF, setEnvironment } from './api'
+import { api, APIError, currentEnvironment, enc, setCSRF, setEnvironment, type Answer, type Schemas } from './api'
 import { documentYAML } from './yaml'
 import { connect, ConnectError } from '../../sdk/js/dist/index.js'
 import './style.css'
 
-type Session = { email: string; csrf_token: string }
+type Session = Schemas['Session']
 
 // ---------- routing: the hash names the screen ----------
 function useRoute(): string[] {
@@ -93,7 +93,7 @@ oauth_configs:
 `
 
 function Apps() {
-  const [data, err, reload] = useLoad(() => api<{ apps: any[] }>('GET', '/apps'), [])
+  const [data, err, reload] = useLoad(() => api<Answer<'/apps', 'get'>>('GET', '/apps'), [])
   const [doc, setDoc] = useState(sampleDoc)
   const [createErr, setCreateErr] = useState<unknown>()
   const create = async (e: Event) => {
@@ -112,7 +112,7 @@ function Apps() {
     <ErrorBox err={err} />
     {data && (data.apps.length === 0 ? <p>No app yet. Create one below.</p> :
       <table><caption class="sr">Apps</caption><thead><tr><th scope="col">Name</th><th scope="col">Label</th><th scope="col">OAuth configs</th><th scope="col">Revision</th></tr></thead>
-        <tbody>{data.apps.map(a => <tr><td><a href={'#/apps/' + enc(a.name)}>{a.name}</a></td><td>{a.label}</td>
+        <tbody>{data.apps.map(a => <tr><td><a href={'#/apps/' + enc(a.name ?? '')}>{a.name}</a></td><td>{a.label}</td>
           <td>{(a.oauth_configs || []).map((c: any) => c.name).join(', ')}</td><td>{a.revision}</td></tr>)}</tbody></table>)}
     <section aria-labelledby="new-app">
       <h2 id="new-app">Create or import an app</h2>
@@ -150,7 +150,7 @@ const configFields: [string, string, string?][] = [
 const jsonFields = ['auth_params', 'token_headers', 'values', 'metadata']
 
 // ---------- playground and test connection of an OAuth config ----------
-type Preview = { link_url?: string; token_request: { method: string; url: string; headers: Record<string, string>; body: string; basic_auth_user?: string } }
+type Preview = Schemas['Preview']
 
 function Playground({ app, cfg, settings, p }: { app: string; cfg: any; settings: any[]; p: string }) {
   const names = settings.map(s => s.name).filter((n: string) => n && n !== cfg.access_token_variable_name && n !== cfg.refresh_token_variable_name)
@@ -167,7 +167,7 @@ function Playground({ app, cfg, settings, p }: { app: string; cfg: any; settings
   }
   const run = async () => {
     setXErr(undefined); setExtracted(undefined)
-    try { setExtracted((await api<{ value: string }>('POST', '/playground/extract', x)).value) } catch (e) { setXErr(e as APIError) }
+    try { setExtracted((await api<Answer<'/playground/extract', 'post'>>('POST', '/playground/extract', x)).value) } catch (e) { setXErr(e as APIError) }
   }
   const tr = preview?.token_request
   return <details class="panel">
@@ -221,7 +221,7 @@ function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
       await connect({
         popup: { width: 600, height: 720 },
         url: async () => {
-          const link = await api<{ url: string; expires_at: string }>('POST', `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/link`, { popup: true })
+          const link = await api<Answer<'/apps/{app}/orgs/{org}/users/{user}/connections/{config}/link', 'post', 201>>('POST', `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/link`, { popup: true })
           created = { label: 'Link created', state: 'done', detail: `201: a link to the landing page, valid until ${fmtTime(link.expires_at)}` }
           show([created, { label: 'Authorization', state: 'waiting', detail: 'In the popup window: allow access, then sign in at the provider.' }])
           return link.url
@@ -242,14 +242,14 @@ function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
     show([created!, { label: 'Authorization', state: 'done', detail: 'The provider sent the user back to Latchkey.' },
       { label: 'Callback result', state: 'done', detail: 'connected: the token was exchanged and stored' }])
     try {
-      const list = await api<{ connections: any[] }>('GET', `/apps/${enc(app)}/connections?org=${enc(org)}`)
+      const list = await api<Answer<'/apps/{app}/connections', 'get'>>('GET', `/apps/${enc(app)}/connections?org=${enc(org)}`)
       const c = list.connections.find(c => c.user === user && c.config === cfg.name)
       if (c) show([...shown, { label: 'Connection', state: 'done', detail: `status ${c.status}, expires ${fmtTime(c.expires_at)}` }])
     } catch { /* the outcome is already shown */ }
     if (cfg.verify_api) {
       // The config's check: its API called with the new token.
       try {
-        const v = await api<{ ok: boolean; status?: number; error?: string; stored?: string[] }>('POST',
+        const v = await api<Answer<'/apps/{app}/orgs/{org}/users/{user}/connections/{config}/verify', 'post'>>('POST',
           `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/verify`)
         show([...shown, { label: `Check (${cfg.verify_api})`, state: v.ok ? 'done' : 'failed',
           detail: (v.status ? `the provider answered ${v.status}` : 'no answer') + (v.error ? `: ${v.error}` : '') +
@@ -415,11 +415,11 @@ function Promote({ name }: { name: string }) {
 }
 
 function Orgs({ name }: { name: string }) {
-  const [data, err, reload] = useLoad(() => api<{ installations: any[] }>('GET', `/apps/${enc(name)}/orgs`), [name])
+  const [data, err, reload] = useLoad(() => api<Answer<'/apps/{app}/orgs', 'get'>>('GET', `/apps/${enc(name)}/orgs`), [name])
   const [org, setOrg] = useState('')
   const [link, setLink] = useState('')
   const [actErr, setActErr] = useState<APIError>()
-  const [links, linksErr, reloadLinks] = useLoad(() => api<{ install_links: any[] }>('GET', `/apps/${enc(name)}/install-links`), [name])
+  const [links, linksErr, reloadLinks] = useLoad(() => api<Answer<'/apps/{app}/install-links', 'get'>>('GET', `/apps/${enc(name)}/install-links`), [name])
   const issue = async (e: Event) => {
     e.preventDefault(); setActErr(undefined); setLink('')
     try { setLink((await api<any>('POST', `/apps/${enc(name)}/orgs/${enc(org)}/install-link`)).url); reloadLinks() } catch (x) { setActErr(x as APIError) }
@@ -463,7 +463,7 @@ function Orgs({ name }: { name: string }) {
 
 function Connections({ name }: { name: string }) {
   const [org, setOrg] = useState('')
-  const [data, err, reload] = useLoad(() => api<{ connections: any[] }>('GET', `/apps/${enc(name)}/connections` + (org ? '?org=' + enc(org) : '')), [name, org])
+  const [data, err, reload] = useLoad(() => api<Answer<'/apps/{app}/connections', 'get'>>('GET', `/apps/${enc(name)}/connections` + (org ? '?org=' + enc(org) : '')), [name, org])
   const [msg, setMsg] = useState('')
   const [actErr, setActErr] = useState<APIError>()
   const path = (c: any) => c.user ? `/apps/${enc(name)}/orgs/${enc(c.org)}/users/${enc(c.user)}/connections/${enc(c.config)}` : `/apps/${enc(name)}/orgs/${enc(c.org)}/connections/${enc(c.config)}`
@@ -490,7 +490,7 @@ function Connections({ name }: { name: string }) {
 }
 
 function APIKeys() {
-  const [data, err, reload] = useLoad(() => api<{ api_keys: any[] }>('GET', '/apikeys'), [])
+  const [data, err, reload] = useLoad(() => api<Answer<'/apikeys', 'get'>>('GET', '/apikeys'), [])
   const [form, setForm] = useState({ name: '', scope: 'runtime', app: '' })
   const [created, setCreated] = useState('')
   const [actErr, setActErr] = useState<APIError>()
@@ -523,7 +523,7 @@ function APIKeys() {
 
 function Audit() {
   const [app, setApp] = useState('')
-  const [data, err] = useLoad(() => api<{ events: any[] }>('GET', '/audit?limit=200' + (app ? '&app=' + enc(app) : '')), [app])
+  const [data, err] = useLoad(() => api<Answer<'/audit', 'get'>>('GET', '/audit?limit=200' + (app ? '&app=' + enc(app) : '')), [app])
   return <>
     <h1>Audit log</h1>
     <Field id="audit-app" label="Filter by app" value={app} onInput={setApp} />
