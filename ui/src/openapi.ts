@@ -1111,7 +1111,8 @@ export interface components {
          *     }
          */
         App: {
-            name?: components["schemas"]["Name"];
+            /** @description The app's name. In a PUT it may be left out or empty, and the URL's is used; any other value must be the URL's. */
+            name?: components["schemas"]["Name"] | string;
             label?: string;
             description?: string;
             allowed_return_urls?: string[];
