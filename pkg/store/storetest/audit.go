@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,5 +42,43 @@ func testAuditLog(t *testing.T, s store.Store) {
 	page, _ := s.ListAudit(ctx, latchkey.AuditFilter{Before: crm[0].ID, Limit: 1})
 	if len(page) != 1 || page[0].ID != crm[1].ID {
 		t.Fatalf("paging: got %+v, want the event before %d", page, crm[0].ID)
+	}
+	testAuditLargeBatch(t, s)
+}
+
+// testAuditLargeBatch appends more events at once than one INSERT carries
+// and reads every field of them back.
+func testAuditLargeBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	at := time.Date(2026, 11, 24, 9, 0, 0, 123456000, time.UTC)
+	events := make([]latchkey.AuditEvent, 450)
+	for i := range events {
+		events[i] = latchkey.AuditEvent{Time: at.Add(time.Duration(i) * time.Millisecond), Actor: "bulk", Action: latchkey.AuditProxyCall,
+			App: "bulk", Org: "acme", User: fmt.Sprintf("u%03d", i), Config: "p", Detail: fmt.Sprintf("GET /items → %d", 200+i%3)}
+	}
+	if err := s.AppendAudit(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	var got []latchkey.AuditEvent
+	for before := int64(0); ; {
+		page, err := s.ListAudit(ctx, latchkey.AuditFilter{App: "bulk", Before: before, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, page...)
+		before = page[len(page)-1].ID
+	}
+	if len(got) != len(events) {
+		t.Fatalf("got %d events back, want %d", len(got), len(events))
+	}
+	for i, e := range got {
+		want := events[len(events)-1-i]
+		if e.User != want.User || e.Detail != want.Detail || e.Actor != want.Actor || e.Action != want.Action ||
+			e.Org != want.Org || e.Config != want.Config || !e.Time.Equal(want.Time) || e.Env == "" {
+			t.Fatalf("event %d: got %+v, want %+v", i, e, want)
+		}
 	}
 }
