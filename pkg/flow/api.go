@@ -345,7 +345,7 @@ func (u *Upstream) setConn(conn latchkey.Connection) {
 // AppCacheTTL like compiled apps, so that a call costs no database read
 // beyond the connection (which the store caches).
 func (e *Engine) installedValues(ctx context.Context, app, org string) (map[string]string, error) {
-	k := envKey(ctx, app+"\x00"+org)
+	k := cacheKey{env: latchkey.EnvironmentFrom(ctx), app: app, org: org}
 	now := time.Now()
 	e.mu.Lock()
 	ci, ok := e.installs[k]

@@ -83,9 +83,9 @@ type Config struct {
 type Engine struct {
 	cfg  Config
 	mu   sync.Mutex
-	apps map[string]cachedApp
+	apps map[cacheKey]cachedApp
 	// installs keeps orgs' installation values for API calls (installedValues).
-	installs map[string]cachedInstall
+	installs map[cacheKey]cachedInstall
 	refresh  singleflight.Group
 	loading  singleflight.Group
 }
@@ -127,7 +127,7 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, apps: map[string]cachedApp{}, installs: map[string]cachedInstall{}}
+	return &Engine{cfg: cfg, apps: map[cacheKey]cachedApp{}, installs: map[cacheKey]cachedInstall{}}
 }
 
 // MaxIdleConnsPerProvider is how many idle connections NewHTTPClient's
@@ -214,7 +214,7 @@ func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions
 	}
 	compiled.App = saved
 	e.mu.Lock()
-	e.apps[envKey(ctx, saved.Name)] = cachedApp{compiled: compiled, loaded: e.cfg.Now()}
+	e.apps[appCacheKey(ctx, saved.Name)] = cachedApp{compiled: compiled, loaded: e.cfg.Now()}
 	e.mu.Unlock()
 	return saved, deleted, nil
 }
@@ -222,7 +222,7 @@ func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions
 // DeleteApp deletes an app with everything that belongs to it.
 func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 	e.mu.Lock()
-	delete(e.apps, envKey(ctx, name))
+	delete(e.apps, appCacheKey(ctx, name))
 	e.mu.Unlock()
 	return e.cfg.Store.DeleteApp(ctx, name)
 }
@@ -232,7 +232,7 @@ func (e *Engine) DeleteApp(ctx context.Context, name string) error {
 func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
 	now := e.cfg.Now()
 	e.mu.Lock()
-	c, ok := e.apps[envKey(ctx, name)]
+	c, ok := e.apps[appCacheKey(ctx, name)]
 	e.mu.Unlock()
 	if ok && now.Sub(c.loaded) < e.cfg.AppCacheTTL && now.Sub(c.loaded) >= 0 {
 		return c.compiled, nil
@@ -254,7 +254,7 @@ func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
 			c = cachedApp{compiled: compiled, loaded: now}
 		}
 		e.mu.Lock()
-		e.apps[envKey(ctx, name)] = c
+		e.apps[appCacheKey(ctx, name)] = c
 		e.mu.Unlock()
 		return c.compiled, nil
 	})
@@ -262,6 +262,17 @@ func (e *Engine) App(ctx context.Context, name string) (*Compiled, error) {
 		return nil, err
 	}
 	return v.(*Compiled), nil
+}
+
+// cacheKey is the key of the engine's caches of compiled apps (org empty)
+// and of installations: a struct, so that a lookup builds no string.
+type cacheKey struct {
+	env      latchkey.Environment
+	app, org string
+}
+
+func appCacheKey(ctx context.Context, app string) cacheKey {
+	return cacheKey{env: latchkey.EnvironmentFrom(ctx), app: app}
 }
 
 func (c *Compiled) config(name string) (*compiledConfig, error) {

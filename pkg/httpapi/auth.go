@@ -148,8 +148,12 @@ func visibleASCII(s string) bool {
 	return true
 }
 
+// errInvalidKey is the answer to a key that is not one: the same for a
+// malformed key, an unknown one, a wrong secret and a revoked key.
+var errInvalidKey = latchkey.Errorf(latchkey.EUNAUTHORIZED, "the API key is not valid")
+
 func (s *Server) lookupKey(c echo.Context, token string) (latchkey.APIKey, error) {
-	invalid := latchkey.Errorf(latchkey.EUNAUTHORIZED, "the API key is not valid")
+	invalid := errInvalidKey
 	id, secret, ok := apikey.Parse(token)
 	if !ok {
 		return latchkey.APIKey{}, invalid

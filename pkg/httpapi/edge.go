@@ -72,7 +72,11 @@ func fieldError(code, message, field, problem string) error {
 // and escaped again (url.PathEscape), so that equal segments are written
 // alike and an escaped '/' stays inside its segment.
 func canonicalPath(u *url.URL) (string, error) {
-	segs := strings.Split(u.EscapedPath(), "/")
+	p := u.EscapedPath()
+	if plainPath(p) {
+		return p, nil // written canonically already: nothing to unescape
+	}
+	segs := strings.Split(p, "/")
 	for i, seg := range segs {
 		dec, err := url.PathUnescape(seg)
 		if err != nil {
@@ -81,6 +85,21 @@ func canonicalPath(u *url.URL) (string, error) {
 		segs[i] = url.PathEscape(dec)
 	}
 	return strings.Join(segs, "/"), nil
+}
+
+// plainPath reports whether an escaped path holds only '/' and characters
+// that url.PathEscape leaves as they are, so that canonicalPath would
+// write it unchanged.
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch b := p[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case b == '/', b == '-', b == '_', b == '.', b == '~':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // routeTable answers which methods the server's routes take on a path.
@@ -179,7 +198,9 @@ func (s *Server) routeRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		default:
 			d.allow = s.allowed(raw)
 		}
-		c.Set(edgeKey, d)
+		if d.head || d.allow != nil {
+			c.Set(edgeKey, d) // else checkInputs reads the zero decision
+		}
 		return next(c)
 	}
 }

@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -130,12 +130,16 @@ func (s *Server) observeCall(c echo.Context, kind string, key latchkey.Connectio
 		action = latchkey.AuditAPICall
 	}
 	ev := keyEvent(c, action, key)
-	ev.Detail = fmt.Sprintf("%s → %d", what, status)
+	ev.Detail = what + " → " + strconv.Itoa(status)
 	if code != "" {
 		ev.Detail += " (latchkey: " + code + ")"
 	}
-	s.audit.enqueue(c.Request().Context(), ev)
-	s.logger.InfoContext(c.Request().Context(), "upstream call", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+	ctx := c.Request().Context()
+	s.audit.enqueue(ctx, ev)
+	if !s.logger.Enabled(ctx, slog.LevelInfo) {
+		return // spares boxing the line's values for a handler that drops them
+	}
+	s.logger.InfoContext(ctx, "upstream call", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 		"kind", kind, "app", key.App, "config", key.Config, "status", status, "latchkey_error", code,
 		"retries", res.Retries, "token_refreshed", res.Refreshed, "duration_ms", time.Since(start).Milliseconds())
 }

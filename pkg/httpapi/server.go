@@ -195,6 +195,9 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if c.Response().Status >= 500 {
 			level = slog.LevelError
 		}
+		if !s.logger.Enabled(c.Request().Context(), level) {
+			return nil
+		}
 		s.logger.Log(c.Request().Context(), level, "http request",
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 			"method", c.Request().Method, "route", route, "environment", string(latchkey.EnvironmentFrom(c.Request().Context())), "status", c.Response().Status,
@@ -208,16 +211,27 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 // cannot be framed.
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		// The values are shared, read-only slices of one element: a header
+		// added later under the same name appends to a copy (len == cap),
+		// and every proxied call is spared allocating them.
 		h := c.Response().Header()
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
+		h["Referrer-Policy"] = noReferrer
+		h["X-Content-Type-Options"] = noSniff
+		h["X-Frame-Options"] = frameDeny
 		if !strings.HasPrefix(c.Request().URL.Path, "/api/") {
-			h.Set("Content-Security-Policy", "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+			h["Content-Security-Policy"] = pageCSP
 		}
 		return next(c)
 	}
 }
+
+// The values of securityHeaders' headers, in canonical form.
+var (
+	noReferrer = []string{"no-referrer"}[:1:1]
+	noSniff    = []string{"nosniff"}[:1:1]
+	frameDeny  = []string{"DENY"}[:1:1]
+	pageCSP    = []string{"default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"}[:1:1]
+)
 
 // noStore marks a response that carries a token or secret as never to be
 // cached (RFC 6749 §5.1).
