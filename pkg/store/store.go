@@ -251,6 +251,9 @@ type Store interface {
 	// again keeps its first revocation; revoking a used one is ErrConflict.
 	RevokeInstallLink(ctx context.Context, app, id string, at time.Time) (InstallLink, error)
 
+	// OAuthServerStore keeps Latchkey's own OAuth server's data.
+	OAuthServerStore
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -61,6 +61,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InstallLinks", testInstallLinks},
 		{"AppDroppingConfigsWithConnections", testAppDroppingConfigs},
 		{"AppDroppingConfigsWhileConnecting", testAppDroppingConfigsWhileConnecting},
+		{"OAuthServer", testOAuthServer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
