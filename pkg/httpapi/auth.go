@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkey/latchkey/pkg/apikey"
+	"github.com/latchkey/latchkey/pkg/authserver"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
 )
@@ -39,7 +40,9 @@ func (kc *keyCache) forget(id string) {
 	kc.mu.Unlock()
 }
 
-// authenticate checks the Bearer API key of every /api/v1 request.
+// authenticate checks the credential of every /api/v1 request: an API key,
+// the builder UI's session cookie, or an access token of Latchkey's own
+// OAuth server (oauthBearer).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get("Authorization")
@@ -64,6 +67,13 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !visibleASCII(token) {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
 			return latchkey.Errorf(latchkey.EUNAUTHORIZED, "the API key is not valid")
+		}
+		if authserver.IsAccessToken(token) {
+			// An access token of Latchkey's own OAuth server.
+			if err := s.oauthBearer(c, token); err != nil {
+				return err
+			}
+			return next(c)
 		}
 		key, err := s.lookupKey(c, token)
 		if err != nil {

@@ -81,6 +81,10 @@ type Server struct {
 	metrics         *Metrics
 	catalog         *catalog.Catalog
 	discoveryClient *http.Client
+	// oauth is Latchkey's own OAuth server (oauthserver.go); oauthUses
+	// throttles the writes of its authorizations' last use.
+	oauth     oauthProvider
+	oauthUses oauthUses
 }
 
 // New builds a Server with its routes.
@@ -108,7 +112,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
 		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey, signIns: newSignInThrottle(),
-		proxy: cfg.Proxy, metrics: cfg.Metrics, catalog: cfg.Catalog, discoveryClient: cfg.DiscoveryClient}
+		proxy: cfg.Proxy, metrics: cfg.Metrics, catalog: cfg.Catalog, discoveryClient: cfg.DiscoveryClient,
+		oauthUses: oauthUses{at: map[string]time.Time{}}}
 	if s.proxy == nil {
 		s.proxy = &proxy.Proxy{Transport: outbound.NewTransport(outbound.Options{})}
 	}
@@ -154,6 +159,8 @@ func New(cfg Config) (*Server, error) {
 	s.docsRoutes(e)
 	s.providerRoutes(api)
 	s.environmentRoutes(api)
+	s.oauthServerRoutes(e)
+	s.oauthAdminRoutes(api)
 	s.echo = e
 	return s, nil
 }

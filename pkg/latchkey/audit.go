@@ -24,6 +24,20 @@ const (
 	AuditCallbackRefused = "callback.refused"
 	AuditProxyCall       = "proxy.call" // a call through the passthrough proxy: method, path, status
 	AuditAPICall         = "api.call"   // a call of a declared API: its name, status
+	// Latchkey's own OAuth server (issue 14).
+	AuditOAuthServerPut    = "oauth.server.put"
+	AuditOAuthGroupPut     = "oauth.group.put"
+	AuditOAuthGroupDelete  = "oauth.group.delete"
+	AuditOAuthScopePut     = "oauth.scope.put"
+	AuditOAuthScopeDelete  = "oauth.scope.delete"
+	AuditOAuthClientCreate = "oauth.app.create"
+	AuditOAuthClientUpdate = "oauth.app.update"
+	AuditOAuthClientDelete = "oauth.app.delete"
+	AuditOAuthAuthorize    = "oauth.authorize" // a person authorized an OAuth app for scopes
+	AuditOAuthDeny         = "oauth.deny"      // a person denied an OAuth app
+	AuditOAuthRevoke       = "oauth.revoke"    // an authorization revoked, with its tokens
+	AuditOAuthTokenIssue   = "oauth.token"     // an access token issued (code exchanged or refreshed)
+	AuditOAuthRefreshReuse = "oauth.refresh_reuse"
 )
 
 // AuditEvent is one entry of the audit log: who did what to which resource,

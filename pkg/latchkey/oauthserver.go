@@ -287,7 +287,7 @@ func (c OAuthClient) Validate() error {
 
 // checkRedirectURI applies RFC 9700 §2.1 and RFC 8252: an absolute https
 // URL without a fragment, or http on a loopback address (a native app's
-// redirect), or a private-use scheme (com.example.app:/callback).
+// redirect, whose port may then vary, RFC 8252 §7.3).
 func checkRedirectURI(s string) string {
 	if s == "" {
 		return "is required"
@@ -313,12 +313,10 @@ func checkRedirectURI(s string) string {
 		default:
 			return "must use https, unless it is a loopback address (RFC 8252 §7.3)"
 		}
-	case "javascript", "data", "file", "vbscript":
-		return "must not use the " + u.Scheme + " scheme"
 	default:
-		if !strings.Contains(u.Scheme, ".") {
-			return "must use https, http on a loopback address, or a private-use scheme such as com.example.app (RFC 8252 §7.1)"
-		}
+		// Private-use schemes (RFC 8252 §7.1) can be claimed by any app
+		// on the device: a native app uses a loopback redirect instead.
+		return "must use https, or http on a loopback address (RFC 8252 §7.3)"
 	}
 	return ""
 }

@@ -53,6 +53,9 @@ type OAuthServerStore interface {
 	ListOAuthClients(ctx context.Context) ([]latchkey.OAuthClient, error)
 	// DeleteOAuthClient deletes an OAuth app with its authorizations and
 	// every code and token issued to it.
+	//
+	// Records of codes and tokens are deleted by DeleteExpired once they
+	// expire.
 	DeleteOAuthClient(ctx context.Context, name string) error
 	// SetOAuthClientIcon stores (or, with nil, removes) an OAuth app's
 	// icon, a PNG checked by the caller.
@@ -74,7 +77,8 @@ type OAuthServerStore interface {
 	// with its OAuth app's name.
 	ListOAuthAuthorizations(ctx context.Context) ([]latchkey.OAuthAuthorization, error)
 	// RevokeOAuthAuthorization marks the authorization revoked at at and
-	// deletes every code and token issued under it, in one transaction.
+	// deactivates every code and token issued under it, in one
+	// transaction.
 	RevokeOAuthAuthorization(ctx context.Context, id string, at time.Time) error
 	// TouchOAuthAuthorization records a use of the authorization at at.
 	TouchOAuthAuthorization(ctx context.Context, id string, at time.Time) error

@@ -160,7 +160,8 @@ type Store interface {
 	// can be used once: ErrNotFound when there is none, ErrExpired when it
 	// expired before now.
 	TakeState(ctx context.Context, state string, now time.Time) (latchkey.AuthState, error)
-	// DeleteExpired deletes links and states that expired before now.
+	// DeleteExpired deletes links, states and the records of OAuth codes
+	// and tokens that expired before now.
 	DeleteExpired(ctx context.Context, now time.Time) error
 
 	// CreateAPIKey stores an API key (its hash, never the key).

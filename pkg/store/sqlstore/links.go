@@ -187,7 +187,10 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) error {
 		if err := inEnv(tx, env).Where("expires_at < ?", utc(now)).Delete(&linkRow{}).Error; err != nil {
 			return err
 		}
-		return inEnv(tx, env).Where("expires_at < ?", utc(now)).Delete(&stateRow{}).Error
+		if err := inEnv(tx, env).Where("expires_at < ?", utc(now)).Delete(&stateRow{}).Error; err != nil {
+			return err
+		}
+		return inEnv(tx, env).Where("expires_at < ?", utc(now)).Delete(&oauthTokenRow{}).Error
 	})
-	return fail(err, "delete expired links and states")
+	return fail(err, "delete expired links, states and OAuth token records")
 }

@@ -622,7 +622,8 @@ func (s *Store) ListOAuthAuthorizations(ctx context.Context) ([]latchkey.OAuthAu
 	return out, nil
 }
 
-// RevokeOAuthAuthorization revokes an authorization and deletes its tokens.
+// RevokeOAuthAuthorization revokes an authorization and deactivates its
+// tokens.
 func (s *Store) RevokeOAuthAuthorization(ctx context.Context, id string, at time.Time) error {
 	env, err := s.envOf(ctx)
 	if err != nil {
@@ -639,7 +640,7 @@ func (s *Store) RevokeOAuthAuthorization(ctx context.Context, id string, at time
 		if err := tx.Model(&oauthAuthorizationRow{}).Where("env = ? AND id = ? AND revoked_at IS NULL", env, id).Update("revoked_at", utc(at)).Error; err != nil {
 			return err
 		}
-		return tx.Where("env = ? AND authorization_id = ?", env, id).Delete(&oauthTokenRow{}).Error
+		return tx.Model(&oauthTokenRow{}).Where("env = ? AND authorization_id = ?", env, id).Update("active", false).Error
 	})
 	return fail(err, "revoke authorization %q", id)
 }
