@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"html"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/pkg/secretbox"
 )
 
 // oauthSetup turns dev's OAuth server on with two scopes, read (apps:read)
@@ -309,4 +315,138 @@ func TestOAuthServerErrorTable(t *testing.T) {
 func isOAuthError(err error, code string) bool {
 	var re *oauth2.RetrieveError
 	return errors.As(err, &re) && re.ErrorCode == code
+}
+
+// issueToken authorizes the dashboard (of oauthSetup) as ada through h and
+// returns its tokens.
+func issueToken(t *testing.T, h *harness, clientID string, scopes ...string) *oauth2.Token {
+	t.Helper()
+	conf := &oauth2.Config{ClientID: clientID, RedirectURL: "http://127.0.0.1/callback", Scopes: scopes,
+		Endpoint: oauth2.Endpoint{AuthURL: h.main.URL + "/dev/oauth/authorize", TokenURL: h.main.URL + "/dev/oauth/token", AuthStyle: oauth2.AuthStyleInParams}}
+	verifier := oauth2.GenerateVerifier()
+	person := oauthPerson(t, h)
+	authURL := conf.AuthCodeURL("state-of-the-test", oauth2.S256ChallengeOption(verifier))
+	u, _ := url.Parse(authURL)
+	consent := "allow"
+	if resp, _ := person.send("GET", u.RequestURI(), nil, "", ""); resp.StatusCode == http.StatusSeeOther {
+		consent = ""
+	}
+	q := authorize(t, person, authURL, consent)
+	tok, err := conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchanging the code: %v", err)
+	}
+	return tok
+}
+
+// TestOAuthServerTwoReplicas: a token issued by one replica works on the
+// other, and an authorization revoked on one is refused by the other at
+// once (bearer tokens are checked against the shared database on every
+// request).
+func TestOAuthServerTwoReplicas(t *testing.T) {
+	dbURL := testPostgres(t)
+	key, err := secretbox.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startServer(t, serverOptions{databaseURL: dbURL, keys: key.String()})
+	b := startServer(t, serverOptions{databaseURL: dbURL, keys: key.String()})
+	addAdmin(t, a)
+	clientID := oauthSetup(t, a)
+	tok := issueToken(t, a, clientID, "read")
+	b.expect(http.StatusOK, "GET", "/api/v1/apps", tok.AccessToken, "", "")
+	list := decode(t, b.expect(http.StatusOK, "GET", "/api/v1/oauth/authorizations", testAdminKey, "", ""))["authorizations"].([]any)
+	id := list[0].(map[string]any)["id"].(string)
+	b.expect(http.StatusNoContent, "DELETE", "/api/v1/oauth/authorizations/"+id, testAdminKey, "", "")
+	a.expect(http.StatusUnauthorized, "GET", "/api/v1/apps", tok.AccessToken, "", "")
+}
+
+// TestOAuthServerRevokeIntrospectAndIcons: RFC 7009 revocation by the app
+// itself, RFC 7662 introspection by a confidential app, groups limited to
+// named apps, and the icon upload (decoded, 64×64, served as PNG).
+func TestOAuthServerRevokeIntrospectAndIcons(t *testing.T) {
+	h := startLatchkey(t)
+	addAdmin(t, h)
+	clientID := oauthSetup(t, h)
+
+	// Groups limited to an app grant app-scoped rights on that app only.
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/crm", testAdminKey, "application/yaml", "name: crm\n")
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/billing", testAdminKey, "application/yaml", "name: billing\n")
+	h.expect(http.StatusOK, "PUT", "/api/v1/oauth/groups/readers", testAdminKey, "application/json", `{"permissions":["apps:read"],"apps":["crm"]}`)
+	tok := issueToken(t, h, clientID, "read")
+	h.expect(http.StatusOK, "GET", "/api/v1/apps/crm", tok.AccessToken, "", "")
+	h.expect(http.StatusForbidden, "GET", "/api/v1/apps/billing", tok.AccessToken, "", "")
+	h.expect(http.StatusForbidden, "GET", "/api/v1/apps", tok.AccessToken, "", "") // names no app: not granted by an app-limited group
+
+	// A confidential app introspects the token.
+	b := h.expect(http.StatusCreated, "POST", "/api/v1/oauth/apps", testAdminKey, "application/json",
+		`{"name":"gateway","label":"API gateway","redirect_uri":"https://gw.example.com/cb","scopes":["read"]}`)
+	var gw struct {
+		App struct {
+			ClientID string `json:"client_id"`
+		} `json:"app"`
+		Secret string `json:"client_secret"`
+	}
+	_ = json.Unmarshal(b, &gw)
+	introspect := func(token string) map[string]any {
+		req, _ := http.NewRequest("POST", h.main.URL+"/dev/oauth/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(gw.App.ClientID), url.QueryEscape(gw.Secret))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("introspection: HTTP %d %v", resp.StatusCode, err)
+		}
+		return m
+	}
+	if m := introspect(tok.AccessToken); m["active"] != true || m["client_id"] != clientID || m["sub"] != testAdminEmail || m["scope"] != "read" {
+		t.Fatalf("introspecting a live token: %v", m)
+	}
+
+	// The app revokes its refresh token: the whole grant goes.
+	resp, body := h.do("POST", "/dev/oauth/revoke", "", "application/x-www-form-urlencoded",
+		url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {clientID}}.Encode())
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoking: HTTP %d %s", resp.StatusCode, body)
+	}
+	if m := introspect(tok.AccessToken); m["active"] != false {
+		t.Fatalf("introspecting after the revocation: %v, want inactive", m)
+	}
+	h.expect(http.StatusUnauthorized, "GET", "/api/v1/apps/crm", tok.AccessToken, "", "")
+
+	// Icons: the default one, then an upload checked by decoding it.
+	resp, body = h.do("GET", "/dev/oauth/apps/"+clientID+"/icon", "", "", "")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+		t.Fatalf("the default icon: HTTP %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
+	}
+	icon := func(size int) string {
+		var buf bytes.Buffer
+		img := image.NewRGBA(image.Rect(0, 0, size, size))
+		img.Set(1, 1, color.RGBA{R: 200, A: 255})
+		_ = png.Encode(&buf, img)
+		return buf.String()
+	}
+	resp, body = h.do("PUT", "/api/v1/oauth/apps/dashboard/icon", testAdminKey, "image/png", icon(128))
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "64×64") {
+		t.Fatalf("a 128 px icon: HTTP %d %s, want 422 naming 64×64", resp.StatusCode, body)
+	}
+	resp, body = h.do("PUT", "/api/v1/oauth/apps/dashboard/icon", testAdminKey, "image/png", "<svg onload=alert(1)>")
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("an icon that is not an image: HTTP %d %s, want 422", resp.StatusCode, body)
+	}
+	h.expect(http.StatusNoContent, "PUT", "/api/v1/oauth/apps/dashboard/icon", testAdminKey, "image/png", icon(64))
+	resp, body = h.do("GET", "/dev/oauth/apps/"+clientID+"/icon", "", "", "")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("the uploaded icon: HTTP %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if img, err := png.Decode(bytes.NewReader(body)); err != nil || img.Bounds().Dx() != 64 {
+		t.Fatalf("the served icon is not the 64 px PNG: %v", err)
+	}
+	if app := decode(t, h.expect(http.StatusOK, "GET", "/api/v1/oauth/apps/dashboard", testAdminKey, "", "")); app["has_icon"] != true {
+		t.Fatalf("the app after an upload: %v", app)
+	}
 }

@@ -44,16 +44,26 @@ type Server struct {
 	strategy *tokenStrategy
 }
 
+// Options tune a Server.
+type Options struct {
+	// CodeTTL is how long an authorization code lives; 0 means
+	// latchkey.AuthorizationCodeTTL (60 s).
+	CodeTTL time.Duration
+}
+
 // New builds the server over st. secret (at least 32 bytes) signs codes and
 // tokens; every replica on one database must use the same.
-func New(st store.Store, secret []byte) (*Server, error) {
+func New(st store.Store, secret []byte, opts Options) (*Server, error) {
 	if len(secret) < 32 {
 		return nil, errors.New("authserver: the token secret needs at least 32 bytes")
+	}
+	if opts.CodeTTL <= 0 {
+		opts.CodeTTL = latchkey.AuthorizationCodeTTL
 	}
 	cfg := &fosite.Config{
 		AccessTokenLifespan:         latchkey.DefaultAccessTokenTTL,
 		RefreshTokenLifespan:        latchkey.DefaultRefreshTokenTTL,
-		AuthorizeCodeLifespan:       latchkey.AuthorizationCodeTTL,
+		AuthorizeCodeLifespan:       opts.CodeTTL,
 		GlobalSecret:                secret[:32],
 		ScopeStrategy:               fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:    fosite.DefaultAudienceMatchingStrategy,

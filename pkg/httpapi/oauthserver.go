@@ -56,7 +56,7 @@ func (s *Server) authServer(c echo.Context) (*authserver.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := authserver.New(s.store, secret)
+	srv, err := authserver.New(s.store, secret, authserver.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -51,8 +51,11 @@ func init() {
 	for _, t := range []string{"text/yaml", "text/x-yaml"} {
 		openapi3filter.RegisterBodyDecoder(t, openapi3filter.YamlBodyDecoder)
 	}
-	for _, t := range []string{"text/html", "text/javascript", "application/openmetrics-text"} {
+	for _, t := range []string{"text/html", "text/javascript", "application/openmetrics-text", "image/svg+xml"} {
 		openapi3filter.RegisterBodyDecoder(t, openapi3filter.PlainBodyDecoder)
+	}
+	for _, t := range []string{"image/png", "image/jpeg"} {
+		openapi3filter.RegisterBodyDecoder(t, openapi3filter.FileBodyDecoder)
 	}
 }
 
