@@ -46,9 +46,9 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	key := envOr("LATCHKEY_API_KEY", os.Getenv("LATCHKEY_ADMIN_API_KEY"))
-	if key == "" {
-		return errors.New("set LATCHKEY_API_KEY (or LATCHKEY_ADMIN_API_KEY) to an admin API key")
+	key, err := apiCredential(ctx, *server, *env)
+	if err != nil {
+		return err
 	}
 	// An environment key must be of --env; the operator's
 	// LATCHKEY_ADMIN_API_KEY acts in the one named.

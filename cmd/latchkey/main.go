@@ -2,6 +2,7 @@
 //
 //	latchkey serve [flags]              run the server
 //	latchkey apply -f FILE...           create or replace app documents through the API
+//	latchkey login|logout               sign the CLI in through Latchkey's OAuth server, or out
 //	latchkey apikeys create|list|revoke manage API keys on the database
 //	latchkey admins create|password|list manage the web UI's admin accounts
 //	latchkey keys generate|rotate       print a new encryption key; re-encrypt every value under a new key
@@ -43,7 +44,9 @@ const usage = `Latchkey: OAuth integrations from configuration.
 Usage:
   latchkey serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--public-url URL] [--database-url URL] [--apps DIR]
                  [--metrics-addr ADDR] [--trusted-proxies CIDR,...]
-  latchkey apply -f FILE [-f FILE...] [--server URL] [--env ENV]   (API key from LATCHKEY_API_KEY or LATCHKEY_ADMIN_API_KEY)
+  latchkey apply -f FILE [-f FILE...] [--server URL] [--env ENV]   (API key from LATCHKEY_API_KEY or LATCHKEY_ADMIN_API_KEY, else the login)
+  latchkey login [--server URL] [--env ENV] [--no-browser]         (sign in through the browser; the token is kept and refreshed)
+  latchkey logout [--server URL] [--env ENV]                       (revoke the login's token and forget it)
   latchkey apikeys create --scope admin|runtime [--app APP] [--name NAME] [--env ENV]   (ENV: LATCHKEY_ENV, default dev)
   latchkey apikeys list [--env ENV]
   latchkey apikeys revoke ID [--env ENV]
@@ -72,6 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "apply":
 		return runApply(ctx, args[1:], stdout, stderr)
+	case "login":
+		return runLogin(ctx, args[1:], stdout, stderr)
+	case "logout":
+		return runLogout(ctx, args[1:], stdout, stderr)
 	case "apikeys":
 		return runAPIKeys(ctx, args[1:], stdout, stderr)
 	case "admins":

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -116,9 +115,9 @@ func printYAML(w io.Writer, app latchkey.App) error {
 // createFromCatalog asks a running server to create an app from a catalog
 // entry (POST /api/v1/providers/{name}/app).
 func createFromCatalog(ctx context.Context, server, entry, name string, stdout io.Writer) error {
-	key := envOr("LATCHKEY_API_KEY", os.Getenv("LATCHKEY_ADMIN_API_KEY"))
-	if key == "" {
-		return fmt.Errorf("set LATCHKEY_API_KEY (or LATCHKEY_ADMIN_API_KEY) to an admin API key")
+	key, err := apiCredential(ctx, server, "")
+	if err != nil {
+		return err
 	}
 	lk, err := client.New(server, client.WithAPIKey(key), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
 		client.WithUserAgent("latchkey-providers"))

@@ -35,7 +35,7 @@ CREATE TABLE oauth_scopes (
 CREATE TABLE oauth_clients (
     env          TEXT NOT NULL,
     name         TEXT NOT NULL,
-    client_id    TEXT NOT NULL UNIQUE,
+    client_id    TEXT NOT NULL,
     label        TEXT NOT NULL,
     description  TEXT NOT NULL DEFAULT '',
     redirect_uri TEXT NOT NULL,
@@ -47,6 +47,9 @@ CREATE TABLE oauth_clients (
     updated_at   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (env, name)
 );
+-- A client id is unique in its environment: Latchkey's CLI is the OAuth
+-- app latchkey-cli in every one.
+CREATE UNIQUE INDEX oauth_clients_client_id ON oauth_clients (env, client_id);
 
 CREATE TABLE oauth_authorizations (
     id           TEXT PRIMARY KEY,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"image"
 	_ "image/jpeg" // icons may be uploaded as JPEG; they are kept as PNG
 	"image/png"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/latchkey/latchkey/pkg/authserver"
 	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
 )
 
 // The admin API of Latchkey's own OAuth server, in the environment the
@@ -84,9 +86,18 @@ func (s *Server) putOAuthServer(c echo.Context) error {
 		return err
 	}
 	body.UpdatedAt = s.now()
+	before, err := s.store.GetOAuthServer(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	o, err := s.store.PutOAuthServer(c.Request().Context(), body)
 	if err != nil {
 		return err
+	}
+	if o.Enabled && !before.Enabled {
+		if err := s.ensureCLIApp(c); err != nil {
+			return err
+		}
 	}
 	ev := event(c, latchkey.AuditOAuthServerPut)
 	ev.Detail = "enabled " + map[bool]string{true: "true", false: "false"}[o.Enabled]
@@ -96,6 +107,33 @@ func (s *Server) putOAuthServer(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)
+}
+
+// ensureCLIApp registers Latchkey's CLI (latchkey login) as the
+// environment's first OAuth app when OAuth is turned on, unless an app of
+// its name is there: the scope latchkey-cli, whose group holds every
+// permission, so that a person's CLI can do what the person can.
+func (s *Server) ensureCLIApp(c echo.Context) error {
+	ctx := c.Request().Context()
+	if _, err := s.store.GetOAuthClient(ctx, latchkey.CLIClientID); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	all := make([]latchkey.Permission, len(latchkey.Permissions))
+	for i, p := range latchkey.Permissions {
+		all[i] = p.Name
+	}
+	if _, err := s.store.PutOAuthGroup(ctx, latchkey.OAuthGroup{Name: latchkey.CLIScope, Description: "Everything the person signed in to Latchkey's CLI may do", Permissions: all}); err != nil {
+		return err
+	}
+	if _, err := s.store.PutOAuthScope(ctx, latchkey.OAuthScope{Name: latchkey.CLIScope, Description: "Act as you in Latchkey's command-line tool", Groups: []string{latchkey.CLIScope}}); err != nil {
+		return err
+	}
+	_, err := s.store.CreateOAuthClient(ctx, latchkey.OAuthClient{Name: latchkey.CLIClientID, ClientID: latchkey.CLIClientID, Label: "Latchkey CLI",
+		Description: "The latchkey command on your computer (latchkey login)", RedirectURI: latchkey.CLIRedirectURI,
+		Scopes: []string{latchkey.CLIScope}, Public: true})
+	return err
 }
 
 func (s *Server) listPermissions(c echo.Context) error {

@@ -237,8 +237,8 @@ func checkDescription(fe *FieldErrors, field, s string, max int) {
 // seed's "OAuth App"), named OAuthClient here so as not to be confused with
 // Latchkey's apps.
 type OAuthClient struct {
-	// Name is unique in the environment; ClientID is random, unique across
-	// environments, and public.
+	// Name and ClientID are unique in the environment; ClientID is random
+	// (but for Latchkey's CLI, CLIClientID) and public.
 	Name        string `json:"name"`
 	ClientID    string `json:"client_id"`
 	Label       string `json:"label"`
@@ -320,6 +320,15 @@ func checkRedirectURI(s string) string {
 	}
 	return ""
 }
+
+// The OAuth app of Latchkey's own CLI (latchkey login), registered in an
+// environment when OAuth is turned on there: a public app with a loopback
+// redirect (RFC 8252), whose one scope's group holds every permission.
+const (
+	CLIClientID    = "latchkey-cli"
+	CLIScope       = "latchkey-cli"
+	CLIRedirectURI = "http://127.0.0.1/callback"
+)
 
 // OAuthAuthorization is a person's authorization of an OAuth app for some
 // scopes: what the consent form records. While it lives, the app is not
