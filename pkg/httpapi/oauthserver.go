@@ -452,7 +452,13 @@ func (s *Server) oauthBearer(c echo.Context, token string) error {
 	s.actIn(c, g.Env)
 	ctx = c.Request().Context()
 	perm, ok := routePermission(c.Request().Method, c.Path())
-	if !ok || perm == latchkey.PermSession || !s.tokenAllows(ctx, g.Scopes, perm, c.Param("app")) {
+	allowed := false
+	if ok && perm != latchkey.PermSession {
+		if allowed, err = s.tokenAllows(ctx, g.Scopes, perm, c.Param("app")); err != nil {
+			return err
+		}
+	}
+	if !allowed {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="insufficient_scope", error_description="this route needs the permission `+string(perm)+`"`)
 		return latchkey.Errorf(latchkey.EFORBIDDEN, "the access token's scopes do not grant %s on this route", perm)
 	}
@@ -463,14 +469,14 @@ func (s *Server) oauthBearer(c echo.Context, token string) error {
 }
 
 // tokenAllows reports whether some group of some scope grants perm on app.
-func (s *Server) tokenAllows(ctx context.Context, scopes []string, perm latchkey.Permission, app string) bool {
+func (s *Server) tokenAllows(ctx context.Context, scopes []string, perm latchkey.Permission, app string) (bool, error) {
 	all, err := s.store.ListOAuthScopes(ctx)
 	if err != nil {
-		return false
+		return false, err
 	}
 	groups, err := s.store.ListOAuthGroups(ctx)
 	if err != nil {
-		return false
+		return false, err
 	}
 	for _, sc := range all {
 		if !slices.Contains(scopes, sc.Name) {
@@ -478,11 +484,11 @@ func (s *Server) tokenAllows(ctx context.Context, scopes []string, perm latchkey
 		}
 		for _, g := range groups {
 			if slices.Contains(sc.Groups, g.Name) && g.Allows(perm, app) {
-				return true
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
 }
 
 // touchAuthorization records a use of an authorization, at most once a
