@@ -43,7 +43,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown,
   let payload: BodyInit | undefined
   if (body !== undefined) {
     headers['Content-Type'] = contentType
-    payload = typeof body === 'string' ? body : JSON.stringify(body)
+    payload = typeof body === 'string' || body instanceof Blob ? body : JSON.stringify(body)
   }
   const resp = await fetch('/api/v1' + path, { method, headers, body: payload, credentials: 'same-origin' })
   if (resp.status === 204) return undefined as T

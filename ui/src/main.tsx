@@ -2,6 +2,8 @@ import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, APIError, currentEnvironment, enc, setCSRF, setEnvironment, type Answer, type Schemas } from './api'
 import { documentYAML } from './yaml'
+import { ErrorBox, Field, fmtTime, useLoad } from './parts'
+import { OAuthServer } from './oauthserver'
 import { connect, ConnectError } from '../../sdk/js/dist/index.js'
 import './style.css'
 
@@ -18,41 +20,6 @@ function useRoute(): string[] {
   return hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent)
 }
 const go = (path: string) => { location.hash = '#/' + path }
-
-// ---------- small building blocks ----------
-function ErrorBox({ err }: { err: unknown }) {
-  if (!err) return null
-  const e = err as APIError
-  return <div class="alert" role="alert">
-    <strong>{e.message}</strong>
-    {e.provider && <p>Provider said: <code>{e.provider.code}</code> {e.provider.description}</p>}
-    {e.details && e.details.length > 0 && <ul>{e.details.map(d => <li><code>{d.field || 'body'}</code> {d.message}</li>)}</ul>}
-  </div>
-}
-
-function Field(props: { id: string; label: string; value: string; onInput: (v: string) => void; error?: string; hint?: string;
-  type?: string; multiline?: boolean; required?: boolean; autocomplete?: string }) {
-  const { id, label, value, onInput, error, hint, type = 'text', multiline, required, autocomplete } = props
-  const describedBy = [hint ? id + '-hint' : '', error ? id + '-error' : ''].filter(Boolean).join(' ') || undefined
-  const common = { id, name: id, value, 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': describedBy, required, autocomplete,
-    onInput: (e: Event) => onInput((e.target as HTMLInputElement).value) }
-  return <div class={'field' + (error ? ' has-error' : '')} data-field={id}>
-    <label for={id}>{label}{required && <span aria-hidden="true"> *</span>}</label>
-    {hint && <p class="hint" id={id + '-hint'}>{hint}</p>}
-    {multiline ? <textarea rows={4} spellcheck={false} {...common} /> : <input type={type} spellcheck={false} {...common} />}
-    {error && <p class="field-error" id={id + '-error'}>{error}</p>}
-  </div>
-}
-
-function fmtTime(t?: string) { return t ? new Date(t).toLocaleString() : '—' }
-
-function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [T | undefined, unknown, () => void] {
-  const [data, setData] = useState<T>()
-  const [err, setErr] = useState<unknown>()
-  const [n, setN] = useState(0)
-  useEffect(() => { setErr(undefined); load().then(setData, setErr) }, [...deps, n])
-  return [data, err, () => setN(n + 1)]
-}
 
 // ---------- sign-in ----------
 function SignIn({ onDone }: { onDone: (s: Session) => void }) {
@@ -533,6 +500,18 @@ function Audit() {
   </>
 }
 
+// resumeNext goes back to the page that sent the person to sign in (the
+// OAuth server's authorization page: /ui/?next=/dev/oauth/authorize?…),
+// when it is a path of this origin, and reports whether it did.
+function resumeNext(): boolean {
+  const next = new URLSearchParams(location.search).get('next')
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return false
+  const u = new URL(next, location.origin)
+  if (u.origin !== location.origin || !/^\/[a-z0-9][a-z0-9_-]{0,62}\/oauth\/authorize$/.test(u.pathname)) return false
+  location.assign(u.pathname + u.search)
+  return true
+}
+
 // ---------- the shell ----------
 function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined)
@@ -552,7 +531,7 @@ function App() {
   }, [session])
   useEffect(() => { (window as any).__latchkeyReady = performance.now() }, [session])
   if (session === undefined) return <main id="main"><p>Loading…</p></main>
-  if (session === null) return <SignIn onDone={s => { setCSRF(s.csrf_token); setSession(s); go('apps') }} />
+  if (session === null) return <SignIn onDone={s => { setCSRF(s.csrf_token); setSession(s); if (!resumeNext()) go('apps') }} />
   const signOut = async () => { await api('DELETE', '/session').catch(() => { }); setSession(null) }
   const [top, name, sub] = route
   let page
@@ -561,12 +540,14 @@ function App() {
   else if (top === 'apps' && name) page = <AppPage name={name} />
   else if (top === 'keys') page = <APIKeys />
   else if (top === 'audit') page = <Audit />
+  else if (top === 'oauth') page = <OAuthServer env={env} />
   else page = <Apps />
   return <>
     <a class="skip" href="#main" onClick={e => { e.preventDefault(); document.getElementById('main')?.focus() }}>Skip to content</a>
     <header><span class="brand">Latchkey</span>
       <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
-        <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a></nav>
+        <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a>
+        <a href="#/oauth" aria-current={top === 'oauth' ? 'page' : undefined}>OAuth server</a></nav>
       <label class="env">Environment{' '}
         <select value={env} onChange={e => { const v = (e.target as HTMLSelectElement).value; setEnvironment(v); setEnv(v) }}>
           {(envs.length ? envs : [env]).map(n => <option value={n}>{n}</option>)}
