@@ -18,6 +18,7 @@ func (s *Server) connectionRoutes(g *echo.Group) {
 	g.GET(user+"/settings/:name", s.getSetting)
 	g.GET("/apps/:app/orgs/:org/connections/:config", s.getOrgConnection)
 	g.GET("/apps/:app/connections", s.listConnections)
+	g.GET("/connections", s.searchConnections)
 }
 
 func connectionKey(c echo.Context) latchkey.ConnectionKey {

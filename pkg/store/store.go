@@ -112,6 +112,10 @@ type Store interface {
 	// ListConnections returns the connections of an app (all orgs when org is
 	// empty), without their Values.
 	ListConnections(ctx context.Context, app, org string) ([]latchkey.Connection, error)
+	// SearchConnections returns a page of the environment's connections
+	// across apps, without their Values, in key order (app, org, user,
+	// config), with how many match in all.
+	SearchConnections(ctx context.Context, q ConnectionQuery) (ConnectionPage, error)
 	// ClaimRefreshes claims, for the refresh worker, up to limit active
 	// connections due for a refresh at now: an access token that expires
 	// before due, or a keep-alive time (KeepAliveAt) that has come; that
@@ -257,6 +261,33 @@ type Store interface {
 
 	// Close releases the store's resources.
 	Close() error
+}
+
+// ConnectionQuery selects connections for Store.SearchConnections. Empty
+// fields match everything.
+type ConnectionQuery struct {
+	App, Org, User, Config string
+	Status                 latchkey.ConnectionStatus
+	// Search matches connections whose org or user contains it, in any
+	// case.
+	Search string
+	// After, when set, starts the page after this key (the Next of the
+	// page before).
+	After *latchkey.ConnectionKey
+	// Limit is the page's size: 1 to MaxConnectionPage, 50 when 0.
+	Limit int
+}
+
+// MaxConnectionPage is the largest page SearchConnections answers.
+const MaxConnectionPage = 500
+
+// ConnectionPage is a page of SearchConnections.
+type ConnectionPage struct {
+	Connections []latchkey.Connection
+	// Total counts every match, on every page.
+	Total int
+	// Next is the key to pass as After for the next page; nil on the last.
+	Next *latchkey.ConnectionKey
 }
 
 // PutAppOptions tune Store.PutAppWith.

@@ -205,6 +205,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Connections across apps, paged (admin): filter by app, org, user, config and status; q searches orgs and users */
+        get: operations["searchConnections"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{app}/orgs/{org}/users/{user}/connections/{config}/link": {
         parameters: {
             query?: never;
@@ -2521,6 +2538,53 @@ export interface operations {
                 content: {
                     "application/json": {
                         connections: components["schemas"]["Connection"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    searchConnections: {
+        parameters: {
+            query?: {
+                app?: string;
+                org?: string;
+                user?: string;
+                config?: string;
+                status?: components["schemas"]["ConnectionStatus"];
+                /** @description Part of an org's or a user's id, in any case. */
+                q?: string;
+                /** @description The page's size: 1 to 500, 50 by default. */
+                limit?: number;
+                /** @description The next of the page before. */
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of connections, without tokens, in key order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        connections: components["schemas"]["Connection"][];
+                        /** @description How many connections match, on every page. */
+                        total: number;
+                        /** @description The cursor of the next page; absent on the last. */
+                        next?: string;
                     };
                 };
             };

@@ -62,6 +62,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppDroppingConfigsWithConnections", testAppDroppingConfigs},
 		{"AppDroppingConfigsWhileConnecting", testAppDroppingConfigsWhileConnecting},
 		{"OAuthServer", testOAuthServer},
+		{"ConnectionSearch", testConnectionSearch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
