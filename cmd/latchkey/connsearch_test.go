@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/providertest"
 	"github.com/latchkey/latchkey/pkg/store/storetest"
 )
 
@@ -94,4 +96,40 @@ func containsField(body []byte, field string) bool {
 		}
 	}
 	return false
+}
+
+// TestConnectionHistory: a connection's history names the link that
+// started it, its creation, its refreshes and the reads of its token,
+// newest first, and nothing of another connection.
+func TestConnectionHistory(t *testing.T) {
+	h := startLatchkey(t)
+	env := newCallsEnv(t, h, providertest.Options{AccessTTL: time.Hour})
+	env.connect("bob")
+	base := "/api/v1/apps/calls/orgs/acme/users/alice/connections/p"
+	h.expect(http.StatusOK, "GET", base, testAdminKey, "", "") // a read of the token
+	h.clock.Advance(2 * time.Hour)
+	h.expect(http.StatusOK, "GET", base, testAdminKey, "", "") // expired: refreshed, then read
+	var actions []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		events := decode(t, h.expect(http.StatusOK, "GET", base+"/events", testAdminKey, "", ""))["events"].([]any)
+		actions = actions[:0]
+		for _, e := range events {
+			m := e.(map[string]any)
+			if m["user"] != "alice" {
+				t.Fatalf("alice's history holds %v", m)
+			}
+			actions = append(actions, m["action"].(string))
+		}
+		if len(actions) >= 5 || time.Now().After(deadline) {
+			break
+		}
+	}
+	want := []string{"token.read", "connection.refreshed", "token.read", "connection.created", "link.create"}
+	if fmt.Sprint(actions) != fmt.Sprint(want) {
+		t.Fatalf("alice's history: %v, want %v", actions, want)
+	}
+	resp, body := h.do("GET", base+"/events?limit=0", testAdminKey, "", "")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !containsField(body, "limit") {
+		t.Fatalf("?limit=0: HTTP %d %s, want 422 naming limit", resp.StatusCode, body)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/pkg/apikey"
@@ -178,8 +179,11 @@ type Main struct {
 	// once Run returned; empty without one.
 	MetricsURL string
 
-	store    *sqlstore.Store
-	api      *httpapi.Server
+	store *sqlstore.Store
+	api   *httpapi.Server
+	// history is api once it exists: the engine's events go to its audit
+	// log too, as each connection's history.
+	history  atomic.Pointer[httpapi.Server]
 	server   *http.Server
 	listener net.Listener
 	done     chan error
@@ -255,7 +259,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Store: st, HTTPClient: httpClient, Now: m.Now, Logger: m.Logger,
 		CallbackURL: public + "/oauth/callback", ConnectURL: public + "/connect",
 		EnvironmentURL: environmentURL(st),
-		Events:         m.webhooks.Emit, Observe: metrics,
+		Events: func(ctx context.Context, events ...latchkey.Event) {
+			m.webhooks.Emit(ctx, events...)
+			if srv := m.history.Load(); srv != nil {
+				srv.RecordEvents(ctx, events...)
+			}
+		},
+		Observe: metrics,
 	})
 	if m.Config.AppsDir != "" {
 		if err := loadApps(ctx, engine, m.Config.AppsDir, documentVariables(public), m.Logger); err != nil {
@@ -281,6 +291,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.api = srv
+	m.history.Store(srv)
 	m.workerDone = make(chan struct{})
 	if m.Config.RefreshInterval >= 0 {
 		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -342,6 +353,7 @@ func (m *Main) Close() error {
 		m.webhooks.Close() // after the server and the worker, which emit events; undelivered ones stay stored
 	}
 	if m.api != nil {
+		m.history.Store(nil)
 		m.api.Close() // writes the audit events still queued
 	}
 	m.reload.stop()

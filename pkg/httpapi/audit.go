@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,6 +136,56 @@ func (s *Server) listAudit(c echo.Context) error {
 				Fields: []latchkey.FieldError{{Field: "limit", Message: "must be a whole number from 1 to 1000"}}}
 		}
 		f.Limit = n
+	}
+	events, err := s.store.ListAudit(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"events": events})
+}
+
+// RecordEvents keeps what happened to connections (the events webhooks
+// announce) in the audit log, as each connection's history: the actor is
+// latchkey.AuditActor, the action the event's type, the detail its status
+// and, for a failure, the provider's error code and description.
+func (s *Server) RecordEvents(ctx context.Context, events ...latchkey.Event) {
+	for _, ev := range events {
+		detail := "status " + string(ev.Status)
+		if ev.Error != nil {
+			detail += " error " + strings.TrimSpace(ev.Error.Code+" "+ev.Error.Description)
+		}
+		s.audit.enqueue(ctx, latchkey.AuditEvent{Time: ev.CreatedAt, Actor: latchkey.AuditActor, Action: string(ev.Type),
+			App: ev.App, Org: ev.Org, User: ev.User, Config: ev.Config, Detail: detail})
+	}
+}
+
+// connectionEvents answers a connection's history, newest first: created,
+// refreshed, failed, needs re-authorization, disconnected (RecordEvents),
+// and the reads of its token and the calls made with it. ?before= and
+// ?limit= (at most 200, 50 by default) page it.
+func (s *Server) connectionEvents(c echo.Context) error {
+	key := connectionKey(c)
+	if err := requireApp(c, key.App); err != nil {
+		return err
+	}
+	f := latchkey.AuditFilter{Connection: &key, Limit: 50}
+	var fe latchkey.FieldErrors
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			fe.Add("limit", "must be a whole number from 1 to 200")
+		}
+		f.Limit = n
+	}
+	if v := c.QueryParam("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			fe.Add("before", "must be the id of an event")
+		}
+		f.Before = n
+	}
+	if err := fe.Err("the query is invalid"); err != nil {
+		return err
 	}
 	events, err := s.store.ListAudit(c.Request().Context(), f)
 	if err != nil {

@@ -19,6 +19,8 @@ func (s *Server) connectionRoutes(g *echo.Group) {
 	g.GET("/apps/:app/orgs/:org/connections/:config", s.getOrgConnection)
 	g.GET("/apps/:app/connections", s.listConnections)
 	g.GET("/connections", s.searchConnections)
+	g.GET(user+"/connections/:config/events", s.connectionEvents)
+	g.GET("/apps/:app/orgs/:org/connections/:config/events", s.connectionEvents)
 }
 
 func connectionKey(c echo.Context) latchkey.ConnectionKey {

@@ -64,4 +64,12 @@ type AuditFilter struct {
 	Action string
 	Before int64
 	Limit  int
+	// Connection, when set, selects the events of that one connection (its
+	// app, org, user, "" for an org's, and config).
+	Connection *ConnectionKey
 }
+
+// AuditActor is the actor of what Latchkey does on its own: a connection
+// created, refreshed or failing (the events webhooks announce, kept in the
+// audit log as the connection's history).
+const AuditActor = "latchkey"

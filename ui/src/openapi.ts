@@ -205,6 +205,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/{app}/orgs/{org}/users/{user}/connections/{config}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The user's id within the org, chosen by the app. */
+                user: components["parameters"]["user"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        /** The connection's history, newest first: created, refreshed, failed, needs re-authorization, its token's reads and the calls made with it */
+        get: operations["connectionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/orgs/{org}/connections/{config}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        /** The connection's history, newest first: created, refreshed, failed, needs re-authorization, its token's reads and the calls made with it */
+        get: operations["orgConnectionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connections": {
         parameters: {
             query?: never;
@@ -2538,6 +2588,94 @@ export interface operations {
                 content: {
                     "application/json": {
                         connections: components["schemas"]["Connection"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    connectionEvents: {
+        parameters: {
+            query?: {
+                /** @description At most 200, 50 by default. */
+                limit?: number;
+                /** @description An event's id: the page of older ones. */
+                before?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The user's id within the org, chosen by the app. */
+                user: components["parameters"]["user"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        events: components["schemas"]["AuditEvent"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    orgConnectionEvents: {
+        parameters: {
+            query?: {
+                /** @description At most 200, 50 by default. */
+                limit?: number;
+                /** @description An event's id: the page of older ones. */
+                before?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        events: components["schemas"]["AuditEvent"][];
                     };
                 };
             };

@@ -114,6 +114,9 @@ func (s *Store) ListAudit(ctx context.Context, f latchkey.AuditFilter) ([]latchk
 	if f.Before > 0 {
 		q = q.Where("id < ?", f.Before)
 	}
+	if k := f.Connection; k != nil {
+		q = q.Where("app = ? AND org = ? AND user_id = ? AND config = ?", k.App, k.Org, k.User, k.Config)
+	}
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 1000

@@ -39,6 +39,13 @@ func testAuditLog(t *testing.T, s store.Store) {
 	if len(reads) != 1 || reads[0].Actor != "k2" || reads[0].User != "alice" || !reads[0].Time.Equal(at.Add(2*time.Second)) {
 		t.Fatalf("action filter: got %+v, want k2's read of alice's token", reads)
 	}
+	alice, _ := s.ListAudit(ctx, latchkey.AuditFilter{Connection: &latchkey.ConnectionKey{App: "crm", Org: "acme", User: "alice", Config: "p"}})
+	if len(alice) != 1 || alice[0].Action != latchkey.AuditTokenRead {
+		t.Fatalf("connection filter: got %+v, want the read of alice's token", alice)
+	}
+	if bob, _ := s.ListAudit(ctx, latchkey.AuditFilter{Connection: &latchkey.ConnectionKey{App: "crm", Org: "acme", User: "bob", Config: "p"}}); len(bob) != 0 {
+		t.Fatalf("another connection's events: got %+v, want none", bob)
+	}
 	page, _ := s.ListAudit(ctx, latchkey.AuditFilter{Before: crm[0].ID, Limit: 1})
 	if len(page) != 1 || page[0].ID != crm[1].ID {
 		t.Fatalf("paging: got %+v, want the event before %d", page, crm[0].ID)
