@@ -203,6 +203,7 @@ const copyBufferSize = 32 << 10
 // own. It implements httputil.BufferPool.
 type bufferPool struct{ pool sync.Pool }
 
+// Get returns a buffer of copyBufferSize bytes, a pooled one if any.
 func (b *bufferPool) Get() []byte {
 	if buf, ok := b.pool.Get().(*[copyBufferSize]byte); ok {
 		return buf[:]
@@ -210,6 +211,7 @@ func (b *bufferPool) Get() []byte {
 	return new([copyBufferSize]byte)[:]
 }
 
+// Put gives a buffer of Get's back to the pool.
 func (b *bufferPool) Put(buf []byte) {
 	if len(buf) == copyBufferSize && cap(buf) == copyBufferSize {
 		b.pool.Put((*[copyBufferSize]byte)(buf))
