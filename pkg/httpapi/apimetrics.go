@@ -14,6 +14,10 @@ type apiMetrics struct {
 	latency   *prometheus.HistogramVec
 	refreshes *prometheus.CounterVec
 	retries   *prometheus.CounterVec
+	// callsBy and latencyBy keep the children of calls and latency, the
+	// two every call counts in.
+	callsBy   children[[4]string, prometheus.Counter]
+	latencyBy children[[3]string, prometheus.Observer]
 }
 
 func newAPIMetrics(reg *prometheus.Registry) *apiMetrics {
@@ -35,15 +39,25 @@ func newAPIMetrics(reg *prometheus.Registry) *apiMetrics {
 	return m
 }
 
+// statusClasses are the class labels of statuses 0 to 999.
+var statusClasses = [...]string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx"}
+
 // APICall records one proxied or declared call; refused says it ended in
 // Latchkey's own refusal rather than the provider's answer.
 func (m *Metrics) APICall(app, config, kind string, status int, refused bool, d time.Duration, retries int, refreshed bool) {
 	class := "latchkey"
 	if !refused {
-		class = strconv.Itoa(status/100) + "xx"
+		if c := status / 100; c >= 0 && c < len(statusClasses) {
+			class = statusClasses[c]
+		} else {
+			class = strconv.Itoa(c) + "xx"
+		}
 	}
-	m.api.calls.WithLabelValues(app, config, kind, class).Inc()
-	m.api.latency.WithLabelValues(app, config, kind).Observe(d.Seconds())
+	a := m.api
+	cl := [4]string{app, config, kind, class}
+	a.callsBy.get(cl, func() prometheus.Counter { return a.calls.WithLabelValues(cl[0], cl[1], cl[2], cl[3]) }).Inc()
+	ll := [3]string{app, config, kind}
+	a.latencyBy.get(ll, func() prometheus.Observer { return a.latency.WithLabelValues(ll[0], ll[1], ll[2]) }).Observe(d.Seconds())
 	if refreshed {
 		m.api.refreshes.WithLabelValues(app, config, kind).Inc()
 	}

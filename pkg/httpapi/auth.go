@@ -46,17 +46,19 @@ func (kc *keyCache) forget(id string) {
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get("Authorization")
-		if cookie, cerr := c.Cookie(SessionCookie); h == "" && cerr == nil && cookie.Value != "" {
-			// The builder UI: a session cookie, with a CSRF token on changes.
-			if err := s.authenticateSession(c, cookie); err != nil {
-				return err
+		if h == "" { // the cookies are parsed only for a request without a key
+			if cookie, cerr := c.Cookie(SessionCookie); cerr == nil && cookie.Value != "" {
+				// The builder UI: a session cookie, with a CSRF token on changes.
+				if err := s.authenticateSession(c, cookie); err != nil {
+					return err
+				}
+				env, err := s.sessionEnvironment(c)
+				if err != nil {
+					return err
+				}
+				s.actIn(c, env)
+				return next(c)
 			}
-			env, err := s.sessionEnvironment(c)
-			if err != nil {
-				return err
-			}
-			s.actIn(c, env)
-			return next(c)
 		}
 		token, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || strings.TrimSpace(token) == "" {

@@ -105,7 +105,7 @@ func plainPath(p string) bool {
 // routeTable answers which methods the server's routes take on a path.
 type routeTable struct {
 	once sync.Once
-	real map[string]bool // "METHOD /route/:pattern" of every registered route
+	real map[[2]string]bool // {method, "/route/:pattern"} of every registered route
 }
 
 // probeMethods are the methods Allow may list, in the order it lists them.
@@ -124,21 +124,27 @@ func (s *Server) headable(path string) bool {
 // has reports whether a route (not a group's catch-all 404) takes method
 // on the escaped path.
 func (s *Server) has(method, path string) bool {
-	p := s.pattern(method, path)
-	return s.routes.real[method+" "+p]
+	return s.isRoute(method, s.pattern(method, path))
+}
+
+// isRoute reports whether pattern, which the router picked for method, is
+// a route's that takes method (not a group's catch-all 404, nor a path
+// whose routes take other methods).
+func (s *Server) isRoute(method, pattern string) bool {
+	s.routes.once.Do(func() {
+		s.routes.real = map[[2]string]bool{}
+		for _, r := range s.echo.Routes() {
+			if r.Method != echo.RouteNotFound {
+				s.routes.real[[2]string{r.Method, r.Path}] = true
+			}
+		}
+	})
+	return s.routes.real[[2]string{method, pattern}]
 }
 
 // pattern returns the pattern of the route the router picks for method on
 // the escaped path.
 func (s *Server) pattern(method, path string) string {
-	s.routes.once.Do(func() {
-		s.routes.real = map[string]bool{}
-		for _, r := range s.echo.Routes() {
-			if r.Method != echo.RouteNotFound {
-				s.routes.real[r.Method+" "+r.Path] = true
-			}
-		}
-	})
 	c := s.echo.AcquireContext()
 	defer s.echo.ReleaseContext(c)
 	c.Reset(nil, nil)
@@ -174,8 +180,11 @@ type edgeDecision struct {
 
 // routeRequests runs before routing: it writes the path canonically for the
 // router, routes HEAD as GET where a route takes GET only, and notes, for a
-// path whose routes do not take the method, the methods they do take.
-// checkInputs, after the middleware that every response needs, acts on it.
+// HEAD on a path whose routes do not take it, the methods they do take.
+// checkInputs, after the middleware that every response needs, acts on it,
+// and finds the methods of a path whose routes do not take another method
+// from the route the router picked: a request that a route takes, as most
+// are, is routed once.
 func (s *Server) routeRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -190,9 +199,12 @@ func (s *Server) routeRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		r.URL.RawPath = raw
+		if r.Method != http.MethodHead {
+			return next(c) // checkInputs sees whether a route takes it
+		}
 		switch {
 		case s.has(r.Method, raw):
-		case r.Method == http.MethodHead && s.headable(raw):
+		case s.headable(raw):
 			r.Method = http.MethodGet
 			d.head = true
 		default:
@@ -219,6 +231,11 @@ func (s *Server) checkInputs(next echo.HandlerFunc) echo.HandlerFunc {
 		d, _ := c.Get(edgeKey).(edgeDecision)
 		if d.err != nil {
 			return d.err
+		}
+		if r := c.Request(); r.Method != http.MethodHead && !d.head && !s.isRoute(r.Method, c.Path()) {
+			// The router picked no route of this method (the path's
+			// routes take others, or none does): the methods they take.
+			d.allow = s.allowed(r.URL.RawPath)
 		}
 		if d.head || c.Request().Method == http.MethodHead {
 			c.Response().Writer = headWriter{c.Response().Writer}

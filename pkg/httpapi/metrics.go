@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,6 +25,39 @@ type Metrics struct {
 	reads      *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 	api        *apiMetrics
+	// readsBy keeps reads' counters by their labels (children).
+	readsBy children[[3]string, prometheus.Counter]
+}
+
+// children keeps the children of a metric vector by their label values:
+// the vector's WithLabelValues hashes the values and looks them up under
+// its lock on every call, which a proxied call (a token read, its count,
+// its duration) paid three times. The vectors' children are never deleted,
+// so a kept one stays the vector's.
+type children[K comparable, M any] struct {
+	mu sync.RWMutex
+	m  map[K]M
+}
+
+// maxChildren bounds a children cache; past it, it starts again empty.
+const maxChildren = 10000
+
+// get returns the child of key k, made by newChild the first time.
+func (c *children[K, M]) get(k K, newChild func() M) M {
+	c.mu.RLock()
+	m, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return m
+	}
+	m = newChild()
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxChildren {
+		c.m = make(map[K]M)
+	}
+	c.m[k] = m
+	c.mu.Unlock()
+	return m
 }
 
 var _ flow.Observer = (*Metrics)(nil)
@@ -53,7 +87,8 @@ func NewMetrics() *Metrics {
 
 // TokenRead implements flow.Observer.
 func (m *Metrics) TokenRead(env latchkey.Environment, app, config string) {
-	m.reads.WithLabelValues(envLabel(env), app, config).Inc()
+	labels := [3]string{envLabel(env), app, config}
+	m.readsBy.get(labels, func() prometheus.Counter { return m.reads.WithLabelValues(labels[0], labels[1], labels[2]) }).Inc()
 }
 
 // ProviderRequest implements flow.Observer.

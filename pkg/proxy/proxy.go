@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/pkg/flow"
@@ -52,7 +53,8 @@ const (
 	EUpstreamNotAllowed = "upstream_not_allowed" // the upstream's address is private, loopback or link-local
 )
 
-// Proxy sends calls. Its zero value is not usable; fill Transport.
+// Proxy sends calls. Its zero value is not usable; fill Transport. A Proxy
+// serves calls concurrently; it must not be copied after its first call.
 type Proxy struct {
 	// Transport sends requests to providers (outbound.NewTransport).
 	Transport http.RoundTripper
@@ -61,6 +63,12 @@ type Proxy struct {
 	// Retry-After or rate-limit reset longer than MaxWait ends the retries:
 	// the answer is passed back.
 	Backoff, MaxBackoff, MaxWait time.Duration
+
+	// once builds rp, the one ReverseProxy of every call: a call's own
+	// state travels in its request's context (callKey), so that a call
+	// allocates no proxy, closures or transport of its own.
+	once sync.Once
+	rp   *httputil.ReverseProxy
 }
 
 // Call is one call to serve.
@@ -149,72 +157,165 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, call Call, onError
 		ctx, cancel = context.WithTimeout(ctx, call.Timeout)
 		defer cancel()
 	}
-	res := &Result{}
-	body, replayable, err := p.prepareBody(r, call)
-	if err != nil {
-		res.Err = latchkey.WrapError(latchkey.EBADREQUEST, err, "the request body could not be read")
-		onError(res.Err)
-		return *res
+	st := &callState{p: p, call: call, ctx: ctx, onError: onError}
+	if err := st.prepareBody(r); err != nil {
+		st.res.Err = latchkey.WrapError(latchkey.EBADREQUEST, err, "the request body could not be read")
+		onError(st.res.Err)
+		return st.res
 	}
-	at := &attempts{p: p, call: call, res: res, body: body, replayable: replayable}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			out := pr.Out
-			if call.Declared {
-				out.Header = http.Header{}
-				out.Method = call.Upstream.Method()
-				if out.Method == "" {
-					out.Method = http.MethodGet
-				}
-				out.Body, out.ContentLength, out.GetBody = http.NoBody, 0, nil
-			} else {
-				for _, h := range stripped {
-					out.Header.Del(h)
-				}
-				out.URL = call.Target
-			}
-			for k := range out.Header {
-				if strings.HasPrefix(k, "Latchkey-") {
-					delete(out.Header, k)
-				}
-			}
-			if _, ok := out.Header["User-Agent"]; !ok {
-				out.Header.Set("User-Agent", "Latchkey")
-			}
-			out.Host = ""
-		},
-		Transport: at,
-		ModifyResponse: func(resp *http.Response) error {
-			h := resp.Header
-			h.Del("Set-Cookie")
-			if call.Declared {
-				for k := range h {
-					if !safeHeader(k) {
-						delete(h, k)
-					}
-				}
-			}
-			for k := range h {
-				if strings.HasPrefix(k, "Latchkey-") {
-					delete(h, k)
-				}
-			}
-			h.Set(HeaderRetries, strconv.Itoa(res.Retries))
-			if res.Refreshed {
-				h.Set(HeaderTokenRefreshed, "true")
-				h.Set(HeaderReplayed, strconv.FormatBool(res.Replayed))
-			}
-			res.Status = resp.StatusCode
-			return nil
-		},
-		ErrorHandler: func(_ http.ResponseWriter, _ *http.Request, err error) {
-			res.Err = classify(ctx, err)
-			onError(res.Err)
-		},
-		ErrorLog: nil,
+	p.once.Do(p.init)
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callKey{}, st)))
+	return st.res
+}
+
+// callKey is the context key of a call's *callState.
+type callKey struct{}
+
+// callState is one call being served: what the shared ReverseProxy's
+// functions and transport need of it, and how it went.
+type callState struct {
+	p       *Proxy
+	call    Call
+	ctx     context.Context // the call's, with its deadline
+	onError func(error)
+	res     Result
+	// raw is the caller's whole body when it can be replayed (nil when
+	// there is none); stream is a body too large to replay, sent once.
+	raw    []byte
+	stream io.Reader
+}
+
+// stateOf returns the call of a request made by Serve.
+func stateOf(r *http.Request) *callState {
+	if r == nil {
+		return nil
 	}
-	rp.ServeHTTP(w, r.WithContext(ctx))
-	return *res
+	st, _ := r.Context().Value(callKey{}).(*callState)
+	return st
+}
+
+// copyBufferSize is the size of the buffers the answers are copied through
+// (ReverseProxy's own size).
+const copyBufferSize = 32 << 10
+
+// bufferPool lends the buffers that answers are copied through, so that a
+// call does not allocate (and the collector clear and reclaim) 32 KB of its
+// own. It implements httputil.BufferPool.
+type bufferPool struct{ pool sync.Pool }
+
+// Get returns a buffer of copyBufferSize bytes, a pooled one if any.
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.pool.Get().(*[copyBufferSize]byte); ok {
+		return buf[:]
+	}
+	return new([copyBufferSize]byte)[:]
+}
+
+// Put gives a buffer of Get's back to the pool.
+func (b *bufferPool) Put(buf []byte) {
+	if len(buf) == copyBufferSize && cap(buf) == copyBufferSize {
+		b.pool.Put((*[copyBufferSize]byte)(buf))
+	}
+}
+
+// init builds the ReverseProxy that serves every call.
+func (p *Proxy) init() {
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      attempts{},
+		ModifyResponse: modifyResponse,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			st := stateOf(r)
+			if st == nil { // not a call of Serve's: the shared proxy is not exported
+				w.WriteHeader(http.StatusBadGateway)
+				return
+			}
+			st.res.Err = classify(st.ctx, err)
+			st.onError(st.res.Err)
+		},
+		BufferPool: &bufferPool{},
+	}
+}
+
+// rewrite makes the request to send: for a proxied call the caller's
+// request to the target without Latchkey's credentials or the forwarding
+// headers; for a declared API the API's method, with none of the caller's
+// headers or body (Authorize renders the rest).
+func rewrite(pr *httputil.ProxyRequest) {
+	call := stateOf(pr.In).call
+	out := pr.Out
+	if call.Declared {
+		out.Header = http.Header{}
+		out.Method = call.Upstream.Method()
+		if out.Method == "" {
+			out.Method = http.MethodGet
+		}
+		out.Body, out.ContentLength, out.GetBody = http.NoBody, 0, nil
+	} else {
+		for _, h := range stripped {
+			delete(out.Header, h) // the names are canonical, as the server's header keys
+		}
+		*out.URL = *call.Target // into the outgoing request's own copy: Authorize may add to it
+	}
+	for k := range out.Header {
+		if strings.HasPrefix(k, "Latchkey-") {
+			delete(out.Header, k)
+		}
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = userAgent
+	}
+	out.Host = ""
+}
+
+// Shared, read-only header values of one element (len == cap, so that an
+// Add appends to a copy): the User-Agent sent when the caller sent none,
+// and the answer's HeaderRetries and HeaderTokenRefreshed when they are
+// the usual ones.
+var (
+	userAgent  = []string{"Latchkey"}[:1:1]
+	noRetries  = []string{"0"}[:1:1]
+	trueValue  = []string{"true"}[:1:1]
+	falseValue = []string{"false"}[:1:1]
+)
+
+// modifyResponse takes the provider's answer: its cookies and Latchkey-*
+// headers never pass (nor, for a declared API, any header but SafeHeaders),
+// and HeaderRetries (and HeaderTokenRefreshed) say how the call went.
+func modifyResponse(resp *http.Response) error {
+	st := stateOf(resp.Request)
+	if st == nil {
+		return errors.New("proxy: an answer to a request not made by Serve")
+	}
+	res := &st.res
+	h := resp.Header
+	delete(h, "Set-Cookie")
+	if st.call.Declared {
+		for k := range h {
+			if !safeHeader(k) {
+				delete(h, k)
+			}
+		}
+	}
+	for k := range h {
+		if strings.HasPrefix(k, "Latchkey-") {
+			delete(h, k)
+		}
+	}
+	if res.Retries == 0 {
+		h[HeaderRetries] = noRetries
+	} else {
+		h[HeaderRetries] = []string{strconv.Itoa(res.Retries)}
+	}
+	if res.Refreshed {
+		h[HeaderTokenRefreshed] = trueValue
+		h[HeaderReplayed] = falseValue
+		if res.Replayed {
+			h[HeaderReplayed] = trueValue
+		}
+	}
+	res.Status = resp.StatusCode
+	return nil
 }
 
 func safeHeader(k string) bool {
@@ -231,22 +332,28 @@ func safeHeader(k string) bool {
 
 // prepareBody reads up to MaxReplayBody of the caller's body so that it can
 // be replayed; a larger one, or one announced as larger, is streamed.
-func (p *Proxy) prepareBody(r *http.Request, call Call) (io.Reader, bool, error) {
-	if call.Declared || r.Body == nil || r.Body == http.NoBody {
-		return nil, true, nil
+func (st *callState) prepareBody(r *http.Request) error {
+	if st.call.Declared || r.Body == nil || r.Body == http.NoBody {
+		return nil
 	}
 	if r.ContentLength > MaxReplayBody {
-		return r.Body, false, nil
+		st.stream = r.Body
+		return nil
 	}
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r.Body, MaxReplayBody+1))
 	if err != nil {
-		return nil, false, err
+		return err
 	}
 	if n > MaxReplayBody {
-		return io.MultiReader(bytes.NewReader(buf.Bytes()), r.Body), false, nil
+		st.stream = io.MultiReader(bytes.NewReader(buf.Bytes()), r.Body)
+		return nil
 	}
-	return bytes.NewReader(buf.Bytes()), true, nil
+	st.raw = buf.Bytes()
+	if st.raw == nil {
+		st.raw = []byte{} // an empty body is still a body
+	}
+	return nil
 }
 
 // classify turns a failed call into Latchkey's error.
@@ -266,44 +373,54 @@ func classify(ctx context.Context, err error) error {
 
 // attempts is the ReverseProxy's transport: it sends a call, with its
 // credentials, as often as the policy allows.
-type attempts struct {
-	p          *Proxy
-	call       Call
-	res        *Result
-	body       io.Reader // the caller's body: a *bytes.Reader when replayable
-	replayable bool
-}
+type attempts struct{}
 
 // RoundTrip sends out with the call's credentials: again once with a new
 // token when the provider refused the token and the body can be replayed,
 // and again on the policy's retry statuses and network errors while
 // retries, the body and the deadline allow.
-func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
+func (attempts) RoundTrip(out *http.Request) (*http.Response, error) {
+	a := stateOf(out)
+	if a == nil {
+		return nil, errors.New("proxy: a request not made by Serve")
+	}
+	resp, err := a.send(out)
+	if resp != nil && stateOf(resp.Request) != a {
+		resp.Request = out // modifyResponse finds the call through it
+	}
+	return resp, err
+}
+
+// send makes the call's attempts: RoundTrip.
+func (a *callState) send(out *http.Request) (*http.Response, error) {
 	ctx := out.Context()
 	up := a.call.Upstream
 	pol := up.Policy()
 	idempotent := a.call.Retry || isIdempotent(out.Method)
-	var raw []byte
-	if br, ok := a.body.(*bytes.Reader); ok && a.replayable {
-		raw = make([]byte, br.Len())
-		_, _ = br.Read(raw)
-	}
-	for attempt := 0; ; attempt++ {
-		req := out.Clone(ctx)
+	raw, replayable := a.raw, a.stream == nil
+	for attempt, sent := 0, false; ; attempt++ {
+		// The first attempt sends the ReverseProxy's own outgoing request;
+		// a later one (a replay too) a copy of it, since the transport may
+		// still be reading the one before.
+		req := out
+		if sent {
+			req = out.Clone(ctx)
+		}
+		sent = true
 		switch {
 		case raw != nil:
 			req.Body = io.NopCloser(bytes.NewReader(raw))
 			req.ContentLength = int64(len(raw))
 			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
-		case a.body != nil && attempt == 0:
-			req.Body = io.NopCloser(a.body)
-		case a.body != nil:
+		case a.stream != nil && attempt == 0:
+			req.Body = io.NopCloser(a.stream)
+		case a.stream != nil:
 			return nil, errors.New("proxy: the request body cannot be sent again")
 		}
 		if err := up.Authorize(req); err != nil {
 			return nil, err
 		}
-		canRetry := idempotent && a.replayable && attempt < pol.MaxRetries
+		canRetry := idempotent && replayable && attempt < pol.MaxRetries
 		resp, err := a.p.Transport.RoundTrip(req)
 		if err != nil {
 			if canRetry && !errors.Is(err, outbound.ErrForbiddenAddress) && ctx.Err() == nil {
@@ -318,7 +435,7 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 			renewed, rerr := up.Renew(ctx)
 			if rerr == nil && renewed {
 				a.res.Refreshed = true
-				if a.replayable {
+				if replayable {
 					drain(resp)
 					a.res.Replayed = true
 					attempt-- // the replay is no retry
@@ -345,7 +462,7 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 // expired reports whether the answer means the token was refused: one of
 // the policy's statuses, or a JSON body of at most MaxReplayBody bytes that
 // meets its condition (the body is then read and put back).
-func (a *attempts) expired(ctx context.Context, resp *http.Response, pol flow.CallPolicy) bool {
+func (a *callState) expired(ctx context.Context, resp *http.Response, pol flow.CallPolicy) bool {
 	if slices.Contains(pol.TokenExpiredStatuses, resp.StatusCode) {
 		return true
 	}
@@ -400,7 +517,7 @@ func (p *Proxy) providerDelay(resp *http.Response, pol flow.CallPolicy) (time.Du
 
 // wait sleeps before a retry: at least floor, else the capped exponential
 // backoff with jitter. It is false when the deadline would pass first.
-func (a *attempts) wait(ctx context.Context, attempt int, floor time.Duration) bool {
+func (a *callState) wait(ctx context.Context, attempt int, floor time.Duration) bool {
 	base, ceiling := a.p.Backoff, a.p.MaxBackoff
 	if base == 0 {
 		base = 200 * time.Millisecond

@@ -87,6 +87,11 @@ type Template struct {
 	// prefix is literal text before single ("Bearer " of
 	// "Bearer {{access_token}}"), which has no action.
 	prefix string
+	// literal is set when the template has no action (a declared API's
+	// fixed URL): text is then its output, which text/template would
+	// write unchanged. Render still checks it.
+	literal bool
+	text    string
 }
 
 // MissingValueError is returned, wrapped, by Render when the template refers
@@ -136,6 +141,7 @@ func Compile(name, src string, ctx Context) (*Template, error) {
 	if m := singleRE.FindStringSubmatch(src); m != nil && (ctx == Text || ctx == Header || ctx == Value) && !notValues[m[2]] {
 		t.prefix, t.single = m[1], m[2]
 	}
+	t.text, t.literal = literalText(tree)
 	for v := range c.vars {
 		t.vars = append(t.vars, v)
 	}
@@ -254,8 +260,25 @@ func (t *Template) Render(vals map[string]string) (string, error) {
 	return out, nil
 }
 
+// literalText returns the output of a tree that holds only text (comments
+// are not in it), and whether it does.
+func literalText(tree *parse.Tree) (string, bool) {
+	var b strings.Builder
+	for _, n := range tree.Root.Nodes {
+		tn, ok := n.(*parse.TextNode)
+		if !ok {
+			return "", false
+		}
+		b.Write(tn.Text)
+	}
+	return b.String(), true
+}
+
 // execute runs the template without the final check of its context.
 func (t *Template) execute(vals map[string]string) (string, error) {
+	if t.literal {
+		return t.text, nil
+	}
 	if t.single != "" {
 		v, ok := vals[t.single]
 		if !ok {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,8 +56,15 @@ func (s *Store) AppendAudit(ctx context.Context, events ...latchkey.AuditEvent) 
 				args = append(args, string(env), utc(at), e.Actor, e.Action, e.App, e.Org, e.User, e.Config, e.Detail)
 			}
 			// Straight to the driver: gorm's Exec would parse the
-			// statement's 1,800 placeholders again on every batch.
-			if _, err := tx.Statement.ConnPool.ExecContext(ctx, auditInsert(len(chunk), s.postgres), args...); err != nil {
+			// statement's 2,304 placeholders again on every batch; a full
+			// chunk goes through the statement prepared once.
+			var err error
+			if sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx); ok && len(chunk) == auditRowsPerInsert && s.auditFull != nil {
+				_, err = sqlTx.StmtContext(ctx, s.auditFull).ExecContext(ctx, args...)
+			} else {
+				_, err = tx.Statement.ConnPool.ExecContext(ctx, auditInsert(len(chunk), s.postgres), args...)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -67,8 +75,10 @@ func (s *Store) AppendAudit(ctx context.Context, events ...latchkey.AuditEvent) 
 
 // auditColumns is the number of values of one audit row, and
 // auditRowsPerInsert the most rows one INSERT carries (SQLite allows 32,766
-// bound values in a statement; PostgreSQL 65,535).
-const auditColumns, auditRowsPerInsert = 9, 200
+// bound values in a statement; PostgreSQL 65,535): as many as the server's
+// audit writer puts in a batch, so that a full batch is one INSERT of the
+// prepared statement.
+const auditColumns, auditRowsPerInsert = 9, 256
 
 // auditInsert returns the INSERT statement for n rows, with PostgreSQL's
 // numbered placeholders or SQLite's question marks.

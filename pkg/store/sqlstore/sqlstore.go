@@ -107,6 +107,10 @@ type shared struct {
 	// getConn is GetConnection's query, prepared once: it is the query of
 	// every token read.
 	getConn *sql.Stmt
+	// auditFull is AppendAudit's INSERT of a full chunk of rows, prepared
+	// once: SQLite's parse of its thousands of placeholders cost as much
+	// as the insert itself, on every batch of the proxy's audit events.
+	auditFull *sql.Stmt
 	// cache is GetConnection's read cache, nil when it is off; listener
 	// keeps it in step with other replicas on PostgreSQL.
 	cache    *connCache
@@ -203,6 +207,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: preparing the connection query: %w", err)
 	}
+	if s.auditFull, err = sqlDB.PrepareContext(ctx, auditInsert(auditRowsPerInsert, pg)); err != nil {
+		s.getConn.Close()
+		sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore: preparing the audit insert: %w", err)
+	}
 	if cfg.ConnectionCacheSize >= 0 {
 		size, maxAge := cfg.ConnectionCacheSize, cfg.ConnectionCacheMaxAge
 		if size == 0 {
@@ -283,6 +292,9 @@ func (s *Store) Close() error {
 	}
 	if s.getConn != nil {
 		s.getConn.Close()
+	}
+	if s.auditFull != nil {
+		s.auditFull.Close()
 	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
