@@ -38,7 +38,9 @@ export interface paths {
          * @description The document is JSON or YAML as its Content-Type says (JSON when it says nothing). It is
          *     validated and compiled whole: a bad one changes nothing and is answered 422 with a
          *     `details` entry per field at fault. A document that removes an OAuth config that has
-         *     connections is refused with 409 unless `delete_connections=true`.
+         *     connections is refused with 409 unless `delete_connections=true`. With
+         *     `If-None-Match: *` the PUT only creates: when an app of that name exists it is left as it
+         *     is and the PUT is refused with 409, a `details` entry naming the field `name`.
          */
         put: operations["putApp"];
         post?: never;
@@ -1679,7 +1681,10 @@ export interface operations {
                 /** @description Delete the connections of OAuth configs the document removes. */
                 delete_connections?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description `*` to create only: an existing app of the name is not replaced (409). */
+                "If-None-Match"?: "*";
+            };
             path: {
                 /** @description The app's name. */
                 app: components["parameters"]["app"];
@@ -1714,7 +1719,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The app was created (a new revision 1). */
+            /** @description An existing app was replaced with a new revision. */
             200: {
                 headers: {
                     "Latchkey-Deleted-Connections": components["headers"]["DeletedConnections"];
@@ -1724,7 +1729,7 @@ export interface operations {
                     "application/json": components["schemas"]["App"];
                 };
             };
-            /** @description An existing app was replaced with a new revision. */
+            /** @description The app was created (a new revision 1). */
             201: {
                 headers: {
                     "Latchkey-Deleted-Connections": components["headers"]["DeletedConnections"];
