@@ -268,6 +268,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/{app}/orgs/{org}/users/{user}/connections/{config}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The user's id within the org, chosen by the app. */
+                user: components["parameters"]["user"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh a user's connection now, answering its metadata, never its token
+         * @description The builder's "Refresh now": the token is refreshed (RFC 6749 §6) whether or not it is
+         *     due, through the same single-flight and lease as token reads and the proxy's refresh on a
+         *     401, so callers at the same moment share one refresh. The answer is the connection's
+         *     metadata (`status`, `expires_at`, `refreshed_at`, `last_error`), never a token. A
+         *     connection without a refresh token is refused with 409; a provider that refuses the
+         *     refresh answers as a token read does (409 `needs_reauth`, 424, 502).
+         */
+        post: operations["refreshConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{app}/orgs/{org}/connections/{config}": {
         parameters: {
             query?: never;
@@ -286,6 +320,30 @@ export interface paths {
         get: operations["getOrgConnection"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/orgs/{org}/connections/{config}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Refresh an org's connection now (client credentials), answering its metadata, never its token */
+        post: operations["refreshOrgConnection"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2294,6 +2352,50 @@ export interface operations {
             504: components["responses"]["Timeout"];
         };
     };
+    refreshConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The user's id within the org, chosen by the app. */
+                user: components["parameters"]["user"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection after the refresh, without its token. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            424: components["responses"]["Refreshing"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
     getOrgConnection: {
         parameters: {
             query?: never;
@@ -2330,6 +2432,48 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Token"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            424: components["responses"]["Refreshing"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    refreshOrgConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection after the refresh, without its token. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
                 };
             };
             400: components["responses"]["BadRequest"];
