@@ -113,9 +113,7 @@ func (s *Server) refreshConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ev := keyEvent(c, latchkey.AuditConnectionRefresh, conn.ConnectionKey)
-	ev.Detail = "refreshed_at " + conn.RefreshedAt.UTC().Format(time.RFC3339)
-	s.audit.record(c.Request().Context(), ev)
+	s.audit.record(c.Request().Context(), keyEvent(c, latchkey.AuditConnectionRefresh, conn.ConnectionKey))
 	noStore(c)
 	return c.JSON(http.StatusOK, conn)
 }
