@@ -504,6 +504,12 @@ function Orgs({ name }: { name: string }) {
   const [link, setLink] = useState('')
   const [actErr, setActErr] = useState<APIError>()
   const [links, linksErr, reloadLinks] = useLoad(() => api<Answer<'/apps/{app}/install-links', 'get'>>('GET', `/apps/${enc(name)}/install-links`), [name])
+  // An org whose required settings all have defaults connects without
+  // installing: it is listed here too, so that this page and Connections
+  // tell the same story.
+  const [conns] = useLoad(() => api<Answer<'/apps/{app}/connections', 'get'>>('GET', `/apps/${enc(name)}/connections`), [name])
+  const installed = new Set((data?.installations || []).map(i => i.org))
+  const uninstalled = data && conns ? [...new Set(conns.connections.map(c => c.org))].filter(o => !installed.has(o)).sort() : []
   const issue = async (e: Event) => {
     e.preventDefault(); setActErr(undefined); setLink('')
     try { setLink((await api<any>('POST', `/apps/${enc(name)}/orgs/${enc(org)}/install-link`)).url); reloadLinks() } catch (x) { setActErr(x as APIError) }
@@ -526,6 +532,9 @@ function Orgs({ name }: { name: string }) {
         <tbody>{data.installations.map(i => <tr><td>{i.org}</td>
           <td><dl class="values">{Object.entries(i.values || {}).map(([k, v]) => <><dt>{k}</dt><dd><code>{String(v)}</code></dd></>)}</dl></td>
           <td>{fmtTime(i.updated_at)}</td><td><button type="button" class="link danger" onClick={() => uninstall(i.org)}>Uninstall<span class="sr"> {i.org}</span></button></td></tr>)}</tbody></table>)}
+    {uninstalled.length > 0 && <section aria-labelledby="uninstalled-h"><h2 id="uninstalled-h">Connected without installing</h2>
+      <p>These orgs have connections but never installed the app: their links use the settings' defaults. See them under <a href={`#/apps/${enc(name)}/connections`}>Connections</a>.</p>
+      <ul id="orgs-uninstalled">{uninstalled.map(o => <li><code>{o}</code></li>)}</ul></section>}
     <section aria-labelledby="install-link"><h2 id="install-link">Install link</h2>
       <p>An org fills its settings through a link that works once and expires in an hour. Anyone holding it can set the org's client credentials: send it only to the org's admin, and revoke it if it went astray.</p>
       <form onSubmit={issue} class="inline">
