@@ -296,6 +296,28 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 	}
 	checkPage(t, ctx, "11-test-connection")
 
+	// A failed run: the provider refuses, and the steps say the
+	// authorization failed rather than done.
+	provider.DenyNext()
+	browse(t, ctx, "another test user", setInput("#c0-t-user", "u-45"))
+	opened = chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return info.Type == "page" })
+	browse(t, ctx, "test connection, refused", chromedp.Click(`//button[text()="Test connection"]`))
+	select {
+	case popupID = <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no popup window opened for the refused run")
+	}
+	rctx, cancelRefused := chromedp.NewContext(ctx, chromedp.WithTargetID(popupID))
+	defer cancelRefused()
+	browse(t, rctx, "allow in the popup, refused by the provider", chromedp.WaitVisible(`//button[text()="Allow access"]`), chromedp.Click(`//button[text()="Allow access"]`))
+	wctx, cancelWait = context.WithTimeout(ctx, 15*time.Second)
+	err = chromedp.Run(wctx, chromedp.WaitVisible(`//ol[@id="c0-t-steps"]/li[contains(., "Callback result")]`))
+	cancelWait()
+	browse(t, ctx, "read the refused run's steps", chromedp.Text("#c0-t-steps", &steps, chromedp.ByQuery))
+	if err != nil || !strings.Contains(steps, "Authorization: failed") || strings.Contains(steps, "Authorization: done") {
+		t.Errorf("refused test connection: got steps %q (%v), want the authorization failed", steps, err)
+	}
+
 	// The provider refuses: its error is rendered in words.
 	provider.DenyNext()
 	link = decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/users/u-43/connections/example/link", testAdminKey, "", ""))
