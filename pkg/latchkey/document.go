@@ -61,9 +61,11 @@ func ParseAppAs(data []byte, format string) (App, error) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&app); err != nil {
-			field := jsonErrorField(err)
+			// The path with indexes (settings[1].name) where the document
+			// shows one; encoding/json's own (settings.name) otherwise.
+			field := failingField(trimmed, "json")
 			if field == "" {
-				field = failingField(trimmed, "json")
+				field = jsonErrorField(err)
 			}
 			return App{}, documentError(field, err)
 		}
@@ -125,7 +127,13 @@ func failingValue(n *yaml.Node, t reflect.Type, tag, path string, depth int) str
 		t = t.Elem()
 	}
 	composite := t.Kind() == reflect.Struct || t.Kind() == reflect.Slice || t.Kind() == reflect.Map
-	if !composite || reflect.PointerTo(t).Implements(textUnmarshalerType) {
+	text := reflect.PointerTo(t).Implements(textUnmarshalerType)
+	if tag == "json" && !jsonKindFits(n, t, text) {
+		// encoding/json, unlike YAML, reads no number as a string; its
+		// own error names the field without the index.
+		return path
+	}
+	if !composite || text {
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			return path
 		}
@@ -166,6 +174,24 @@ func failingValue(n *yaml.Node, t reflect.Type, tag, path string, depth int) str
 		}
 	}
 	return ""
+}
+
+// jsonKindFits reports whether encoding/json would read the JSON value n
+// into a value of type t without a type error (text says t reads itself
+// from a JSON string).
+func jsonKindFits(n *yaml.Node, t reflect.Type, text bool) bool {
+	if n.Kind != yaml.ScalarNode {
+		return !text
+	}
+	switch {
+	case text || t.Kind() == reflect.String:
+		return n.Tag == "!!str"
+	case t.Kind() == reflect.Bool:
+		return n.Tag == "!!bool"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Float64:
+		return n.Tag == "!!int" || n.Tag == "!!float"
+	}
+	return true
 }
 
 // fieldByTag finds the field of struct type t that the key names in the

@@ -120,3 +120,18 @@ func TestParseAppNamesTheFieldOfAYAMLTypeError(t *testing.T) {
 		t.Fatalf("got %v (%+v), want the field oauth_configs[1].pkce", err, le)
 	}
 }
+
+func TestParseAppNamesTheIndexOfAJSONTypeError(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"name": "crm", "settings": [{"name": "a", "level": "org"}, {"name": 2, "level": "org"}]}`: "settings[1].name",
+		`{"name": "crm", "oauth_configs": [{"name": "p", "refresh_margin": 5}]}`:                    "oauth_configs[0].refresh_margin",
+		`{"name": "crm", "oauth_configs": [{"name": "p", "pkce": "no"}]}`:                           "oauth_configs[0].pkce",
+		`{"name": 1}`: "name",
+	} {
+		_, err := ParseApp([]byte(doc))
+		var le *Error
+		if !errors.As(err, &le) || len(le.Fields) != 1 || le.Fields[0].Field != want {
+			t.Errorf("%s: got %v (%+v), want the field %s", doc, err, le, want)
+		}
+	}
+}
