@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -230,10 +231,26 @@ func TestBrowserConnectionsAndSession(t *testing.T) {
 		t.Errorf("favicon %q: got HTTP %d %s, want an SVG", icon, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 
+	// Every time on the audit log is written one way, the times inside
+	// details (the install link's expiry) too.
+	var times []string
+	browse(t, ctx, "the audit log", chromedp.Navigate(h.main.URL+"/ui/#/audit"), chromedp.WaitVisible("tbody tr", chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelectorAll('tbody td')].map(td => td.textContent).filter(s => /\d{4}/.test(s) && /\d:\d\d/.test(s))`, &times))
+	rfc3339 := regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}`)
+	ours := regexp.MustCompile(`^(.* )?\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}:\d{2} \S+$`)
+	for _, s := range times {
+		if rfc3339.MatchString(s) || !ours.MatchString(s) {
+			t.Errorf("the audit log shows the time %q, want every time as 23 Nov 2026, 09:00:00 UTC", s)
+		}
+	}
+	if len(times) < 2 {
+		t.Errorf("the audit log: got times %q, want the events' times and the install link's expiry", times)
+	}
+
 	// The session ends: the next screen is the sign-in, saying why.
 	h.clock.Advance(13 * time.Hour)
 	var notice string
-	step(t, ctx, "an expired session", chromedp.Click(`//nav//a[text()="Audit log"]`), chromedp.WaitVisible("#signin-notice", chromedp.ByQuery),
+	step(t, ctx, "an expired session", chromedp.Click(`//nav//a[text()="API keys"]`), chromedp.WaitVisible("#signin-notice", chromedp.ByQuery),
 		chromedp.Text("#signin-notice", &notice, chromedp.ByQuery))
 	if !strings.Contains(notice, "sign in again") {
 		t.Errorf("expired session: got %q, want the sign-in screen saying to sign in again", notice)

@@ -106,6 +106,9 @@ function ErrorSummary({ err, id }: { err: APIError; id: string }) {
 // time zone, named, with the date spelled out the same way everywhere.
 const timeFormat = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' })
 function fmtTime(t?: string) { return t ? timeFormat.format(new Date(t)) : '—' }
+// fmtTimesIn writes the RFC 3339 times inside a server's text (an audit
+// detail: "link … expires 2026-11-23T10:00:00Z") in the same format.
+function fmtTimesIn(text?: string) { return (text || '').replace(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, t => fmtTime(t)) }
 
 function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [T | undefined, unknown, () => void] {
   const [data, setData] = useState<T>()
@@ -627,7 +630,7 @@ function Audit() {
     <Field id="audit-app" label="Filter by app" value={app} onInput={setApp} />
     <ErrorBox err={err} />
     {data && <table><thead><tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">App</th><th scope="col">Org</th><th scope="col">User</th><th scope="col">Config</th><th scope="col">Detail</th></tr></thead>
-      <tbody>{data.events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{e.actor}</td><td>{e.action}</td><td>{e.app}</td><td>{e.org}</td><td>{e.user}</td><td>{e.config}</td><td>{e.detail}</td></tr>)}</tbody></table>}
+      <tbody>{data.events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{e.actor}</td><td>{e.action}</td><td>{e.app}</td><td>{e.org}</td><td>{e.user}</td><td>{e.config}</td><td>{fmtTimesIn(e.detail)}</td></tr>)}</tbody></table>}
   </>
 }
 
