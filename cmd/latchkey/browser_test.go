@@ -212,7 +212,8 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 
 	// The install link, issued from the UI, and the install prompt.
 	var installURL string
-	browse(t, ctx, "issue an install link", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
+	// The editor holds the unsaved broken URL: leaving it asks first.
+	browse(t, ctx, "issue an install link", chromedp.Evaluate(`window.confirm = () => true`, nil), chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
 		setInput("#install-org", "acme"), chromedp.Click(`//button[text()="Create install link"]`),
 		chromedp.WaitVisible("#install-link-url", chromedp.ByQuery), chromedp.AttributeValue("#install-link-url", "href", &installURL, nil, chromedp.ByQuery))
 	checkPage(t, ctx, "05-org-installs")
@@ -294,6 +295,28 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 		t.Errorf("test connection steps: got %q, want the callback done and the connection active", steps)
 	}
 	checkPage(t, ctx, "11-test-connection")
+
+	// A failed run: the provider refuses, and the steps say the
+	// authorization failed rather than done.
+	provider.DenyNext()
+	browse(t, ctx, "another test user", setInput("#c0-t-user", "u-45"))
+	opened = chromedp.WaitNewTarget(ctx, func(info *target.Info) bool { return info.Type == "page" })
+	browse(t, ctx, "test connection, refused", chromedp.Click(`//button[text()="Test connection"]`))
+	select {
+	case popupID = <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no popup window opened for the refused run")
+	}
+	rctx, cancelRefused := chromedp.NewContext(ctx, chromedp.WithTargetID(popupID))
+	defer cancelRefused()
+	browse(t, rctx, "allow in the popup, refused by the provider", chromedp.WaitVisible(`//button[text()="Allow access"]`), chromedp.Click(`//button[text()="Allow access"]`))
+	wctx, cancelWait = context.WithTimeout(ctx, 15*time.Second)
+	err = chromedp.Run(wctx, chromedp.WaitVisible(`//ol[@id="c0-t-steps"]/li[contains(., "Callback result")]`))
+	cancelWait()
+	browse(t, ctx, "read the refused run's steps", chromedp.Text("#c0-t-steps", &steps, chromedp.ByQuery))
+	if err != nil || !strings.Contains(steps, "Authorization: failed") || strings.Contains(steps, "Authorization: done") {
+		t.Errorf("refused test connection: got steps %q (%v), want the authorization failed", steps, err)
+	}
 
 	// The provider refuses: its error is rendered in words.
 	provider.DenyNext()

@@ -222,8 +222,8 @@ func TestBrowserRenamingAConfigWithConnections(t *testing.T) {
 		t.Fatalf("declined: got revision %v, want 1", got)
 	}
 	browse(t, ctx, "agree", chromedp.Evaluate(`window.confirm = () => true; true`, nil),
-		chromedp.Click(`//button[text()="Save app"]`), chromedp.WaitVisible(`p.ok`, chromedp.ByQuery),
-		chromedp.Text(`p.ok`, &saved, chromedp.ByQuery))
+		chromedp.Click(`//button[text()="Save app"]`), chromedp.WaitVisible(`//span[@id="save-status"][starts-with(., "Saved")]`),
+		chromedp.Text(`#save-status`, &saved, chromedp.ByQuery))
 	if !strings.Contains(saved, "revision 2") {
 		t.Fatalf("got %q, want the save of revision 2", saved)
 	}

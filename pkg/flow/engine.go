@@ -183,6 +183,10 @@ type SaveOptions struct {
 	// at the provider (the config that told how is gone), and a
 	// connection.deleted event is sent for each.
 	DeleteConnections bool
+	// Create only creates: an app of the same name that exists already is
+	// not replaced, and the save is refused with ECONFLICT naming the
+	// field name (see store.PutAppOptions.Create).
+	Create bool
 }
 
 // SaveAppWith is SaveApp with options; it returns the saved document and
@@ -196,8 +200,12 @@ func (e *Engine) SaveAppWith(ctx context.Context, app latchkey.App, opts SaveOpt
 }
 
 func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions) (latchkey.App, []latchkey.ConnectionKey, error) {
+	// A create keeps nothing of a stored app: the store refuses it if one
+	// exists.
 	if old, err := e.cfg.Store.GetApp(ctx, app.Name); err == nil {
-		app.KeepRedacted(old)
+		if !opts.Create {
+			app.KeepRedacted(old)
+		}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return latchkey.App{}, nil, err
 	}
@@ -208,7 +216,7 @@ func (e *Engine) saveApp(ctx context.Context, app latchkey.App, opts SaveOptions
 	if err != nil {
 		return latchkey.App{}, nil, err
 	}
-	saved, deleted, err := e.cfg.Store.PutAppWith(ctx, compiled.App, store.PutAppOptions{DeleteConnections: opts.DeleteConnections})
+	saved, deleted, err := e.cfg.Store.PutAppWith(ctx, compiled.App, store.PutAppOptions{DeleteConnections: opts.DeleteConnections, Create: opts.Create})
 	if err != nil {
 		return latchkey.App{}, nil, err
 	}

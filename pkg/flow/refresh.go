@@ -12,7 +12,7 @@ import (
 
 // This file holds the refresh itself, whoever asks for it: a token read
 // near expiry (Token), a provider's "token expired" answer to an API call
-// (ForceRefresh), and the worker's batches (which use askRefresh and
+// (ForceRefresh), an admin's "Refresh now" (RefreshNow), and the worker's batches (which use askRefresh and
 // askClientCredentials): the lease, the provider's answer, and its write.
 
 // expiresWithin is refreshLocked's due of a read: the token expires within
@@ -29,6 +29,23 @@ func expiresWithin(margin time.Duration) func(latchkey.Connection, time.Time) bo
 // the connection as it is, without a refresh. A connection with nothing to
 // refresh with comes back unchanged (its token is still refused).
 func (e *Engine) ForceRefresh(ctx context.Context, key latchkey.ConnectionKey, refused string) (latchkey.Connection, error) {
+	return e.forceRefresh(ctx, key, refused, true)
+}
+
+// RefreshNow refreshes a connection at once, whether or not it is due (the
+// builder's "Refresh now"), through the same single-flight and lease as
+// ForceRefresh: callers at the same moment share one refresh, and one that
+// finds the token replaced meanwhile gets the connection as it is. Unlike
+// ForceRefresh it does not take the current token for refused, so a
+// refresh that fails leaves a token that still works usable. A connection
+// with nothing to refresh with is refused with ECONFLICT.
+func (e *Engine) RefreshNow(ctx context.Context, key latchkey.ConnectionKey) (latchkey.Connection, error) {
+	return e.forceRefresh(ctx, key, "", false)
+}
+
+// forceRefresh is ForceRefresh when refused says the provider refused the
+// token called token, and RefreshNow, for the token stored now, otherwise.
+func (e *Engine) forceRefresh(ctx context.Context, key latchkey.ConnectionKey, token string, refused bool) (latchkey.Connection, error) {
 	c, err := e.App(ctx, key.App)
 	if err != nil {
 		return latchkey.Connection{}, err
@@ -48,15 +65,22 @@ func (e *Engine) ForceRefresh(ctx context.Context, key latchkey.ConnectionKey, r
 		return conn, err
 	}
 	tokenVar := cc.cfg.AccessTokenVariableName
-	if conn.Values[tokenVar] != refused || !cc.canRefresh(conn) {
+	flight := "\x00refused\x00"
+	if !refused {
+		if !cc.canRefresh(conn) {
+			return conn, latchkey.Errorf(latchkey.ECONFLICT, "the connection of %q has no refresh token: only authorizing it again gets a new token", key.Config)
+		}
+		token, flight = conn.Values[tokenVar], "\x00now\x00"
+	}
+	if conn.Values[tokenVar] != token || !cc.canRefresh(conn) {
 		return conn, nil
 	}
-	v, err, _ := e.refresh.Do(envKey(ctx, flightKey(key))+"\x00refused\x00"+refused, func() (any, error) {
+	v, err, _ := e.refresh.Do(envKey(ctx, flightKey(key))+flight+token, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTPClient.Timeout+10*time.Second)
 		defer cancel()
 		return e.refreshLocked(rctx, c, cc, key, false, func(old latchkey.Connection, _ time.Time) bool {
-			return old.Values[tokenVar] == refused
-		}, true)
+			return old.Values[tokenVar] == token
+		}, refused)
 	})
 	if err != nil {
 		return latchkey.Connection{}, err

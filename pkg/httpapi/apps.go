@@ -56,7 +56,11 @@ const DeletedConnectionsHeader = "Latchkey-Deleted-Connections"
 // Content-Type says (JSON when it says nothing). The document is validated
 // and compiled whole; a bad one changes nothing. A document that removes an
 // OAuth config with connections is refused with a 409 unless the query says
-// delete_connections=true.
+// delete_connections=true. With If-None-Match: * the PUT only creates: an
+// app of that name that exists already is left alone and the PUT refused
+// with a 409 naming the field name (RFC 9110 §13.1.2 would have a 412; a
+// 409 conflict is what every other taken name gets here, with the field
+// to show it beside).
 func (s *Server) putApp(c echo.Context) error {
 	if err := requireAdmin(c); err != nil {
 		return err
@@ -89,6 +93,14 @@ func (s *Server) putApp(c echo.Context) error {
 	default:
 		return &latchkey.Error{Code: latchkey.EBADREQUEST, Message: "delete_connections must be true or false",
 			Fields: []latchkey.FieldError{{Field: "delete_connections", Message: "must be true or false"}}}
+	}
+	switch inm := c.Request().Header.Get("If-None-Match"); inm {
+	case "":
+	case "*":
+		opts.Create = true
+	default:
+		return &latchkey.Error{Code: latchkey.EBADREQUEST, Message: "If-None-Match must be *, to create an app only if none has its name",
+			Fields: []latchkey.FieldError{{Field: "If-None-Match", Message: "must be *"}}}
 	}
 	_, existed := s.store.GetApp(c.Request().Context(), name)
 	saved, deleted, err := s.engine.SaveAppWith(c.Request().Context(), app, opts)

@@ -15,8 +15,10 @@ func (s *Server) connectionRoutes(g *echo.Group) {
 	g.POST(user+"/connections/:config/link", s.createLink)
 	g.GET(user+"/connections/:config", s.getConnection)
 	g.DELETE(user+"/connections/:config", s.deleteConnection)
+	g.POST(user+"/connections/:config/refresh", s.refreshConnection)
 	g.GET(user+"/settings/:name", s.getSetting)
 	g.GET("/apps/:app/orgs/:org/connections/:config", s.getOrgConnection)
+	g.POST("/apps/:app/orgs/:org/connections/:config/refresh", s.refreshConnection)
 	g.GET("/apps/:app/connections", s.listConnections)
 	g.GET("/connections", s.searchConnections)
 	g.GET(user+"/connections/:config/events", s.connectionEvents)
@@ -99,6 +101,24 @@ func (s *Server) writeToken(c echo.Context, key latchkey.ConnectionKey) error {
 	}
 	noStore(c)
 	return c.JSON(http.StatusOK, v)
+}
+
+// refreshConnection refreshes a connection at once, due or not, through the
+// engine's single-flight and lease (flow.Engine.RefreshNow), and answers
+// its metadata (status, expires_at, refreshed_at), never its token: the
+// builder's "Refresh now" must not pull a token into the browser.
+func (s *Server) refreshConnection(c echo.Context) error {
+	key := connectionKey(c)
+	if err := requireApp(c, key.App); err != nil {
+		return err
+	}
+	conn, err := s.engine.RefreshNow(c.Request().Context(), key)
+	if err != nil {
+		return err
+	}
+	s.audit.record(c.Request().Context(), keyEvent(c, latchkey.AuditConnectionRefresh, conn.ConnectionKey))
+	noStore(c)
+	return c.JSON(http.StatusOK, conn)
 }
 
 func (s *Server) deleteConnection(c echo.Context) error {

@@ -35,8 +35,10 @@ var routePermissions = map[string]latchkey.Permission{
 	"GET /api/v1/apps/:app/install-links":           latchkey.PermOrgsRead,
 	"DELETE /api/v1/apps/:app/install-links/:id":    latchkey.PermLinksCreate,
 
-	"GET /api/v1/apps/:app/orgs/:org/users/:user/connections/:config/events": latchkey.PermConnectionsRead,
-	"GET /api/v1/apps/:app/orgs/:org/connections/:config/events":             latchkey.PermConnectionsRead,
+	"GET /api/v1/apps/:app/orgs/:org/users/:user/connections/:config/events":   latchkey.PermConnectionsRead,
+	"GET /api/v1/apps/:app/orgs/:org/connections/:config/events":               latchkey.PermConnectionsRead,
+	"POST /api/v1/apps/:app/orgs/:org/connections/:config/refresh":             latchkey.PermConnectionsWrite,
+	"POST /api/v1/apps/:app/orgs/:org/users/:user/connections/:config/refresh": latchkey.PermConnectionsWrite,
 	"GET /api/v1/connections":                                                 latchkey.PermConnectionsRead,
 	"GET /api/v1/apps/:app/connections":                                       latchkey.PermConnectionsRead,
 	"GET /api/v1/apps/:app/orgs/:org/connections/:config":                     latchkey.PermTokensRead, // answers the access token

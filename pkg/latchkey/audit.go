@@ -17,6 +17,7 @@ const (
 	AuditAPIKeyRevoke       = "apikey.revoke"
 	AuditLinkCreate         = "link.create"
 	AuditConnectionDelete   = "connection.delete"
+	AuditConnectionRefresh  = "connection.refresh" // an admin's forced refresh (Refresh now)
 	AuditTokenRead          = "token.read"
 	AuditSettingRead        = "setting.read"
 	// AuditCallbackRefused is a callback refused because it came from

@@ -2,10 +2,12 @@ package latchkey
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -59,7 +61,13 @@ func ParseAppAs(data []byte, format string) (App, error) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&app); err != nil {
-			return App{}, documentError(jsonErrorField(err), err)
+			// The path with indexes (settings[1].name) where the document
+			// shows one; encoding/json's own (settings.name) otherwise.
+			field := failingField(trimmed, "json")
+			if field == "" {
+				field = jsonErrorField(err)
+			}
+			return App{}, documentError(field, err)
 		}
 		if dec.More() {
 			return App{}, documentError("", errors.New("unexpected data after the document"))
@@ -76,7 +84,7 @@ func ParseAppAs(data []byte, format string) (App, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(trimmed))
 		dec.KnownFields(true)
 		if err := dec.Decode(&app); err != nil {
-			return App{}, documentError("", err)
+			return App{}, documentError(failingField(trimmed, "yaml"), err)
 		}
 		var extra yaml.Node
 		if err := dec.Decode(&extra); err != io.EOF {
@@ -85,6 +93,124 @@ func ParseAppAs(data []byte, format string) (App, error) {
 		return app, nil
 	}
 	return App{}, Errorf(EINVALID, "unknown document format %q", format)
+}
+
+// failingField finds, in a document whose decoding failed without naming
+// the place (a value's own UnmarshalText, such as a Duration's, or a YAML
+// type error, says only what is wrong), the path of the first value that
+// cannot be read into its field, written as Validate writes paths
+// (oauth_configs[0].refresh_margin). tag is the struct tag the format's
+// decoder reads (json or yaml). It returns "" when no value fails alone.
+func failingField(data []byte, tag string) string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) != 1 {
+		return ""
+	}
+	return failingValue(root.Content[0], reflect.TypeFor[App](), tag, "", 0)
+}
+
+var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// failingValue walks node n as the decoder reads it into a value of type t
+// and returns the path of the first part that does not decode.
+func failingValue(n *yaml.Node, t reflect.Type, tag, path string, depth int) string {
+	if depth > 64 {
+		return ""
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return ""
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	composite := t.Kind() == reflect.Struct || t.Kind() == reflect.Slice || t.Kind() == reflect.Map
+	text := reflect.PointerTo(t).Implements(textUnmarshalerType)
+	if tag == "json" && !jsonKindFits(n, t, text) {
+		// encoding/json, unlike YAML, reads no number as a string; its
+		// own error names the field without the index.
+		return path
+	}
+	if !composite || text {
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return path
+		}
+		return ""
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return path
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			f, ok := fieldByTag(t, tag, key)
+			if !ok {
+				continue
+			}
+			if p := failingValue(n.Content[i+1], f.Type, tag, joinPath(path, key), depth+1); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return path
+		}
+		for i, c := range n.Content {
+			if p := failingValue(c, t.Elem(), tag, fmt.Sprintf("%s[%d]", path, i), depth+1); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return path
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if p := failingValue(n.Content[i+1], t.Elem(), tag, joinPath(path, n.Content[i].Value), depth+1); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// jsonKindFits reports whether encoding/json would read the JSON value n
+// into a value of type t without a type error (text says t reads itself
+// from a JSON string).
+func jsonKindFits(n *yaml.Node, t reflect.Type, text bool) bool {
+	if n.Kind != yaml.ScalarNode {
+		return !text
+	}
+	switch {
+	case text || t.Kind() == reflect.String:
+		return n.Tag == "!!str"
+	case t.Kind() == reflect.Bool:
+		return n.Tag == "!!bool"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Float64:
+		return n.Tag == "!!int" || n.Tag == "!!float"
+	}
+	return true
+}
+
+// fieldByTag finds the field of struct type t that the key names in the
+// given struct tag; encoding/json matches names regardless of case.
+func fieldByTag(t reflect.Type, tag, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get(tag), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if name == key || (tag == "json" && strings.EqualFold(name, key)) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 var yamlFieldRE = regexp.MustCompile(`field (\S+) not found`)

@@ -94,3 +94,44 @@ func FuzzParseApp(f *testing.F) {
 		}
 	})
 }
+
+func TestParseAppNamesTheFieldOfABadDuration(t *testing.T) {
+	const want = "oauth_configs[1].refresh_margin"
+	docs := map[string]string{
+		"yaml": sampleYAML + "  - name: q\n    refresh_margin: 5 minutes\n",
+		"json": `{"name": "crm", "oauth_configs": [{"name": "p"}, {"name": "q", "refresh_margin": "5 minutes"}]}`,
+	}
+	for format, doc := range docs {
+		_, err := ParseApp([]byte(doc))
+		var le *Error
+		if !errors.As(err, &le) || le.Code != EINVALID || len(le.Fields) != 1 {
+			t.Fatalf("%s: got %v, want one invalid field", format, err)
+		}
+		if le.Fields[0].Field != want || !strings.Contains(le.Fields[0].Message, "duration") {
+			t.Errorf("%s: got field %q (%q), want %q saying it is no duration", format, le.Fields[0].Field, le.Fields[0].Message, want)
+		}
+	}
+}
+
+func TestParseAppNamesTheFieldOfAYAMLTypeError(t *testing.T) {
+	_, err := ParseApp([]byte(sampleYAML + "  - name: q\n    pkce: [1]\n"))
+	var le *Error
+	if !errors.As(err, &le) || len(le.Fields) != 1 || le.Fields[0].Field != "oauth_configs[1].pkce" {
+		t.Fatalf("got %v (%+v), want the field oauth_configs[1].pkce", err, le)
+	}
+}
+
+func TestParseAppNamesTheIndexOfAJSONTypeError(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"name": "crm", "settings": [{"name": "a", "level": "org"}, {"name": 2, "level": "org"}]}`: "settings[1].name",
+		`{"name": "crm", "oauth_configs": [{"name": "p", "refresh_margin": 5}]}`:                    "oauth_configs[0].refresh_margin",
+		`{"name": "crm", "oauth_configs": [{"name": "p", "pkce": "no"}]}`:                           "oauth_configs[0].pkce",
+		`{"name": 1}`: "name",
+	} {
+		_, err := ParseApp([]byte(doc))
+		var le *Error
+		if !errors.As(err, &le) || len(le.Fields) != 1 || le.Fields[0].Field != want {
+			t.Errorf("%s: got %v (%+v), want the field %s", doc, err, le, want)
+		}
+	}
+}

@@ -295,6 +295,11 @@ type PutAppOptions struct {
 	// DeleteConnections lets the document drop OAuth configs that still
 	// have connections: those connections are deleted with it.
 	DeleteConnections bool
+	// Create only creates: an app of the same name that exists already is
+	// left as it is and the put refused with a *latchkey.Error matching
+	// ErrConflict that names the field name. The check and the insert are
+	// one statement, so two creates of one name cannot both succeed.
+	Create bool
 }
 
 // Admin is a person who signs in to the builder UI with an email and a

@@ -37,8 +37,15 @@ let environment = localStorage.getItem('latchkey.environment') || 'dev'
 export function currentEnvironment() { return environment }
 export function setEnvironment(env: string) { environment = env; localStorage.setItem('latchkey.environment', env) }
 
-export async function api<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json', 'X-Latchkey-Environment': environment }
+// The session's end: a 401 on a request made while signed in means the
+// session expired or was signed out elsewhere; the shell goes back to the
+// sign-in screen instead of showing the API's "an API key is required".
+let unauthorized: (() => void) | undefined
+export function onUnauthorized(fn?: () => void) { unauthorized = fn }
+
+export async function api<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json',
+  extraHeaders: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'X-Latchkey-Environment': environment, ...extraHeaders }
   if (method !== 'GET') headers['X-CSRF-Token'] = csrf
   let payload: BodyInit | undefined
   if (body !== undefined) {
@@ -48,6 +55,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown,
   const resp = await fetch('/api/v1' + path, { method, headers, body: payload, credentials: 'same-origin' })
   if (resp.status === 204) return undefined as T
   const data = await resp.json().catch(() => ({}))
+  if (resp.status === 401 && unauthorized) unauthorized()
   if (!resp.ok) {
     const e = data.error || {}
     throw new APIError(resp.status, e.code || 'error', e.message || resp.statusText, e.details || [], e.provider)

@@ -1,8 +1,8 @@
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, APIError, currentEnvironment, enc, setCSRF, setEnvironment, type Answer, type Schemas } from './api'
+import { api, APIError, currentEnvironment, enc, onUnauthorized, setCSRF, setEnvironment, type Answer, type Schemas } from './api'
 import { documentYAML } from './yaml'
-import { ErrorBox, Field, fmtTime, useLoad } from './parts'
+import { ErrorBox, Field, fmtTime, fmtTimesIn, useLoad } from './parts'
 import { OAuthServer } from './oauthserver'
 import { connect, ConnectError } from '../../sdk/js/dist/index.js'
 import './style.css'
@@ -10,10 +10,23 @@ import './style.css'
 type Session = Schemas['Session']
 
 // ---------- routing: the hash names the screen ----------
+// A screen with unsaved edits sets leaveGuard; a move to another screen
+// asks it first, and stays when it says no.
+let leaveGuard: (() => boolean) | undefined
+function guardLeave(ask?: () => boolean) { leaveGuard = ask }
+
 function useRoute(): string[] {
   const [hash, setHash] = useState(location.hash)
   useEffect(() => {
-    const on = () => setHash(location.hash)
+    let current = location.hash
+    const on = () => {
+      if (location.hash !== current && leaveGuard && !leaveGuard()) {
+        history.replaceState(null, '', current || '#/')
+        return
+      }
+      current = location.hash
+      setHash(current)
+    }
     addEventListener('hashchange', on)
     return () => removeEventListener('hashchange', on)
   }, [])
@@ -21,8 +34,55 @@ function useRoute(): string[] {
 }
 const go = (path: string) => { location.hash = '#/' + path }
 
+// ---------- the editor's building blocks ----------
+// ListField edits a list of space-free values (scopes, URLs), one per line
+// or separated by spaces. The text is kept as typed, so that a space or a
+// new line typed at the end stays; the list is what the text parses to.
+function ListField(props: { id: string; label: string; value: string[]; onInput: (v: string[]) => void; error?: string; hint?: string }) {
+  const { value, onInput } = props
+  const parse = (t: string) => t.split(/\s+/).filter(Boolean)
+  const [text, setText] = useState(value.join('\n'))
+  // A value from elsewhere (a reload, a removed config) replaces the text;
+  // the admin's own typing, which parses to the value, does not.
+  useEffect(() => { if (parse(text).join(' ') !== value.join(' ')) setText(value.join('\n')) }, [value.join(' ')])
+  return <Field id={props.id} label={props.label} hint={props.hint ?? 'one per line, or separated by spaces'} multiline rows={3} value={text}
+    onInput={t => { setText(t); onInput(parse(t)) }} error={props.error} />
+}
+
+// fieldTarget is the id of the input that edits the document field a
+// server error names (oauth_configs[0].token_url is #c0-token_url).
+function fieldTarget(field: string): string | undefined {
+  let m = /^oauth_configs\[(\d+)\]\.([a-z_]+)/.exec(field)
+  if (m) return `c${m[1]}-${m[2]}`
+  m = /^settings\[(\d+)\]\.([a-z_]+)/.exec(field)
+  if (m) return `s${m[1]}-${m[2]}`
+  return ({ label: 'app-label', description: 'app-description', allowed_return_urls: 'app-returns' } as Record<string, string>)[field.split(/[.[]/)[0]]
+}
+
+// ErrorSummary lists every error the server sent: those naming a field
+// link to it (where the message is also shown beside it), and those that
+// name none are shown here in full, so that no error goes unseen. It takes
+// the focus when it appears, scrolled into view, wherever the save was.
+function ErrorSummary({ err, id }: { err: APIError; id: string }) {
+  useEffect(() => {
+    const el = document.getElementById(id)
+    el?.focus(); el?.scrollIntoView({ block: 'start' })
+  }, [err])
+  return <div class="alert" role="alert" id={id} tabIndex={-1}>
+    <strong>{err.message}</strong>
+    {err.provider && <p>Provider said: <code>{err.provider.code}</code> {err.provider.description}</p>}
+    {err.details.length > 0 && <ul>{err.details.map(d => {
+      const target = d.field ? fieldTarget(d.field) : undefined
+      return <li>{d.field && (target
+        ? <a href={'#' + target} onClick={e => { e.preventDefault(); document.getElementById(target)?.focus() }}><code>{d.field}</code></a>
+        : <code>{d.field}</code>)}{d.field ? ' ' : ''}{d.message}</li>
+    })}</ul>}
+  </div>
+}
+
+
 // ---------- sign-in ----------
-function SignIn({ onDone }: { onDone: (s: Session) => void }) {
+function SignIn({ onDone, notice }: { onDone: (s: Session) => void; notice?: string }) {
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
   const [err, setErr] = useState<APIError>()
@@ -32,6 +92,7 @@ function SignIn({ onDone }: { onDone: (s: Session) => void }) {
   }
   return <main class="narrow" id="main">
     <h1>Sign in to Latchkey</h1>
+    {notice && <p class="notice" role="status" id="signin-notice">{notice}</p>}
     <form onSubmit={submit} novalidate>
       {err && !err.details.length && <div class="alert" role="alert">{err.message}</div>}
       <Field id="email" label="Email" type="email" autocomplete="username" value={email} onInput={setEmail} error={err?.fieldError('email')} required />
@@ -68,7 +129,9 @@ function Apps() {
     setCreateErr(undefined)
     const m = /^name:\s*["']?([a-z0-9_-]+)/m.exec(doc)
     if (!m) { setCreateErr(new APIError(422, 'invalid', 'The document needs a name: line', [{ field: 'name', message: 'is required' }])); return }
-    try { await api('PUT', '/apps/' + enc(m[1]), doc, 'application/yaml'); reload(); go('apps/' + m[1]) } catch (x) { setCreateErr(x) }
+    // If-None-Match: * makes the PUT a create: an app of the name that
+    // exists already is refused (409, naming the field name), not replaced.
+    try { await api('PUT', '/apps/' + enc(m[1]), doc, 'application/yaml', { 'If-None-Match': '*' }); reload(); go('apps/' + m[1]) } catch (x) { setCreateErr(x) }
   }
   const onFile = async (e: Event) => {
     const f = (e.target as HTMLInputElement).files?.[0]
@@ -182,7 +245,7 @@ function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
     show([{ label: 'Create a link', state: 'waiting', detail: `POST …/orgs/${org}/users/${user}/connections/${cfg.name}/link {"popup": true}` }])
     let created: Step | undefined
     const failed = (detail: string, callback?: Step) =>
-      show([...(created ? [created] : []), { label: 'Authorization', state: callback ? 'done' : 'failed', detail }, ...(callback ? [callback] : [])])
+      show([...(created ? [created] : []), { label: 'Authorization', state: 'failed', detail }, ...(callback ? [callback] : [])])
     try {
       // The connect SDK opens the popup on the click itself, then asks for the link.
       await connect({
@@ -228,7 +291,7 @@ function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
   }
   return <details class="panel">
     <summary>Test connection: run the real flow in a popup</summary>
-    <p class="hint">Uses the saved version of this config. The org must have installed the app; the test user's connection is real and can be disconnected afterwards.</p>
+    <p class="hint">Uses the saved version of this config. The link needs the org's required settings: those the org set when it installed the app, or the settings' defaults; an org that never installed can test only when defaults cover them. The test user's connection is real and can be disconnected afterwards.</p>
     <div class="inline">
       <Field id={`${p}t-org`} label="Org id" value={org} onInput={setOrg} required error={err?.fieldError('org')} />
       <Field id={`${p}t-user`} label="User id" value={user} onInput={setUser} required error={err?.fieldError('user')} />
@@ -241,7 +304,7 @@ function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
   </details>
 }
 
-function ConfigEditor({ app, settings, cfg, index, err, onChange }: { app: string; settings: any[]; cfg: any; index: number; err?: APIError; onChange: (c: any) => void }) {
+function ConfigEditor({ app, settings, cfg, index, err, onChange, onRemove }: { app: string; settings: any[]; cfg: any; index: number; err?: APIError; onChange: (c: any) => void; onRemove: () => void }) {
   const [json, setJSON] = useState<Record<string, string>>(() => Object.fromEntries(jsonFields.map(f => [f, cfg[f] ? JSON.stringify(cfg[f], null, 2) : ''])))
   const [jsonErr, setJSONErr] = useState<Record<string, string>>({})
   const fe = (f: string) => err?.fieldError(`oauth_configs[${index}].${f}`)
@@ -253,11 +316,12 @@ function ConfigEditor({ app, settings, cfg, index, err, onChange }: { app: strin
   const p = `c${index}-`
   return <fieldset class="config">
     <legend>OAuth config {cfg.name || index + 1}</legend>
+    <p><button type="button" class="link danger" id={p + 'remove'} onClick={onRemove}>Remove this OAuth config<span class="sr"> {cfg.name || index + 1}</span></button>
+      <span class="hint"> (taken out of the document when you save)</span></p>
     <div class="grid">
       {configFields.map(([f, label, hint]) => <Field id={p + f} label={label} hint={hint} value={cfg[f] ?? ''} onInput={v => set(f, v)} error={fe(f)}
         multiline={f.endsWith('_body')} />)}
-      <Field id={p + 'scopes'} label="Scopes" hint="separated by spaces" value={(cfg.scopes || []).join(' ')}
-        onInput={v => onChange({ ...cfg, scopes: v.split(/\s+/).filter(Boolean) })} error={fe('scopes')} />
+      <ListField id={p + 'scopes'} label="Scopes" value={cfg.scopes || []} onInput={v => onChange({ ...cfg, scopes: v })} error={fe('scopes')} />
       <div class="field"><label for={p + 'pkce'}>PKCE (RFC 7636)</label>
         <select id={p + 'pkce'} value={cfg.pkce === false ? 'off' : 'on'} onChange={e => onChange({ ...cfg, pkce: (e.target as HTMLSelectElement).value === 'on' ? undefined : false })}>
           <option value="on">on (S256)</option><option value="off">off</option></select></div>
@@ -275,14 +339,14 @@ function SettingsEditor({ settings, err, onChange }: { settings: any[]; err?: AP
       <tbody>{settings.map((s, i) => {
         const fe = (f: string) => err?.fieldError(`settings[${i}].${f}`)
         return <tr>
-          <td><input aria-label={`setting ${i + 1} name`} value={s.name} onInput={e => set(i, 'name', (e.target as HTMLInputElement).value)} aria-invalid={fe('name') ? 'true' : undefined} />
+          <td><input id={`s${i}-name`} aria-label={`setting ${i + 1} name`} value={s.name} onInput={e => set(i, 'name', (e.target as HTMLInputElement).value)} aria-invalid={fe('name') ? 'true' : undefined} />
             {fe('name') && <p class="field-error">{fe('name')}</p>}</td>
-          <td><select aria-label={`setting ${i + 1} level`} value={s.level} onChange={e => set(i, 'level', (e.target as HTMLSelectElement).value)}><option value="org">org</option><option value="user">user</option></select>
+          <td><select id={`s${i}-level`} aria-label={`setting ${i + 1} level`} value={s.level} onChange={e => set(i, 'level', (e.target as HTMLSelectElement).value)}><option value="org">org</option><option value="user">user</option></select>
             {fe('level') && <p class="field-error">{fe('level')}</p>}</td>
           <td><input type="checkbox" aria-label={`setting ${i + 1} secret`} checked={!!s.secret} onChange={e => set(i, 'secret', (e.target as HTMLInputElement).checked)} /></td>
           <td><input type="checkbox" aria-label={`setting ${i + 1} required`} checked={!!s.required} onChange={e => set(i, 'required', (e.target as HTMLInputElement).checked)} /></td>
-          <td><input aria-label={`setting ${i + 1} description`} value={s.description || ''} onInput={e => set(i, 'description', (e.target as HTMLInputElement).value)} /></td>
-          <td><input aria-label={`setting ${i + 1} default`} value={s.default || ''} onInput={e => set(i, 'default', (e.target as HTMLInputElement).value)} /></td>
+          <td><input id={`s${i}-description`} aria-label={`setting ${i + 1} description`} value={s.description || ''} onInput={e => set(i, 'description', (e.target as HTMLInputElement).value)} /></td>
+          <td><input id={`s${i}-default`} aria-label={`setting ${i + 1} default`} value={s.default || ''} onInput={e => set(i, 'default', (e.target as HTMLInputElement).value)} /></td>
           <td><button type="button" class="link" onClick={() => onChange(settings.filter((_, j) => j !== i))}>Remove<span class="sr"> setting {s.name}</span></button></td>
         </tr>
       })}</tbody></table>
@@ -290,19 +354,34 @@ function SettingsEditor({ settings, err, onChange }: { settings: any[]; err?: AP
   </fieldset>
 }
 
+let nextEditorKey = 1
+
 function AppPage({ name }: { name: string }) {
   const [app, loadErr, reload] = useLoad(() => api<any>('GET', '/apps/' + enc(name)), [name])
   const [draft, setDraft] = useState<any>()
   const [err, setErr] = useState<APIError>()
   const [saved, setSaved] = useState('')
-  useEffect(() => { if (app) setDraft(structuredClone(app)) }, [app])
+  // Each OAuth config's editor keeps its key when another one is removed.
+  const [keys, setKeys] = useState<number[]>([])
+  useEffect(() => {
+    if (!app) return
+    setDraft(structuredClone(app)); setKeys((app.oauth_configs || []).map(() => nextEditorKey++))
+  }, [app])
+  const dirty = !!app && !!draft && JSON.stringify(draft) !== JSON.stringify(app)
+  useEffect(() => {
+    if (!dirty) return
+    guardLeave(() => confirm(`Leave the editor of ${name}? Your unsaved changes will be lost.`))
+    const unload = (e: BeforeUnloadEvent) => { e.preventDefault(); e.returnValue = '' }
+    addEventListener('beforeunload', unload)
+    return () => { guardLeave(undefined); removeEventListener('beforeunload', unload) }
+  }, [dirty, name])
   if (loadErr) return <ErrorBox err={loadErr} />
   if (!draft) return <p>Loading…</p>
   const save = async (e: Event) => {
     e.preventDefault(); setErr(undefined); setSaved('')
     const { revision, created_at, updated_at, ...doc } = draft
     const put = async (query: string) => {
-      const a = await api<any>('PUT', '/apps/' + enc(name) + query, doc); setSaved(`Saved: revision ${a.revision}.`); reload()
+      const a = await api<Answer<'/apps/{app}', 'put'>>('PUT', '/apps/' + enc(name) + query, doc); setSaved(`Saved: revision ${a.revision}.`); reload()
     }
     try { await put('') } catch (x) {
       const e = x as APIError
@@ -316,7 +395,7 @@ function AppPage({ name }: { name: string }) {
   }
   const remove = async () => {
     if (!confirm(`Delete app ${name} with its installations and connections?`)) return
-    try { await api('DELETE', '/apps/' + enc(name)); go('apps') } catch (x) { setErr(x as APIError) }
+    try { await api('DELETE', '/apps/' + enc(name)); guardLeave(undefined); go('apps') } catch (x) { setErr(x as APIError) }
   }
   const exportYAML = () => {
     const url = URL.createObjectURL(new Blob([documentYAML(app)], { type: 'application/yaml' }))
@@ -327,19 +406,23 @@ function AppPage({ name }: { name: string }) {
     <p><a href={`#/apps/${enc(name)}/orgs`}>Org installs</a> · <a href={`#/apps/${enc(name)}/connections`}>Connections</a> ·{' '}
       <button type="button" class="link" onClick={exportYAML}>Export YAML</button> · <button type="button" class="link danger" onClick={remove}>Delete app</button></p>
     <form onSubmit={save} novalidate>
-      {err && <div class="alert" role="alert"><strong>{err.message}</strong>{err.details.length > 0 && <p>{err.details.length} field(s) need attention; each message is shown beside its field.</p>}</div>}
-      {saved && <p class="ok" role="status">{saved}</p>}
+      {err && <ErrorSummary err={err} id="save-summary" />}
       <div class="grid">
         <Field id="app-label" label="Label" value={draft.label || ''} onInput={v => setDraft({ ...draft, label: v })} error={err?.fieldError('label')} />
         <Field id="app-description" label="Description" value={draft.description || ''} onInput={v => setDraft({ ...draft, description: v })} error={err?.fieldError('description')} />
-        <Field id="app-returns" label="Allowed return URLs" hint="separated by spaces" value={(draft.allowed_return_urls || []).join(' ')}
-          onInput={v => setDraft({ ...draft, allowed_return_urls: v.split(/\s+/).filter(Boolean) })} error={err?.fieldError('allowed_return_urls')} />
+        <ListField id="app-returns" label="Allowed return URLs" value={draft.allowed_return_urls || []}
+          onInput={v => setDraft({ ...draft, allowed_return_urls: v })} error={err?.fieldError('allowed_return_urls')} />
       </div>
       <SettingsEditor settings={draft.settings || []} err={err} onChange={s => setDraft({ ...draft, settings: s })} />
-      {(draft.oauth_configs || []).map((c: any, i: number) => <ConfigEditor key={i + ':' + (app?.revision ?? 0)} app={name} settings={draft.settings || []} cfg={c} index={i} err={err}
-        onChange={nc => setDraft({ ...draft, oauth_configs: draft.oauth_configs.map((x: any, j: number) => j === i ? nc : x) })} />)}
-      <p><button type="button" onClick={() => setDraft({ ...draft, oauth_configs: [...(draft.oauth_configs || []), { name: '' }] })}>Add an OAuth config</button></p>
-      <div class="actions"><button class="primary" type="submit">Save app</button></div>
+      {(draft.oauth_configs || []).map((c: any, i: number) => <ConfigEditor key={keys[i]} app={name} settings={draft.settings || []} cfg={c} index={i} err={err}
+        onChange={nc => setDraft({ ...draft, oauth_configs: draft.oauth_configs.map((x: any, j: number) => j === i ? nc : x) })}
+        onRemove={() => { setDraft({ ...draft, oauth_configs: draft.oauth_configs.filter((_: any, j: number) => j !== i) }); setKeys(keys.filter((_, j) => j !== i)) }} />)}
+      <p><button type="button" onClick={() => { setDraft({ ...draft, oauth_configs: [...(draft.oauth_configs || []), { name: '' }] }); setKeys([...keys, nextEditorKey++]) }}>Add an OAuth config</button></p>
+      <div class="actions save-bar">
+        <button class="primary" type="submit">Save app</button>
+        <span role="status" id="save-status" class={saved ? 'ok' : err ? 'field-error' : 'hint'}>
+          {saved || (err ? `Not saved: ${err.details.length || 1} error(s), listed at the top.` : dirty ? 'Unsaved changes.' : '')}</span>
+      </div>
     </form>
     <Promote name={name} />
   </>
@@ -387,6 +470,12 @@ function Orgs({ name }: { name: string }) {
   const [link, setLink] = useState('')
   const [actErr, setActErr] = useState<APIError>()
   const [links, linksErr, reloadLinks] = useLoad(() => api<Answer<'/apps/{app}/install-links', 'get'>>('GET', `/apps/${enc(name)}/install-links`), [name])
+  // An org whose required settings all have defaults connects without
+  // installing: it is listed here too, so that this page and Connections
+  // tell the same story.
+  const [conns] = useLoad(() => api<Answer<'/apps/{app}/connections', 'get'>>('GET', `/apps/${enc(name)}/connections`), [name])
+  const installed = new Set((data?.installations || []).map(i => i.org))
+  const uninstalled = data && conns ? [...new Set(conns.connections.map(c => c.org))].filter(o => !installed.has(o)).sort() : []
   const issue = async (e: Event) => {
     e.preventDefault(); setActErr(undefined); setLink('')
     try { setLink((await api<any>('POST', `/apps/${enc(name)}/orgs/${enc(org)}/install-link`)).url); reloadLinks() } catch (x) { setActErr(x as APIError) }
@@ -409,6 +498,9 @@ function Orgs({ name }: { name: string }) {
         <tbody>{data.installations.map(i => <tr><td>{i.org}</td>
           <td><dl class="values">{Object.entries(i.values || {}).map(([k, v]) => <><dt>{k}</dt><dd><code>{String(v)}</code></dd></>)}</dl></td>
           <td>{fmtTime(i.updated_at)}</td><td><button type="button" class="link danger" onClick={() => uninstall(i.org)}>Uninstall<span class="sr"> {i.org}</span></button></td></tr>)}</tbody></table>)}
+    {uninstalled.length > 0 && <section aria-labelledby="uninstalled-h"><h2 id="uninstalled-h">Connected without installing</h2>
+      <p>These orgs have connections but never installed the app: their links use the settings' defaults. See them under <a href={`#/apps/${enc(name)}/connections`}>Connections</a>.</p>
+      <ul id="orgs-uninstalled">{uninstalled.map(o => <li><code>{o}</code></li>)}</ul></section>}
     <section aria-labelledby="install-link"><h2 id="install-link">Install link</h2>
       <p>An org fills its settings through a link that works once and expires in an hour. Anyone holding it can set the org's client credentials: send it only to the org's admin, and revoke it if it went astray.</p>
       <form onSubmit={issue} class="inline">
@@ -436,7 +528,12 @@ function Connections({ name }: { name: string }) {
   const path = (c: any) => c.user ? `/apps/${enc(name)}/orgs/${enc(c.org)}/users/${enc(c.user)}/connections/${enc(c.config)}` : `/apps/${enc(name)}/orgs/${enc(c.org)}/connections/${enc(c.config)}`
   const refresh = async (c: any) => {
     setActErr(undefined); setMsg('')
-    try { const r = await api<any>('GET', path(c)); setMsg(`${c.user || c.org}/${c.config}: ${r.status}, expires ${fmtTime(r.expires_at)}`); reload() } catch (x) { setActErr(x as APIError); reload() }
+    // The refresh route refreshes whether or not the token is due and
+    // answers the connection without its token: none reaches the browser.
+    try {
+      const r = await api<Schemas['Connection']>('POST', path(c) + '/refresh')
+      setMsg(`${c.user || c.org}/${c.config}: refreshed ${fmtTime(r.refreshed_at)}; ${r.status}, expires ${fmtTime(r.expires_at)}`); reload()
+    } catch (x) { setActErr(x as APIError); reload() }
   }
   const disconnect = async (c: any) => {
     if (!confirm(`Disconnect ${c.user || c.org} from ${c.config}?`)) return
@@ -496,7 +593,7 @@ function Audit() {
     <Field id="audit-app" label="Filter by app" value={app} onInput={setApp} />
     <ErrorBox err={err} />
     {data && <table><thead><tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">App</th><th scope="col">Org</th><th scope="col">User</th><th scope="col">Config</th><th scope="col">Detail</th></tr></thead>
-      <tbody>{data.events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{e.actor}</td><td>{e.action}</td><td>{e.app}</td><td>{e.org}</td><td>{e.user}</td><td>{e.config}</td><td>{e.detail}</td></tr>)}</tbody></table>}
+      <tbody>{data.events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{e.actor}</td><td>{e.action}</td><td>{e.app}</td><td>{e.org}</td><td>{e.user}</td><td>{e.config}</td><td>{fmtTimesIn(e.detail)}</td></tr>)}</tbody></table>}
   </>
 }
 
@@ -518,6 +615,12 @@ function App() {
   const route = useRoute()
   const [env, setEnv] = useState(currentEnvironment())
   const [envs, setEnvs] = useState<string[]>([])
+  const [notice, setNotice] = useState('')
+  useEffect(() => {
+    if (!session) return
+    onUnauthorized(() => { guardLeave(undefined); setNotice('Your session has ended: sign in again.'); setSession(null) })
+    return () => onUnauthorized(undefined)
+  }, [session])
   useEffect(() => {
     api<Session>('GET', '/session').then(s => { setCSRF(s.csrf_token); setSession(s) }, () => setSession(null))
   }, [])
@@ -531,7 +634,7 @@ function App() {
   }, [session])
   useEffect(() => { (window as any).__latchkeyReady = performance.now() }, [session])
   if (session === undefined) return <main id="main"><p>Loading…</p></main>
-  if (session === null) return <SignIn onDone={s => { setCSRF(s.csrf_token); setSession(s); if (!resumeNext()) go('apps') }} />
+  if (session === null) return <SignIn notice={notice} onDone={s => { setCSRF(s.csrf_token); setNotice(''); setSession(s); if (!resumeNext() && !notice) go('apps') }} />
   const signOut = async () => { await api('DELETE', '/session').catch(() => { }); setSession(null) }
   const [top, name, sub] = route
   let page

@@ -38,7 +38,9 @@ export interface paths {
          * @description The document is JSON or YAML as its Content-Type says (JSON when it says nothing). It is
          *     validated and compiled whole: a bad one changes nothing and is answered 422 with a
          *     `details` entry per field at fault. A document that removes an OAuth config that has
-         *     connections is refused with 409 unless `delete_connections=true`.
+         *     connections is refused with 409 unless `delete_connections=true`. With
+         *     `If-None-Match: *` the PUT only creates: when an app of that name exists it is left as it
+         *     is and the PUT is refused with 409, a `details` entry naming the field `name`.
          */
         put: operations["putApp"];
         post?: never;
@@ -333,6 +335,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/{app}/orgs/{org}/users/{user}/connections/{config}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The user's id within the org, chosen by the app. */
+                user: components["parameters"]["user"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh a user's connection now, answering its metadata, never its token
+         * @description The builder's "Refresh now": the token is refreshed (RFC 6749 §6) whether or not it is
+         *     due, through the same single-flight and lease as token reads and the proxy's refresh on a
+         *     401, so callers at the same moment share one refresh. The answer is the connection's
+         *     metadata (`status`, `expires_at`, `refreshed_at`, `last_error`), never a token. A
+         *     connection without a refresh token is refused with 409; a provider that refuses the
+         *     refresh answers as a token read does (409 `needs_reauth`, 424, 502).
+         */
+        post: operations["refreshConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{app}/orgs/{org}/connections/{config}": {
         parameters: {
             query?: never;
@@ -351,6 +387,30 @@ export interface paths {
         get: operations["getOrgConnection"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/orgs/{org}/connections/{config}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Refresh an org's connection now (client credentials), answering its metadata, never its token */
+        post: operations["refreshOrgConnection"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2161,7 +2221,10 @@ export interface operations {
                 /** @description Delete the connections of OAuth configs the document removes. */
                 delete_connections?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description `*` to create only: an existing app of the name is not replaced (409). */
+                "If-None-Match"?: "*";
+            };
             path: {
                 /** @description The app's name. */
                 app: components["parameters"]["app"];
@@ -2196,7 +2259,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The app was created (a new revision 1). */
+            /** @description An existing app was replaced with a new revision. */
             200: {
                 headers: {
                     "Latchkey-Deleted-Connections": components["headers"]["DeletedConnections"];
@@ -2206,7 +2269,7 @@ export interface operations {
                     "application/json": components["schemas"]["App"];
                 };
             };
-            /** @description An existing app was replaced with a new revision. */
+            /** @description The app was created (a new revision 1). */
             201: {
                 headers: {
                     "Latchkey-Deleted-Connections": components["headers"]["DeletedConnections"];
@@ -2906,6 +2969,50 @@ export interface operations {
             504: components["responses"]["Timeout"];
         };
     };
+    refreshConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The user's id within the org, chosen by the app. */
+                user: components["parameters"]["user"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection after the refresh, without its token. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            424: components["responses"]["Refreshing"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
     getOrgConnection: {
         parameters: {
             query?: never;
@@ -2942,6 +3049,48 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Token"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            424: components["responses"]["Refreshing"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    refreshOrgConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection after the refresh, without its token. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -14,20 +14,26 @@ export function ErrorBox({ err }: { err: unknown }) {
 }
 
 export function Field(props: { id: string; label: string; value: string; onInput: (v: string) => void; error?: string; hint?: string;
-  type?: string; multiline?: boolean; required?: boolean; autocomplete?: string }) {
-  const { id, label, value, onInput, error, hint, type = 'text', multiline, required, autocomplete } = props
+  type?: string; multiline?: boolean; rows?: number; required?: boolean; autocomplete?: string }) {
+  const { id, label, value, onInput, error, hint, type = 'text', multiline, rows = 4, required, autocomplete } = props
   const describedBy = [hint ? id + '-hint' : '', error ? id + '-error' : ''].filter(Boolean).join(' ') || undefined
-  const common = { id, name: id, value, 'aria-invalid': error ? ('true' as const) : undefined, 'aria-describedby': describedBy, required, autocomplete,
+  const common = { id, name: id, value, 'aria-invalid': error ? true : undefined, 'aria-describedby': describedBy, required, autocomplete,
     onInput: (e: Event) => onInput((e.target as HTMLInputElement).value) }
   return <div class={'field' + (error ? ' has-error' : '')} data-field={id}>
     <label for={id}>{label}{required && <span aria-hidden="true"> *</span>}</label>
     {hint && <p class="hint" id={id + '-hint'}>{hint}</p>}
-    {multiline ? <textarea rows={4} spellcheck={false} {...common} /> : <input type={type} spellcheck={false} {...common} />}
+    {multiline ? <textarea rows={rows} spellcheck={false} {...common} /> : <input type={type} spellcheck={false} {...common} />}
     {error && <p class="field-error" id={id + '-error'}>{error}</p>}
   </div>
 }
 
-export function fmtTime(t?: string) { return t ? new Date(t).toLocaleString() : '—' }
+// fmtTime is the one format of every time the UI shows: the browser's
+// time zone, named, with the date spelled out the same way everywhere.
+const timeFormat = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' })
+export function fmtTime(t?: string) { return t ? timeFormat.format(new Date(t)) : '—' }
+// fmtTimesIn writes the RFC 3339 times inside a server's text (an audit
+// detail: "link … expires 2026-11-23T10:00:00Z") in the same format.
+export function fmtTimesIn(text?: string) { return (text || '').replace(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, t => fmtTime(t)) }
 
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [T | undefined, unknown, () => void] {
   const [data, setData] = useState<T>()
@@ -36,4 +42,3 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [T | undefi
   useEffect(() => { setErr(undefined); load().then(setData, setErr) }, [...deps, n])
   return [data, err, () => setN(n + 1)]
 }
-

@@ -54,6 +54,18 @@ func (s *Store) PutAppWith(ctx context.Context, app latchkey.App, opts store.Put
 	var deleted []latchkey.ConnectionKey
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		deleted = nil
+		if opts.Create {
+			res := tx.Exec(`INSERT INTO apps (env, name, document, revision, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)
+				ON CONFLICT (env, name) DO NOTHING`, env, app.Name, sealed, now, now)
+			if res.Error != nil {
+				return fail(res.Error, "creating app %q", app.Name)
+			}
+			if res.RowsAffected == 0 {
+				return appNameTaken(app.Name)
+			}
+			_, err := find(tx.Where("env = ? AND name = ?", env, app.Name), &row)
+			return fail(err, "reading app %q", app.Name)
+		}
 		if err := s.dropConfigs(tx, env, app, opts, &deleted); err != nil {
 			return err
 		}
@@ -74,6 +86,13 @@ func (s *Store) PutAppWith(ctx context.Context, app latchkey.App, opts store.Put
 	}
 	app.Revision, app.CreatedAt, app.UpdatedAt = row.Revision, utc(row.CreatedAt), utc(row.UpdatedAt)
 	return app, deleted, nil
+}
+
+// appNameTaken is the refusal of a create-only put of an app whose name is
+// taken.
+func appNameTaken(name string) error {
+	return &latchkey.Error{Code: latchkey.ECONFLICT, Message: fmt.Sprintf("an app called %q exists already", name),
+		Fields: []latchkey.FieldError{{Field: "name", Message: "is the name of an existing app: choose another, or open that app to change it"}}}
 }
 
 // dropConfigs locks the stored document of app, inside tx, and compares its

@@ -30,6 +30,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"AppPutGetList", testAppPutGetList},
 		{"AppReplaceKeepsInstallationsAndConnections", testAppReplaceKeeps},
+		{"AppCreateRefusesATakenName", testAppCreateRefusesATakenName},
 		{"AppDeleteCascades", testAppDeleteCascades},
 		{"InstallationRoundTripAndReplace", testInstallations},
 		{"InstallationDelete", testInstallationDelete},
@@ -242,6 +243,50 @@ func testAppPutGetList(t *testing.T, s store.Store) {
 		t.Fatalf("ListApps: got %v, want alpha then beta (revision 2)", apps)
 	}
 	wantErr(t, "DeleteApp of an unknown app", s.DeleteApp(ctx, "nope"), store.ErrNotFound)
+}
+
+// testAppCreateRefusesATakenName: a create-only put makes a new app, and
+// of an existing one changes nothing and is a conflict naming the field
+// name; of concurrent creates of one name, exactly one succeeds.
+func testAppCreateRefusesATakenName(t *testing.T, s store.Store) {
+	created, _, err := s.PutAppWith(ctx, App("demo"), store.PutAppOptions{Create: true})
+	if err != nil || created.Revision != 1 {
+		t.Fatalf("creating a new app: got revision %d, %v, want revision 1", created.Revision, err)
+	}
+	other := App("demo")
+	other.Label = "Someone else's demo"
+	_, _, err = s.PutAppWith(ctx, other, store.PutAppOptions{Create: true})
+	wantErr(t, "creating an app whose name is taken", err, store.ErrConflict)
+	var le *latchkey.Error
+	if !errors.As(err, &le) || len(le.Fields) != 1 || le.Fields[0].Field != "name" {
+		t.Fatalf("got %v, want a conflict naming the field name", err)
+	}
+	if got, _ := s.GetApp(ctx, "demo"); got.Revision != 1 || got.Label != created.Label {
+		t.Fatalf("a refused create changed the app: got revision %d label %q, want 1 %q", got.Revision, got.Label, created.Label)
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := s.PutAppWith(ctx, App("race"), store.PutAppOptions{Create: true})
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				t.Errorf("a concurrent create: got %v, want success or ErrConflict", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				wins++
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("concurrent creates of one name: got %d successes, want 1", wins)
+	}
 }
 
 func testAppReplaceKeeps(t *testing.T, s store.Store) {
