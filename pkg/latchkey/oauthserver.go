@@ -215,14 +215,20 @@ func (s OAuthScope) Validate() error {
 	if len(s.Groups) == 0 {
 		fe.Add("groups", "must name at least one group")
 	}
-	for i, g := range s.Groups {
-		if !ValidName(g) {
-			fe.Add(fmt.Sprintf("groups[%d]", i), "is not a group name")
-		} else if slices.Index(s.Groups, g) != i {
-			fe.Add(fmt.Sprintf("groups[%d]", i), "%q is listed twice", g)
+	checkNames(&fe, "groups", s.Groups, ValidName, "is not a group name")
+	return fe.Err(fmt.Sprintf("scope %q is not valid", s.Name))
+}
+
+// checkNames records, as field[i], each name of names that valid refuses
+// and each one listed twice.
+func checkNames(fe *FieldErrors, field string, names []string, valid func(string) bool, invalid string) {
+	for i, n := range names {
+		if !valid(n) {
+			fe.Add(fmt.Sprintf("%s[%d]", field, i), "%s", invalid)
+		} else if slices.Index(names, n) != i {
+			fe.Add(fmt.Sprintf("%s[%d]", field, i), "%q is listed twice", n)
 		}
 	}
-	return fe.Err(fmt.Sprintf("scope %q is not valid", s.Name))
 }
 
 func checkDescription(fe *FieldErrors, field, s string, max int) {
@@ -275,13 +281,7 @@ func (c OAuthClient) Validate() error {
 	if len(c.Scopes) == 0 {
 		fe.Add("scopes", "must name at least one scope")
 	}
-	for i, s := range c.Scopes {
-		if !ValidScopeName(s) {
-			fe.Add(fmt.Sprintf("scopes[%d]", i), "is not a scope name")
-		} else if slices.Index(c.Scopes, s) != i {
-			fe.Add(fmt.Sprintf("scopes[%d]", i), "%q is listed twice", s)
-		}
-	}
+	checkNames(&fe, "scopes", c.Scopes, ValidScopeName, "is not a scope name")
 	return fe.Err(fmt.Sprintf("OAuth app %q is not valid", c.Name))
 }
 
