@@ -59,6 +59,8 @@ func TestBadInputsGetClearErrorsAndChangeNothing(t *testing.T) {
 			`{"name": "capacity", "oauth_configs": [{"name": "example", "refresh_margin": "5 minutes"}]}`, http.StatusUnprocessableEntity, "oauth_configs[0].refresh_margin"},
 		{"a duration that is no duration, in YAML", "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml",
 			"name: capacity\noauth_configs:\n  - name: example\n    refresh_margin: 5 minutes\n", http.StatusUnprocessableEntity, "oauth_configs[0].refresh_margin"},
+		{"a duration that is no duration, in a JSON body", "PUT", "/api/v1/oauth/server", testAdminKey, "application/json",
+			`{"enabled": true, "access_token_ttl": "5 minutes"}`, http.StatusUnprocessableEntity, "access_token_ttl"},
 		{"a name differing from the URL's", "PUT", "/api/v1/apps/capacity", testAdminKey, "application/json", `{"name": "other"}`, http.StatusUnprocessableEntity, "name"},
 		{"an unknown setting name", "PUT", "/api/v1/apps/capacity/orgs/acme/settings", testAdminKey, "application/json",
 			strings.Replace(install, `"client_id"`, `"client_idd"`, 1), http.StatusUnprocessableEntity, "client_idd"},

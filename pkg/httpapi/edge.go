@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -367,6 +368,11 @@ func readJSON(c echo.Context, v any, how jsonBody) error {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return fieldError(latchkey.EINVALID, "the body has a field this request does not take", f, "is not a field of this request")
+		}
+		if f := latchkey.FailingField(body, reflect.TypeOf(v), "json"); f != "" {
+			// A value its own UnmarshalText refused (a duration): the
+			// decoder says what, the walk says where.
+			return fieldError(latchkey.EINVALID, "the body has a value that cannot be read", f, strings.TrimPrefix(err.Error(), "json: "))
 		}
 		return fieldError(latchkey.EBADREQUEST, "the body is not JSON", "", strings.TrimPrefix(err.Error(), "json: "))
 	}

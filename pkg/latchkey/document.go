@@ -102,11 +102,21 @@ func ParseAppAs(data []byte, format string) (App, error) {
 // (oauth_configs[0].refresh_margin). tag is the struct tag the format's
 // decoder reads (json or yaml). It returns "" when no value fails alone.
 func failingField(data []byte, tag string) string {
+	return FailingField(data, reflect.TypeFor[App](), tag)
+}
+
+// FailingField is failingField for a document of any type t (a pointer is
+// followed): the HTTP API names with it the field of a JSON body whose
+// value its decoder refused without saying where.
+func FailingField(data []byte, t reflect.Type, tag string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	var root yaml.Node
 	if yaml.Unmarshal(data, &root) != nil || len(root.Content) != 1 {
 		return ""
 	}
-	return failingValue(root.Content[0], reflect.TypeFor[App](), tag, "", 0)
+	return failingValue(root.Content[0], t, tag, "", 0)
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
