@@ -3,8 +3,8 @@
 // lifetimes, permission groups, the scopes that grant them, OAuth apps
 // (with their icons), and the authorizations people gave them.
 import { useState } from 'preact/hooks'
-import { api, APIError, enc, type Answer, type Schemas } from './api'
-import { ErrorBox, Field, fmtTime, useLoad } from './parts'
+import { api, APIError, enc, type Answer, type Schemas } from '../api'
+import { ErrorBox, Field, fmtTime, useLoad } from '../parts'
 
 type Group = Schemas['OAuthGroup']
 type Scope = Schemas['OAuthScope']

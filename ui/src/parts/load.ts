@@ -1,0 +1,11 @@
+// Loading a screen's data.
+import { useEffect, useState } from 'preact/hooks'
+
+/** useLoad runs load when deps change and gives its data, its error, and a function that loads again. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [T | undefined, unknown, () => void] {
+  const [data, setData] = useState<T>()
+  const [err, setErr] = useState<unknown>()
+  const [n, setN] = useState(0)
+  useEffect(() => { setErr(undefined); load().then(setData, setErr) }, [...deps, n])
+  return [data, err, () => setN(n + 1)]
+}
