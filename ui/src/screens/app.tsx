@@ -36,12 +36,17 @@ export function AppPage({ name }: { name: string }) {
   const [app, loadErr, reload] = useLoad(() => api<Answer<'/apps/{app}', 'get'>>('GET', '/apps/' + enc(name)), [name])
   const [draft, setDraft] = useState<App>()
   const [err, setErr] = useState<APIError>()
-  const [saved, setSaved] = useState('')
+  // The revision the last save made: saved once the editor shows it again.
+  const [saved, setSaved] = useState<number>()
   // Each OAuth config's editor keeps its key when another one is removed.
+  // A reload after a save keeps them too, so that an open section stays open.
   const [keys, setKeys] = useState<number[]>([])
+  const [keysOf, setKeysOf] = useState('')
   useEffect(() => {
     if (!app) return
-    setDraft(structuredClone(app)); setKeys((app.oauth_configs || []).map(() => nextEditorKey++))
+    const n = (app.oauth_configs || []).length
+    setDraft(structuredClone(app))
+    if (keysOf !== name || keys.length !== n) { setKeys(Array.from({ length: n }, () => nextEditorKey++)); setKeysOf(name) }
   }, [app])
   const dirty = !!app && !!draft && JSON.stringify(draft) !== JSON.stringify(app)
   useEffect(() => {
@@ -55,10 +60,10 @@ export function AppPage({ name }: { name: string }) {
   if (!app || !draft) return <p>Loading…</p>
   const configs: Config[] = draft.oauth_configs || []
   const save = async (e: Event) => {
-    e.preventDefault(); setErr(undefined); setSaved('')
+    e.preventDefault(); setErr(undefined); setSaved(undefined)
     const { revision, created_at, updated_at, ...doc } = draft
     const put = async (query: string) => {
-      const a = await api<Answer<'/apps/{app}', 'put'>>('PUT', '/apps/' + enc(name) + query, doc); setSaved(`Saved: revision ${a.revision}.`); reload()
+      const a = await api<Answer<'/apps/{app}', 'put'>>('PUT', '/apps/' + enc(name) + query, doc); setSaved(a.revision); reload()
     }
     try { await put('') } catch (x) {
       const e = x as APIError
@@ -100,7 +105,8 @@ export function AppPage({ name }: { name: string }) {
       <div class="actions save-bar">
         <button class="primary" type="submit">Save app</button>
         <span role="status" id="save-status" class={saved ? 'ok' : err ? 'field-error' : 'hint'}>
-          {saved || (err ? `Not saved: ${err.details.length || 1} error(s), listed at the top.` : dirty ? 'Unsaved changes.' : '')}</span>
+          {saved !== undefined ? (app.revision === saved && draft.revision === saved ? `Saved: revision ${saved}.${dirty ? ' Unsaved changes since.' : ''}` : 'Saving…')
+            : err ? `Not saved: ${err.details.length || 1} error(s), listed at the top.` : dirty ? 'Unsaved changes.' : ''}</span>
       </div>
     </form>
     <Promote name={name} />
