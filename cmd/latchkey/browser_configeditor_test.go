@@ -223,6 +223,12 @@ func TestBrowserConfigEditorInSections(t *testing.T) {
 	}
 	browse(t, ctx, "open Advanced for the page check", chromedp.Click(`#c0-advanced > summary`, chromedp.ByQuery), chromedp.WaitVisible("#c0-refresh_margin", chromedp.ByQuery))
 	checkPage(t, ctx, "30-config-editor-sections")
+	var wide bool
+	browse(t, ctx, "Advanced and the APIs at 375 px", chromedp.EmulateViewport(375, 900), chromedp.Sleep(150*time.Millisecond),
+		chromedp.Evaluate(`document.documentElement.scrollWidth > innerWidth`, &wide), chromedp.EmulateViewport(1280, 900))
+	if wide {
+		t.Error("the editor with Advanced open and an API at 375 px: the page scrolls sideways")
+	}
 
 	// The first parameter removed: the second takes its place.
 	browse(t, ctx, "remove a parameter", chromedp.Click("#a0-p0-remove", chromedp.ByQuery), chromedp.WaitNotPresent("#a0-p1-name", chromedp.ByQuery),
