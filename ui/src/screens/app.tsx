@@ -1,108 +1,52 @@
-// The app editor: the app's fields, its settings, each OAuth config with
-// its playground and test, saved as one document.
+// The app editor: the app's fields, its settings, each OAuth config in
+// sections with its playground and test, and the declared APIs, saved as
+// one document that the server checks whole.
 import { useEffect, useState } from 'preact/hooks'
-import { api, APIError, enc, type Answer } from '../api'
+import { api, APIError, enc, type Answer, type Schemas } from '../api'
 import { go, guardLeave } from '../router'
 import { documentYAML } from '../yaml'
 import { ErrorBox, ErrorSummary, Field, ListField, useLoad } from '../parts'
-import { Playground } from './playground'
-import { TestConnection } from './testconnection'
+import { ConfigEditor } from './configeditor'
+import { SettingsEditor } from './settingseditor'
+import { APIsEditor } from './apiseditor'
 import { Promote } from './promote'
 
+type App = Schemas['App']
+type Config = Schemas['OAuthConfig']
+
 // fieldTarget is the id of the input that edits the document field a
-// server error names (oauth_configs[0].token_url is #c0-token_url).
-function fieldTarget(field: string): string | undefined {
+// server error names: oauth_configs[0].token_url is #c0-token_url,
+// settings[1].name #s1-name, apis[0].url #a0-url and
+// apis[0].params[1].name #a0-p1-name.
+export function fieldTarget(field: string): string | undefined {
   let m = /^oauth_configs\[(\d+)\]\.([a-z_]+)/.exec(field)
   if (m) return `c${m[1]}-${m[2]}`
   m = /^settings\[(\d+)\]\.([a-z_]+)/.exec(field)
   if (m) return `s${m[1]}-${m[2]}`
+  m = /^apis\[(\d+)\]\.params\[(\d+)\](?:\.([a-z_]+))?/.exec(field)
+  if (m) return `a${m[1]}-p${m[2]}-${m[3] || 'name'}`
+  m = /^apis\[(\d+)\](?:\.([a-z_]+))?/.exec(field)
+  if (m) return `a${m[1]}-${m[2] || 'name'}`
   return ({ label: 'app-label', description: 'app-description', allowed_return_urls: 'app-returns' } as Record<string, string>)[field.split(/[.[]/)[0]]
-}
-
-const configFields: [string, string, string?][] = [
-  ['name', 'Name'], ['label', 'Label', 'shown on the landing page'], ['description', 'Description'], ['logo_url', 'Logo URL', '64×64 on the landing page'],
-  ['grant_type', 'Grant type', 'authorization_code (default) or client_credentials'],
-  ['link_url', 'Link URL', 'the provider\'s authorization URL; a template'], ['token_url', 'Token URL'], ['refresh_token_url', 'Refresh token URL'],
-  ['revocation_url', 'Revocation URL', 'called on disconnect (RFC 7009)'],
-  ['request_body', 'Request body', 'a JSON object template: the code exchange parameters'], ['refresh_token_body', 'Refresh token body'],
-  ['request_encoding', 'Request encoding', 'form (default), json or query'], ['client_auth', 'Client authentication', 'body (default), basic or none'],
-  ['client_id', 'Client id template', 'default {{client_id}}'], ['client_secret', 'Client secret template', 'default {{client_secret}}'],
-  ['scope_separator', 'Scope separator', 'a space (default), "," or "+"'],
-  ['extraction_path_auth_code', 'Extraction path: auth code'], ['extraction_path_access_token', 'Extraction path: access token'],
-  ['extraction_path_refresh_token', 'Extraction path: refresh token'], ['extraction_path_expires_in', 'Extraction path: expires in'],
-  ['extraction_path_expires_at', 'Extraction path: expires at'], ['extraction_path_scope', 'Extraction path: scope'],
-  ['extraction_path_token_type', 'Extraction path: token type'], ['extraction_path_id_token', 'Extraction path: id token'],
-  ['extraction_path_error', 'Extraction path: error'], ['extraction_path_error_description', 'Extraction path: error description'],
-  ['success_condition', 'Success condition', 'an expression over the token response, such as $.ok'],
-  ['access_token_variable_name', 'Access token variable name'], ['refresh_token_variable_name', 'Refresh token variable name'],
-  ['refresh_margin', 'Refresh margin', 'such as 5m'],
-  ['keep_alive_interval', 'Keep-alive interval', 'refresh idle connections this often, such as 720h'],
-  ['refresh_token_grace_period', 'Refresh token grace period', 'how long a rotated refresh token still works, such as 1m'],
-]
-const jsonFields = ['auth_params', 'token_headers', 'values', 'metadata']
-
-export function ConfigEditor({ app, settings, cfg, index, err, onChange, onRemove }: { app: string; settings: any[]; cfg: any; index: number; err?: APIError; onChange: (c: any) => void; onRemove: () => void }) {
-  const [json, setJSON] = useState<Record<string, string>>(() => Object.fromEntries(jsonFields.map(f => [f, cfg[f] ? JSON.stringify(cfg[f], null, 2) : ''])))
-  const [jsonErr, setJSONErr] = useState<Record<string, string>>({})
-  const fe = (f: string) => err?.fieldError(`oauth_configs[${index}].${f}`)
-  const set = (f: string, v: string) => onChange({ ...cfg, [f]: v })
-  const setJ = (f: string, v: string) => {
-    setJSON({ ...json, [f]: v })
-    try { onChange({ ...cfg, [f]: v.trim() ? JSON.parse(v) : undefined }); setJSONErr({ ...jsonErr, [f]: '' }) } catch { setJSONErr({ ...jsonErr, [f]: 'is not valid JSON' }) }
-  }
-  const p = `c${index}-`
-  return <fieldset class="config">
-    <legend>OAuth config {cfg.name || index + 1}</legend>
-    <p><button type="button" class="link danger" id={p + 'remove'} onClick={onRemove}>Remove this OAuth config<span class="sr"> {cfg.name || index + 1}</span></button>
-      <span class="hint"> (taken out of the document when you save)</span></p>
-    <div class="grid">
-      {configFields.map(([f, label, hint]) => <Field id={p + f} label={label} hint={hint} value={cfg[f] ?? ''} onInput={v => set(f, v)} error={fe(f)}
-        multiline={f.endsWith('_body')} />)}
-      <ListField id={p + 'scopes'} label="Scopes" value={cfg.scopes || []} onInput={v => onChange({ ...cfg, scopes: v })} error={fe('scopes')} />
-      <div class="field"><label for={p + 'pkce'}>PKCE (RFC 7636)</label>
-        <select id={p + 'pkce'} value={cfg.pkce === false ? 'off' : 'on'} onChange={e => onChange({ ...cfg, pkce: (e.target as HTMLSelectElement).value === 'on' ? undefined : false })}>
-          <option value="on">on (S256)</option><option value="off">off</option></select></div>
-      {jsonFields.map(f => <Field id={p + f} label={f.replace('_', ' ')} hint="JSON" multiline value={json[f]} onInput={v => setJ(f, v)} error={jsonErr[f] || fe(f)} />)}
-    </div>
-    <Playground app={app} cfg={cfg} settings={settings} p={p} />
-    {(cfg.grant_type || 'authorization_code') === 'authorization_code' && <TestConnection app={app} cfg={cfg} p={p} />}
-  </fieldset>
-}
-
-export function SettingsEditor({ settings, err, onChange }: { settings: any[]; err?: APIError; onChange: (s: any[]) => void }) {
-  const set = (i: number, k: string, v: any) => onChange(settings.map((s, j) => j === i ? { ...s, [k]: v } : s))
-  return <fieldset><legend>Settings</legend>
-    <table class="settings"><thead><tr><th scope="col">Name</th><th scope="col">Level</th><th scope="col">Secret</th><th scope="col">Required</th><th scope="col">Description</th><th scope="col">Default</th><th scope="col"><span class="sr">Remove</span></th></tr></thead>
-      <tbody>{settings.map((s, i) => {
-        const fe = (f: string) => err?.fieldError(`settings[${i}].${f}`)
-        return <tr>
-          <td><input id={`s${i}-name`} aria-label={`setting ${i + 1} name`} value={s.name} onInput={e => set(i, 'name', (e.target as HTMLInputElement).value)} aria-invalid={fe('name') ? 'true' : undefined} />
-            {fe('name') && <p class="field-error">{fe('name')}</p>}</td>
-          <td><select id={`s${i}-level`} aria-label={`setting ${i + 1} level`} value={s.level} onChange={e => set(i, 'level', (e.target as HTMLSelectElement).value)}><option value="org">org</option><option value="user">user</option></select>
-            {fe('level') && <p class="field-error">{fe('level')}</p>}</td>
-          <td><input type="checkbox" aria-label={`setting ${i + 1} secret`} checked={!!s.secret} onChange={e => set(i, 'secret', (e.target as HTMLInputElement).checked)} /></td>
-          <td><input type="checkbox" aria-label={`setting ${i + 1} required`} checked={!!s.required} onChange={e => set(i, 'required', (e.target as HTMLInputElement).checked)} /></td>
-          <td><input id={`s${i}-description`} aria-label={`setting ${i + 1} description`} value={s.description || ''} onInput={e => set(i, 'description', (e.target as HTMLInputElement).value)} /></td>
-          <td><input id={`s${i}-default`} aria-label={`setting ${i + 1} default`} value={s.default || ''} onInput={e => set(i, 'default', (e.target as HTMLInputElement).value)} /></td>
-          <td><button type="button" class="link" onClick={() => onChange(settings.filter((_, j) => j !== i))}>Remove<span class="sr"> setting {s.name}</span></button></td>
-        </tr>
-      })}</tbody></table>
-    <button type="button" onClick={() => onChange([...settings, { name: '', level: 'org' }])}>Add a setting</button>
-  </fieldset>
 }
 
 let nextEditorKey = 1
 
 export function AppPage({ name }: { name: string }) {
-  const [app, loadErr, reload] = useLoad(() => api<any>('GET', '/apps/' + enc(name)), [name])
-  const [draft, setDraft] = useState<any>()
+  const [app, loadErr, reload] = useLoad(() => api<Answer<'/apps/{app}', 'get'>>('GET', '/apps/' + enc(name)), [name])
+  const [draft, setDraft] = useState<App>()
   const [err, setErr] = useState<APIError>()
-  const [saved, setSaved] = useState('')
+  // The revision the last save made: saved once the editor shows it again.
+  const [saved, setSaved] = useState<number>()
   // Each OAuth config's editor keeps its key when another one is removed.
+  // A reload after a save keeps them too, so that an open section stays open.
   const [keys, setKeys] = useState<number[]>([])
+  const [keysOf, setKeysOf] = useState('')
   useEffect(() => {
     if (!app) return
-    setDraft(structuredClone(app)); setKeys((app.oauth_configs || []).map(() => nextEditorKey++))
+    const n = (app.oauth_configs || []).length
+    setDraft(structuredClone(app))
+    if (keysOf !== name || keys.length !== n) { setKeys(Array.from({ length: n }, () => nextEditorKey++)); setKeysOf(name) }
   }, [app])
   const dirty = !!app && !!draft && JSON.stringify(draft) !== JSON.stringify(app)
   useEffect(() => {
@@ -113,12 +57,13 @@ export function AppPage({ name }: { name: string }) {
     return () => { guardLeave(undefined); removeEventListener('beforeunload', unload) }
   }, [dirty, name])
   if (loadErr) return <ErrorBox err={loadErr} />
-  if (!draft) return <p>Loading…</p>
+  if (!app || !draft) return <p>Loading…</p>
+  const configs: Config[] = draft.oauth_configs || []
   const save = async (e: Event) => {
-    e.preventDefault(); setErr(undefined); setSaved('')
+    e.preventDefault(); setErr(undefined); setSaved(undefined)
     const { revision, created_at, updated_at, ...doc } = draft
     const put = async (query: string) => {
-      const a = await api<Answer<'/apps/{app}', 'put'>>('PUT', '/apps/' + enc(name) + query, doc); setSaved(`Saved: revision ${a.revision}.`); reload()
+      const a = await api<Answer<'/apps/{app}', 'put'>>('PUT', '/apps/' + enc(name) + query, doc); setSaved(a.revision); reload()
     }
     try { await put('') } catch (x) {
       const e = x as APIError
@@ -151,14 +96,17 @@ export function AppPage({ name }: { name: string }) {
           onInput={v => setDraft({ ...draft, allowed_return_urls: v })} error={err?.fieldError('allowed_return_urls')} />
       </div>
       <SettingsEditor settings={draft.settings || []} err={err} onChange={s => setDraft({ ...draft, settings: s })} />
-      {(draft.oauth_configs || []).map((c: any, i: number) => <ConfigEditor key={keys[i]} app={name} settings={draft.settings || []} cfg={c} index={i} err={err}
-        onChange={nc => setDraft({ ...draft, oauth_configs: draft.oauth_configs.map((x: any, j: number) => j === i ? nc : x) })}
-        onRemove={() => { setDraft({ ...draft, oauth_configs: draft.oauth_configs.filter((_: any, j: number) => j !== i) }); setKeys(keys.filter((_, j) => j !== i)) }} />)}
-      <p><button type="button" onClick={() => { setDraft({ ...draft, oauth_configs: [...(draft.oauth_configs || []), { name: '' }] }); setKeys([...keys, nextEditorKey++]) }}>Add an OAuth config</button></p>
+      {configs.map((c, i) => <ConfigEditor key={keys[i]} app={name} settings={draft.settings || []} apis={draft.apis || []} cfg={c} index={i} err={err}
+        onChange={nc => setDraft({ ...draft, oauth_configs: configs.map((x, j) => j === i ? nc : x) })}
+        onRemove={() => { setDraft({ ...draft, oauth_configs: configs.filter((_, j) => j !== i) }); setKeys(keys.filter((_, j) => j !== i)) }} />)}
+      <p><button type="button" onClick={() => { setDraft({ ...draft, oauth_configs: [...configs, { name: '' }] }); setKeys([...keys, nextEditorKey++]) }}>Add an OAuth config</button></p>
+      <APIsEditor apis={draft.apis || []} configs={configs.map(c => c.name)} err={err}
+        onChange={a => { const d: App = { ...draft, apis: a }; if (!a.length) delete d.apis; setDraft(d) }} />
       <div class="actions save-bar">
         <button class="primary" type="submit">Save app</button>
         <span role="status" id="save-status" class={saved ? 'ok' : err ? 'field-error' : 'hint'}>
-          {saved || (err ? `Not saved: ${err.details.length || 1} error(s), listed at the top.` : dirty ? 'Unsaved changes.' : '')}</span>
+          {saved !== undefined ? (app.revision === saved && draft.revision === saved ? `Saved: revision ${saved}.${dirty ? ' Unsaved changes since.' : ''}` : 'Saving…')
+            : err ? `Not saved: ${err.details.length || 1} error(s), listed at the top.` : dirty ? 'Unsaved changes.' : ''}</span>
       </div>
     </form>
     <Promote name={name} />

@@ -5,13 +5,15 @@ import { api, APIError, enc, type Answer, type Schemas } from '../api'
 import { ErrorBox, Field } from '../parts'
 
 type Preview = Schemas['Preview']
+type Config = Schemas['OAuthConfig']
+type Setting = Schemas['Setting']
 
-export function Playground({ app, cfg, settings, p }: { app: string; cfg: any; settings: any[]; p: string }) {
-  const names = settings.map(s => s.name).filter((n: string) => n && n !== cfg.access_token_variable_name && n !== cfg.refresh_token_variable_name)
+export function Playground({ app, cfg, settings, p }: { app: string; cfg: Config; settings: Setting[]; p: string }) {
+  const names = settings.map(s => s.name).filter(n => n && n !== cfg.access_token_variable_name && n !== cfg.refresh_token_variable_name)
   const [values, setValues] = useState<Record<string, string>>({})
   const [preview, setPreview] = useState<Preview>()
   const [renderErr, setRenderErr] = useState<unknown>()
-  const [x, setX] = useState({ path: cfg.extraction_path_access_token || '$.access_token', response: '', content_type: 'application/json' })
+  const [x, setX] = useState({ path: String(cfg.extraction_path_access_token || '$.access_token'), response: '', content_type: 'application/json' })
   const [extracted, setExtracted] = useState<string>()
   const [xErr, setXErr] = useState<APIError>()
   const secret = (n: string) => !!settings.find(s => s.name === n)?.secret
@@ -28,7 +30,7 @@ export function Playground({ app, cfg, settings, p }: { app: string; cfg: any; s
     <summary>Playground: render the link and the token request</summary>
     <p class="hint">Sample values only: nothing is sent to the provider and nothing is saved. Secrets come back masked.</p>
     <div class="grid">
-      {names.map((n: string) => <Field id={`${p}pg-${n}`} label={n} type={secret(n) ? 'password' : 'text'} autocomplete="off"
+      {names.map(n => <Field id={`${p}pg-${n}`} label={n} type={secret(n) ? 'password' : 'text'} autocomplete="off"
         value={values[n] || ''} onInput={v => setValues({ ...values, [n]: v })} />)}
     </div>
     <button type="button" onClick={render}>Render</button>
