@@ -1630,6 +1630,23 @@ export interface components {
             api_credentials?: Record<string, never>;
             verify_api?: string;
             api_calls?: Record<string, never>;
+            extraction_path_auth_code?: string;
+            extraction_path_access_token?: string;
+            extraction_path_refresh_token?: string;
+            extraction_path_expires_in?: string;
+            extraction_path_expires_at?: string;
+            extraction_path_scope?: string;
+            extraction_path_token_type?: string;
+            extraction_path_id_token?: string;
+            extraction_path_error?: string;
+            extraction_path_error_description?: string;
+            success_condition?: string;
+            expires_in_unit?: string;
+            default_expires_in?: string | number;
+            /** @description Extraction paths of the refresh answer where they differ from the exchange's. */
+            refresh_extraction?: Record<string, never>;
+            /** @description The revocation request where it is not RFC 7009's. */
+            revocation?: Record<string, never>;
         } & {
             [key: string]: unknown;
         };
