@@ -55,7 +55,9 @@ export function ConnectionPage({ app, org, user, config }: { app: string; org: s
       const r = await api<Conn>('POST', path + '/refresh')
       setMsg(`Refreshed ${fmtTime(r.refreshed_at)}: ${r.status}, expires ${fmtTime(r.expires_at)}.`)
     } catch (x) { setActErr(x as APIError) }
-    setBusy(false); reload(); setN(n + 1)
+    setBusy(false); reload(); setN(x => x + 1)
+    // The server records the refresh's events as it goes on: read them again a moment later.
+    setTimeout(() => setN(x => x + 1), 1000)
   }
   const disconnect = async (force: boolean) => {
     if (!confirm(`Disconnect ${user || org} from ${config} of ${app}?` + (force ? ' The token is not revoked at the provider.' : ' The token is revoked at the provider.'))) return
@@ -107,9 +109,9 @@ export function ConnectionPage({ app, org, user, config }: { app: string; org: s
     <section aria-labelledby="conn-events-h">
       <h2 id="conn-events-h">Events</h2>
       <ErrorBox err={eventsErr} />
-      {events.length === 0 && !eventsErr ? <p>No event yet.</p> : <div class="table-scroll"><table id="conn-events"><caption class="sr">Events of the connection, newest first</caption>
+      {events.length === 0 && !eventsErr ? <p>No event yet.</p> : <table id="conn-events" tabIndex={0}><caption class="sr">Events of the connection, newest first</caption>
         <thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">By</th><th scope="col">Detail</th></tr></thead>
-        <tbody>{events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{actionWords[e.action] ?? e.action} <code>{e.action}</code></td><td>{e.actor}</td><td>{fmtTimesIn(e.detail) || '—'}</td></tr>)}</tbody></table></div>}
+        <tbody>{events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{actionWords[e.action] ?? e.action} <code>{e.action}</code></td><td>{e.actor}</td><td>{fmtTimesIn(e.detail) || '—'}</td></tr>)}</tbody></table>}
       {older && events.length > 0 && <button type="button" onClick={loadOlder}>Older events</button>}
     </section>
     <section aria-labelledby="conn-traces-h">

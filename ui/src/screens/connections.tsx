@@ -79,12 +79,12 @@ export function Connections({ app }: { app?: string }) {
     {data && <>
       <p id="conn-total" role="status">{data.total === 0 ? 'No connection matches.' :
         `${data.total.toLocaleString('en-GB')} connection${data.total === 1 ? '' : 's'}; showing ${first.toLocaleString('en-GB')}–${(first + data.connections.length - 1).toLocaleString('en-GB')}`}</p>
-      {data.connections.length > 0 && <div class="table-scroll"><table id="conn-table"><caption class="sr">Connections</caption>
+      {data.connections.length > 0 && <table id="conn-table" tabIndex={0}><caption class="sr">Connections</caption>
         <thead><tr><th scope="col">Org / user</th><th scope="col">App</th><th scope="col">Config</th><th scope="col">Status</th><th scope="col">Expires</th><th scope="col">Last refresh</th><th scope="col">Last error</th></tr></thead>
         <tbody>{data.connections.map(c => <tr>
           <td><a href={connectionHref(c)}>{c.org} / {c.user || '(org)'}</a></td><td>{c.app}</td><td>{c.config}</td>
           <td><span class={'status status-' + c.status}>{c.status}</span></td><td>{fmtTime(c.expires_at)}</td><td>{fmtTime(c.refreshed_at)}</td><td>{c.last_error || '—'}</td>
-        </tr>)}</tbody></table></div>}
+        </tr>)}</tbody></table>}
       <nav class="pager" aria-label="Pages of connections">
         <button type="button" id="conn-prev" disabled={prev.length === 0} onClick={() => move(filters, prev[prev.length - 1], prev.slice(0, -1))}>Previous page</button>
         <button type="button" id="conn-next" disabled={!data.next} onClick={() => data.next && move(filters, data.next, [...prev, after])}>Next page</button>
