@@ -173,9 +173,10 @@ func TestBrowserConnectionsAndSession(t *testing.T) {
 	refreshes := provider.RefreshCalls()
 	h.clock.Advance(time.Minute)
 	var msg string
-	browse(t, ctx, "open the connections", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/connections"), chromedp.WaitVisible(".status-active", chromedp.ByQuery))
-	step(t, ctx, "refresh now", chromedp.Click(`//button[text()="Refresh now"]`), chromedp.WaitVisible(`//p[@role="status"][contains(., "refreshed")]`),
-		chromedp.Text(`//p[@role="status"]`, &msg))
+	browse(t, ctx, "open the connections", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/connections"), chromedp.WaitVisible(".status-active", chromedp.ByQuery),
+		chromedp.Click(`//a[contains(., "acme / u1")]`), chromedp.WaitVisible("#conn-detail", chromedp.ByQuery))
+	step(t, ctx, "refresh now", chromedp.Click(`//button[text()="Refresh now"]`), chromedp.WaitVisible(`//p[@role="status"][contains(., "Refreshed")]`),
+		chromedp.Text(`//p[@role="status"][contains(., "Refreshed")]`, &msg))
 	if got := provider.RefreshCalls() - refreshes; got != 1 {
 		t.Errorf("Refresh now: got %d refreshes at the provider, want 1 (message %q)", got, msg)
 	}

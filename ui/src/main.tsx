@@ -10,9 +10,11 @@ import { Apps } from './screens/apps'
 import { AppPage } from './screens/app'
 import { Orgs } from './screens/orgs'
 import { Connections } from './screens/connections'
+import { ConnectionPage } from './screens/connection'
 import { APIKeys } from './screens/apikeys'
 import { Audit } from './screens/audit'
 import { OAuthServer } from './screens/oauthserver'
+import { markReady } from './parts'
 import './style.css'
 
 type Session = Schemas['Session']
@@ -39,14 +41,17 @@ function Shell() {
       if (names.length && !names.includes(currentEnvironment())) { setEnvironment(names[0]); setEnv(names[0]) }
     }, () => setEnvs([]))
   }, [session])
-  useEffect(() => { (window as any).__latchkeyReady = performance.now() }, [session])
+  // The sign-in screen needs no data; other screens mark their data rendered (useLoad).
+  useEffect(() => { if (session === null) markReady() }, [session])
   if (session === undefined) return <main id="main"><p>Loading…</p></main>
   if (session === null) return <SignIn notice={notice} onDone={s => { setCSRF(s.csrf_token); setNotice(''); setSession(s); if (!resumeNext() && !notice) go('apps') }} />
   const signOut = async () => { await api('DELETE', '/session').catch(() => { }); setSession(null) }
   const [top, name, sub] = route
   let page
   if (top === 'apps' && name && sub === 'orgs') page = <Orgs name={name} />
-  else if (top === 'apps' && name && sub === 'connections') page = <Connections name={name} />
+  else if (top === 'apps' && name && sub === 'connections') page = <Connections app={name} />
+  else if (top === 'connections' && route.length === 5) page = <ConnectionPage app={route[1]} org={route[2]} user={route[3] === '-' ? undefined : route[3]} config={route[4]} />
+  else if (top === 'connections') page = <Connections />
   else if (top === 'apps' && name) page = <AppPage name={name} />
   else if (top === 'keys') page = <APIKeys />
   else if (top === 'audit') page = <Audit />
@@ -55,7 +60,7 @@ function Shell() {
   return <>
     <a class="skip" href="#main" onClick={e => { e.preventDefault(); document.getElementById('main')?.focus() }}>Skip to content</a>
     <header><span class="brand">Latchkey</span>
-      <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
+      <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/connections" aria-current={top === 'connections' ? 'page' : undefined}>Connections</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
         <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a>
         <a href="#/oauth" aria-current={top === 'oauth' ? 'page' : undefined}>OAuth server</a></nav>
       <label class="env">Environment{' '}

@@ -27,7 +27,18 @@ export function useRoute(): string[] {
     addEventListener('hashchange', on)
     return () => removeEventListener('hashchange', on)
   }, [])
-  return hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent)
+  // The query after ? (a screen's filters) is not part of the route: hashQuery reads it.
+  return hash.replace(/^#\/?/, '').replace(/\?.*$/, '').split('/').filter(Boolean).map(decodeURIComponent)
+}
+
+/**
+ * hashQuery is the query of the hash (#/connections?status=active): a
+ * screen's filters, kept in the address so that a reload or a shared link
+ * keeps them. Paths encode a ? inside a name, so the first ? starts it.
+ */
+export function hashQuery(): URLSearchParams {
+  const i = location.hash.indexOf('?')
+  return new URLSearchParams(i < 0 ? '' : location.hash.slice(i + 1))
 }
 
 /** go moves to the screen at path (without the leading #/). */
