@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/pkg/providertest"
@@ -33,30 +30,6 @@ func setChecked(sel string, on bool) chromedp.Action {
 	s, _ := json.Marshal(sel)
 	want, _ := json.Marshal(on)
 	return chromedp.Evaluate(`(() => { const el = document.querySelector(`+string(s)+`); if (el.checked !== `+string(want)+`) el.click() })()`, nil)
-}
-
-// consoleErrors collects the page's uncaught exceptions and console.error
-// calls, for a test to fail on.
-func consoleErrors(ctx context.Context) func() []string {
-	var mu sync.Mutex
-	var errs []string
-	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			errs = append(errs, e.ExceptionDetails.Error())
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.APITypeError {
-				var parts []string
-				for _, a := range e.Args {
-					parts = append(parts, string(a.Value)+a.Description)
-				}
-				errs = append(errs, strings.Join(parts, " "))
-			}
-		}
-	})
-	return func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), errs...) }
 }
 
 // savedApp is the part of the app document the config editor scenario
@@ -88,7 +61,7 @@ type savedApp struct {
 // no field is shown in full.
 func TestBrowserConfigEditorInSections(t *testing.T) {
 	ctx := newBrowser(t)
-	errs := consoleErrors(ctx)
+	errs := watchPageErrors(ctx)
 	h := startLatchkey(t)
 	addAdmin(t, h)
 	provider := providertest.New(t, providertest.Options{ClientID: "capacity-client", ClientSecret: "s3cr3t-client-value",

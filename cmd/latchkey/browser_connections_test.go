@@ -9,12 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
@@ -41,29 +39,6 @@ func seedConnections(tb testing.TB, h *harness, n int) {
 		}
 	}
 	tb.Logf("seeded %d connections in %v", n, time.Since(start).Round(time.Millisecond))
-}
-
-// consoleErrors collects the page's uncaught exceptions and console errors.
-func consoleErrors(ctx context.Context) func() []string {
-	var mu sync.Mutex
-	var errs []string
-	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			errs = append(errs, e.ExceptionDetails.Error())
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.APITypeError {
-				var parts []string
-				for _, a := range e.Args {
-					parts = append(parts, string(a.Value))
-				}
-				errs = append(errs, strings.Join(parts, " "))
-			}
-		}
-	})
-	return func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(errs) }
 }
 
 // uiTimes are the times, in ms, from submitting sign-in to the first
@@ -150,11 +125,13 @@ func TestBrowserConnectionsAcrossApps(t *testing.T) {
 		ctx := newBrowser(t)
 		h, _ := connectionsHarness(t, 0)
 		base := measure("baseline (no connection)", ctx, h)
-		defer func() { t.Logf("UI timing baseline: first screen %.0f ms, connections %.0f ms", base.firstScreen, base.connections) }()
+		defer func() {
+			t.Logf("UI timing baseline: first screen %.0f ms, connections %.0f ms", base.firstScreen, base.connections)
+		}()
 	}
 
 	ctx := newBrowser(t)
-	errs := consoleErrors(ctx)
+	errs := watchPageErrors(ctx)
 	h, provider := connectionsHarness(t, 10000)
 	full := measure("10,000 connections", ctx, h)
 	t.Logf("UI timing with 10,000: first screen %.0f ms, connections %.0f ms", full.firstScreen, full.connections)
