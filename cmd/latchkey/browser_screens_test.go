@@ -76,6 +76,8 @@ func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
 		{"app-editor", "#/apps/capacity", "#c0-token_url"},
 		{"org-installs", "#/apps/capacity/orgs", "#install-org"},
 		{"app-connections", "#/apps/capacity/connections", ".status-active"},
+		{"connections", "#/connections", "#conn-table"},
+		{"connection", "#/connections/capacity/acme/ada/example", "#conn-events"},
 		{"api-keys", "#/keys", "main table"},
 		{"audit-log", "#/audit", "main tbody tr"},
 		{"oauth-server", "#/oauth", "main h1"},
