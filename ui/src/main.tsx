@@ -13,6 +13,7 @@ import { Connections } from './screens/connections'
 import { APIKeys } from './screens/apikeys'
 import { Audit } from './screens/audit'
 import { OAuthServer } from './screens/oauthserver'
+import { Environments } from './screens/environments'
 import './style.css'
 
 type Session = Schemas['Session']
@@ -31,6 +32,13 @@ function Shell() {
   useEffect(() => {
     api<Session>('GET', '/session').then(s => { setCSRF(s.csrf_token); setSession(s) }, () => setSession(null))
   }, [])
+  // The switcher's list, read again when the environments screen changes it.
+  const [envsChanged, setEnvsChanged] = useState(0)
+  useEffect(() => {
+    const on = () => setEnvsChanged(n => n + 1)
+    addEventListener('latchkey:environments', on)
+    return () => removeEventListener('latchkey:environments', on)
+  }, [])
   useEffect(() => {
     if (!session) return
     api<{ environments: { name: string }[] }>('GET', '/environments').then(r => {
@@ -38,18 +46,19 @@ function Shell() {
       setEnvs(names)
       if (names.length && !names.includes(currentEnvironment())) { setEnvironment(names[0]); setEnv(names[0]) }
     }, () => setEnvs([]))
-  }, [session])
+  }, [session, envsChanged])
   useEffect(() => { (window as any).__latchkeyReady = performance.now() }, [session])
   if (session === undefined) return <main id="main"><p>Loading…</p></main>
   if (session === null) return <SignIn notice={notice} onDone={s => { setCSRF(s.csrf_token); setNotice(''); setSession(s); if (!resumeNext() && !notice) go('apps') }} />
   const signOut = async () => { await api('DELETE', '/session').catch(() => { }); setSession(null) }
   const [top, name, sub] = route
   let page
-  if (top === 'apps' && name && sub === 'orgs') page = <Orgs name={name} />
+  if (top === 'apps' && name && sub === 'orgs') page = <Orgs name={name} org={route[3]} />
   else if (top === 'apps' && name && sub === 'connections') page = <Connections name={name} />
   else if (top === 'apps' && name) page = <AppPage name={name} />
   else if (top === 'keys') page = <APIKeys />
   else if (top === 'audit') page = <Audit />
+  else if (top === 'environments') page = <Environments />
   else if (top === 'oauth') page = <OAuthServer env={env} />
   else page = <Apps />
   return <>
@@ -57,9 +66,10 @@ function Shell() {
     <header><span class="brand">Latchkey</span>
       <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
         <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a>
+        <a href="#/environments" aria-current={top === 'environments' ? 'page' : undefined}>Environments</a>
         <a href="#/oauth" aria-current={top === 'oauth' ? 'page' : undefined}>OAuth server</a></nav>
       <label class="env">Environment{' '}
-        <select value={env} onChange={e => {
+        <select id="env-switch" value={env} onChange={e => {
           const el = e.target as HTMLSelectElement
           // Switching environments leaves the screen: unsaved edits are asked about first.
           if (!mayLeave()) { el.value = env; return }
