@@ -149,20 +149,25 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 		t.Error("no message beside the name of a badly named environment")
 	}
 	browse(t, ctx, "create staging", setInput("#env-name", "staging"), chromedp.Click(`//button[text()="Create environment"]`),
-		chromedp.WaitVisible("#env-created", chromedp.ByQuery), chromedp.WaitVisible(`#env-switch option[value="staging"]`, chromedp.ByQuery))
+		chromedp.WaitVisible("#env-created", chromedp.ByQuery), chromedp.WaitReady(`#env-switch option[value="staging"]`, chromedp.ByQuery))
 
 	// Promotion: capacity is not in staging; its difference first, then the copy.
 	var diff, stateAfter string
-	step(t, ctx, "promote capacity with its diff", chromedp.WaitVisible(`#promote-capacity-state[data-state="missing"]`, chromedp.ByQuery),
+	step(t, ctx, "promote capacity with its diff", chooseOption("#env-promote-to", "staging"), chromedp.WaitVisible(`#promote-capacity-state[data-state="missing"]`, chromedp.ByQuery),
 		chromedp.Click(`//button[starts-with(., "Show changes")]`), chromedp.WaitVisible("#promote-capacity-diff", chromedp.ByQuery),
 		chromedp.Text("#promote-capacity-diff", &diff, chromedp.ByQuery))
 	if !strings.Contains(diff, `+ `) || !strings.Contains(diff, "capacity") || strings.Contains(diff, "s3cr3t") {
 		t.Errorf("diff %q: want the added document, secrets redacted", diff)
 	}
 	checkPage(t, ctx, "env-01-promote-diff")
-	step(t, ctx, "apply the promotion", chromedp.Click(`//button[text()="Promote capacity to staging"]`),
+	step(t, ctx, "apply the promotion", chromedp.Click(`//button[normalize-space(.)="Promote capacity to staging"]`),
 		chromedp.WaitVisible("#promote-capacity-done", chromedp.ByQuery), chromedp.WaitVisible(`#promote-capacity-state[data-state="same"]`, chromedp.ByQuery),
 		chromedp.Text("#promote-capacity-state", &stateAfter, chromedp.ByQuery))
+	if t.Failed() {
+		var text string
+		_ = chromedp.Run(ctx, chromedp.Text("main", &text, chromedp.ByQuery))
+		t.Fatalf("the environments screen after the promotion: %s", text)
+	}
 	checkPage(t, ctx, "env-02-environments")
 
 	// An unsaved edit in dev: switching is asked about, and refused keeps dev.
@@ -170,8 +175,7 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 	browse(t, ctx, "edit the app unsaved", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"), chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery),
 		setInput("#c0-token_url", "https://changed.example/token"),
 		chromedp.Evaluate(`window.__asked = 0; window.confirm = () => { window.__asked++; return false }`, nil),
-		chromedp.SetValue("#env-switch", "staging", chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelector('#env-switch').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		switchEnvironment("staging"),
 		chromedp.Sleep(200*time.Millisecond), chromedp.Value("#env-switch", &env, chromedp.ByQuery))
 	var asked int
 	browse(t, ctx, "count the questions", chromedp.Evaluate(`window.__asked`, &asked))
@@ -184,8 +188,7 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 	var listed string
 	step(t, ctx, "switch to staging", chromedp.Evaluate(`window.confirm = () => true`, nil),
 		chromedp.Navigate(h.main.URL+"/ui/#/apps"), chromedp.WaitVisible(`//main//a[text()="only-dev"]`),
-		chromedp.SetValue("#env-switch", "staging", chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelector('#env-switch').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		switchEnvironment("staging"),
 		chromedp.WaitVisible(`//main//a[text()="capacity"]`), chromedp.Sleep(300*time.Millisecond), chromedp.Text("main", &listed, chromedp.ByQuery))
 	if strings.Contains(listed, "only-dev") {
 		t.Errorf("staging's app list shows dev's app: %q", listed)
@@ -193,18 +196,26 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 
 	// Back in dev, delete staging: the server says it holds an app, then it goes.
 	var conflict string
-	step(t, ctx, "delete staging", chromedp.SetValue("#env-switch", "dev", chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelector('#env-switch').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+	step(t, ctx, "delete staging", switchEnvironment("dev"),
 		chromedp.Navigate(h.main.URL+"/ui/#/environments"), chromedp.WaitVisible("#env-staging", chromedp.ByQuery),
-		chromedp.Click(`//button[starts-with(., "Delete")]`), chromedp.WaitVisible("#env-delete-error", chromedp.ByQuery),
+		chromedp.Click(`//tr[@id="env-staging"]//button`), chromedp.WaitVisible("#env-delete-error", chromedp.ByQuery),
 		chromedp.Text("#env-delete-error", &conflict, chromedp.ByQuery))
 	if !strings.Contains(conflict, "force") && !strings.Contains(conflict, "app") {
 		t.Errorf("deleting staging said %q, want the server's word on its apps", conflict)
 	}
 	checkPage(t, ctx, "env-03-delete-conflict")
-	step(t, ctx, "delete it with everything", chromedp.Click(`//button[text()="Delete staging with everything in it"]`),
+	step(t, ctx, "delete it with everything", chromedp.Click(`//button[normalize-space(.)="Delete staging with everything in it"]`),
 		chromedp.WaitVisible("#env-deleted", chromedp.ByQuery), chromedp.WaitNotPresent("#env-staging", chromedp.ByQuery))
 	if e := errs(); len(e) > 0 {
 		t.Errorf("console errors: %v", e)
 	}
+}
+
+// switchEnvironment picks an environment in the header's switcher, as a person would.
+func switchEnvironment(name string) chromedp.Action { return chooseOption("#env-switch", name) }
+
+// chooseOption picks the option value of the select sel, as a person would.
+func chooseOption(sel, value string) chromedp.Action {
+	return chromedp.Evaluate(`(() => { const el = document.querySelector('`+sel+`'); el.value = '`+value+`';
+		el.dispatchEvent(new Event('change', {bubbles: true})) })()`, nil)
 }
