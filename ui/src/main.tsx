@@ -15,6 +15,7 @@ import { APIKeys } from './screens/apikeys'
 import { Audit } from './screens/audit'
 import { OAuthServer } from './screens/oauthserver'
 import { markReady } from './parts'
+import { Environments } from './screens/environments'
 import './style.css'
 
 type Session = Schemas['Session']
@@ -33,6 +34,13 @@ function Shell() {
   useEffect(() => {
     api<Session>('GET', '/session').then(s => { setCSRF(s.csrf_token); setSession(s) }, () => setSession(null))
   }, [])
+  // The switcher's list, read again when the environments screen changes it.
+  const [envsChanged, setEnvsChanged] = useState(0)
+  useEffect(() => {
+    const on = () => setEnvsChanged(n => n + 1)
+    addEventListener('latchkey:environments', on)
+    return () => removeEventListener('latchkey:environments', on)
+  }, [])
   useEffect(() => {
     if (!session) return
     api<{ environments: { name: string }[] }>('GET', '/environments').then(r => {
@@ -40,7 +48,7 @@ function Shell() {
       setEnvs(names)
       if (names.length && !names.includes(currentEnvironment())) { setEnvironment(names[0]); setEnv(names[0]) }
     }, () => setEnvs([]))
-  }, [session])
+  }, [session, envsChanged])
   // The sign-in screen needs no data; other screens mark their data rendered (useLoad).
   useEffect(() => { if (session === null) markReady() }, [session])
   if (session === undefined) return <main id="main"><p>Loading…</p></main>
@@ -48,13 +56,14 @@ function Shell() {
   const signOut = async () => { await api('DELETE', '/session').catch(() => { }); setSession(null) }
   const [top, name, sub] = route
   let page
-  if (top === 'apps' && name && sub === 'orgs') page = <Orgs name={name} />
+  if (top === 'apps' && name && sub === 'orgs') page = <Orgs name={name} org={route[3]} />
   else if (top === 'apps' && name && sub === 'connections') page = <Connections app={name} />
   else if (top === 'connections' && route.length === 5) page = <ConnectionPage app={route[1]} org={route[2]} user={route[3] === '-' ? undefined : route[3]} config={route[4]} />
   else if (top === 'connections') page = <Connections />
   else if (top === 'apps' && name) page = <AppPage name={name} />
   else if (top === 'keys') page = <APIKeys />
   else if (top === 'audit') page = <Audit />
+  else if (top === 'environments') page = <Environments />
   else if (top === 'oauth') page = <OAuthServer env={env} />
   else page = <Apps />
   return <>
@@ -62,9 +71,10 @@ function Shell() {
     <header><span class="brand">Latchkey</span>
       <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/connections" aria-current={top === 'connections' ? 'page' : undefined}>Connections</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
         <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a>
+        <a href="#/environments" aria-current={top === 'environments' ? 'page' : undefined}>Environments</a>
         <a href="#/oauth" aria-current={top === 'oauth' ? 'page' : undefined}>OAuth server</a></nav>
       <label class="env">Environment{' '}
-        <select value={env} onChange={e => {
+        <select id="env-switch" value={env} onChange={e => {
           const el = e.target as HTMLSelectElement
           // Switching environments leaves the screen: unsaved edits are asked about first.
           if (!mayLeave()) { el.value = env; return }
