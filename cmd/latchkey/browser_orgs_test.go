@@ -130,7 +130,7 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 	// Promotion: capacity is not in staging; its difference first, then the copy.
 	var diff, stateAfter string
 	step(t, ctx, "promote capacity with its diff", chooseOption("#env-promote-to", "staging"), chromedp.WaitVisible(`#promote-capacity-state[data-state="missing"]`, chromedp.ByQuery),
-		chromedp.Click(`//button[starts-with(., "Show changes")]`), chromedp.WaitVisible("#promote-capacity-diff", chromedp.ByQuery),
+		chromedp.Poll(`(() => { const d = document.querySelector("#promote-capacity-diff"); if (d) return true; const b = document.querySelector("#promote-capacity button.small"); if (b) b.click(); return false })()`, nil, chromedp.WithPollingInterval(200*time.Millisecond)),
 		chromedp.Text("#promote-capacity-diff", &diff, chromedp.ByQuery))
 	if !strings.Contains(diff, `+ `) || !strings.Contains(diff, "capacity") || strings.Contains(diff, "s3cr3t") {
 		t.Errorf("diff %q: want the added document, secrets redacted", diff)

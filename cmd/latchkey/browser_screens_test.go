@@ -75,11 +75,13 @@ func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
 		{"apps", "#/apps", "main table"},
 		{"app-editor", "#/apps/capacity", "#c0-token_url"},
 		{"org-installs", "#/apps/capacity/orgs", "#install-org"},
+		{"org-settings", "#/apps/capacity/orgs/acme", "#org-settings"},
 		{"app-connections", "#/apps/capacity/connections", ".status-active"},
 		{"connections", "#/connections", "#conn-table"},
 		{"connection", "#/connections/capacity/acme/ada/example", "#conn-events"},
 		{"api-keys", "#/keys", "main table"},
 		{"audit-log", "#/audit", "main tbody tr"},
+		{"environments", "#/environments", "#environments"},
 		{"oauth-server", "#/oauth", "main h1"},
 	}
 	for _, scheme := range []string{"light", "dark"} {

@@ -262,7 +262,7 @@ func TestBrowserEnvironmentSwitcher(t *testing.T) {
 	if !strings.Contains(diff, "- ") || !strings.Contains(diff, "CRM with a test client") {
 		t.Fatalf("the promotion's difference: got %q", diff)
 	}
-	browse(t, ctx, "promote", chromedp.Click(`//button[contains(., "Promote to prod")]`),
+	browse(t, ctx, "promote", chromedp.Click(`//button[contains(., "Promote crm to prod")]`),
 		chromedp.WaitVisible(`//p[@role="status"][contains(., "Promoted")]`), chromedp.Text(`//p[@role="status"][contains(., "Promoted")]`, &done))
 	req, _ := http.NewRequest("GET", h.main.URL+"/api/v1/apps/crm", nil)
 	req.Header.Set("Authorization", "Bearer "+testAdminKey)
