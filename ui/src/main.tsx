@@ -12,6 +12,7 @@ import { Orgs } from './screens/orgs'
 import { Connections } from './screens/connections'
 import { APIKeys } from './screens/apikeys'
 import { Audit } from './screens/audit'
+import { Webhooks } from './screens/webhooks'
 import { OAuthServer } from './screens/oauthserver'
 import './style.css'
 
@@ -47,6 +48,7 @@ function Shell() {
   let page
   if (top === 'apps' && name && sub === 'orgs') page = <Orgs name={name} />
   else if (top === 'apps' && name && sub === 'connections') page = <Connections name={name} />
+  else if (top === 'apps' && name && sub === 'webhooks') page = <Webhooks name={name} />
   else if (top === 'apps' && name) page = <AppPage name={name} />
   else if (top === 'keys') page = <APIKeys />
   else if (top === 'audit') page = <Audit />
