@@ -13,6 +13,7 @@ import { Connections } from './screens/connections'
 import { ConnectionPage } from './screens/connection'
 import { APIKeys } from './screens/apikeys'
 import { Audit } from './screens/audit'
+import { Webhooks } from './screens/webhooks'
 import { OAuthServer } from './screens/oauthserver'
 import { markReady } from './parts'
 import { Environments } from './screens/environments'
@@ -60,6 +61,7 @@ function Shell() {
   else if (top === 'apps' && name && sub === 'connections') page = <Connections app={name} />
   else if (top === 'connections' && route.length === 5) page = <ConnectionPage app={route[1]} org={route[2]} user={route[3] === '-' ? undefined : route[3]} config={route[4]} />
   else if (top === 'connections') page = <Connections />
+  else if (top === 'apps' && name && sub === 'webhooks') page = <Webhooks name={name} />
   else if (top === 'apps' && name) page = <AppPage name={name} />
   else if (top === 'keys') page = <APIKeys />
   else if (top === 'audit') page = <Audit />

@@ -85,7 +85,7 @@ export function AppPage({ name }: { name: string }) {
   }
   return <>
     <h1>App {name}</h1>
-    <p><a href={`#/apps/${enc(name)}/orgs`}>Org installs</a> · <a href={`#/apps/${enc(name)}/connections`}>Connections</a> ·{' '}
+    <p><a href={`#/apps/${enc(name)}/orgs`}>Org installs</a> · <a href={`#/apps/${enc(name)}/connections`}>Connections</a> · <a href={`#/apps/${enc(name)}/webhooks`}>Webhooks</a> ·{' '}
       <button type="button" class="link" onClick={exportYAML}>Export YAML</button> · <button type="button" class="link danger" onClick={remove}>Delete app</button></p>
     <form onSubmit={save} novalidate>
       {err && <ErrorSummary err={err} id="save-summary" target={fieldTarget} />}
