@@ -69,7 +69,7 @@ func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
 
 	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
 		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible("main h1", chromedp.ByQuery))
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//nav//a[text()="Apps"]`), chromedp.WaitVisible("main table", chromedp.ByQuery))
 
 	screens := []screen{
 		{"apps", "#/apps", "main table"},
