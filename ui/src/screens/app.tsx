@@ -140,6 +140,7 @@ export function AppPage({ name }: { name: string }) {
   }
   return <>
     <h1>App {name}</h1>
+    {typeof app.callback_url === 'string' && <p class="app-callback">Callback URL to register at the provider: <code id="app-callback-url" class="wrap">{app.callback_url}</code></p>}
     <p><a href={`#/apps/${enc(name)}/orgs`}>Org installs</a> · <a href={`#/apps/${enc(name)}/connections`}>Connections</a> ·{' '}
       <button type="button" class="link" onClick={exportYAML}>Export YAML</button> · <button type="button" class="link danger" onClick={remove}>Delete app</button></p>
     <form onSubmit={save} novalidate>
