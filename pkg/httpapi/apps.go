@@ -44,7 +44,14 @@ func (s *Server) getApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, app.Redact())
+	return c.JSON(http.StatusOK, s.withCallback(app.Redact()))
+}
+
+// withCallback sets the read-only callback_url of an app answer: the
+// redirect URI its providers must know.
+func (s *Server) withCallback(a latchkey.App) latchkey.App {
+	a.CallbackURL = s.engine.CallbackURL()
+	return a
 }
 
 // DeletedConnectionsHeader, on the answer to a PUT of an app with
@@ -77,6 +84,8 @@ func (s *Server) putApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// callback_url is read-only: the editor sends back what it read.
+	app.CallbackURL = ""
 	name := c.Param("app")
 	if app.Name == "" {
 		app.Name = name

@@ -79,7 +79,7 @@ func (s *Server) createAppFromProvider(c echo.Context) error {
 	ev := event(c, latchkey.AuditAppPut)
 	ev.App, ev.Detail = saved.Name, "created from the catalog entry "+c.Param("name")
 	s.audit.record(ctx, ev)
-	return c.JSON(http.StatusCreated, saved.Redact())
+	return c.JSON(http.StatusCreated, s.withCallback(saved.Redact()))
 }
 
 // discoverProvider reads an issuer's OpenID Connect discovery or RFC 8414

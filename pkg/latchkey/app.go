@@ -47,6 +47,11 @@ type App struct {
 	// keep it.
 	Catalog *CatalogInfo `json:"catalog,omitempty" yaml:"catalog,omitempty"`
 
+	// CallbackURL is read-only: the redirect URI to register at the
+	// providers, set in the API's answers and never stored (a PUT that
+	// carries it back has it dropped).
+	CallbackURL string `json:"callback_url,omitempty" yaml:"callback_url,omitempty"`
+
 	// Revision counts the saves of the document; it is set by the store.
 	Revision  int64     `json:"revision,omitempty" yaml:"-"`
 	CreatedAt time.Time `json:"created_at,omitzero" yaml:"-"`

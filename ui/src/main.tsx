@@ -7,6 +7,7 @@ import { api, currentEnvironment, onUnauthorized, setCSRF, setEnvironment, type 
 import { go, guardLeave, mayLeave, useRoute } from './router'
 import { resumeNext, SignIn } from './screens/signin'
 import { Apps } from './screens/apps'
+import { Catalog } from './screens/catalog'
 import { AppPage } from './screens/app'
 import { Orgs } from './screens/orgs'
 import { Connections } from './screens/connections'
@@ -63,6 +64,7 @@ function Shell() {
   else if (top === 'connections') page = <Connections />
   else if (top === 'apps' && name && sub === 'webhooks') page = <Webhooks name={name} />
   else if (top === 'apps' && name) page = <AppPage name={name} />
+  else if (top === 'catalog') page = <Catalog name={name} />
   else if (top === 'keys') page = <APIKeys />
   else if (top === 'audit') page = <Audit />
   else if (top === 'environments') page = <Environments />
@@ -71,7 +73,7 @@ function Shell() {
   return <>
     <a class="skip" href="#main" onClick={e => { e.preventDefault(); document.getElementById('main')?.focus() }}>Skip to content</a>
     <header><span class="brand">Latchkey</span>
-      <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/connections" aria-current={top === 'connections' ? 'page' : undefined}>Connections</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
+      <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/catalog" aria-current={top === 'catalog' ? 'page' : undefined}>Catalog</a><a href="#/connections" aria-current={top === 'connections' ? 'page' : undefined}>Connections</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
         <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a>
         <a href="#/environments" aria-current={top === 'environments' ? 'page' : undefined}>Environments</a>
         <a href="#/oauth" aria-current={top === 'oauth' ? 'page' : undefined}>OAuth server</a></nav>

@@ -1576,6 +1576,8 @@ export interface components {
             settings?: components["schemas"]["Setting"][];
             oauth_configs?: components["schemas"]["OAuthConfig"][];
             apis?: components["schemas"]["API"][];
+            /** @description The redirect URI to register at the providers (answers only; ignored in a PUT). */
+            readonly callback_url?: string;
             readonly revision?: number;
             /** Format: date-time */
             readonly created_at?: string;

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { api, APIError, enc, type Answer, type Schemas } from '../api'
 import { go, guardLeave } from '../router'
 import { documentYAML } from '../yaml'
-import { ErrorBox, ErrorSummary, Field, ListField, useLoad } from '../parts'
+import { CopyValue, ErrorBox, ErrorSummary, Field, ListField, useLoad } from '../parts'
 import { ConfigEditor } from './configeditor'
 import { SettingsEditor } from './settingseditor'
 import { APIsEditor } from './apiseditor'
@@ -85,6 +85,7 @@ export function AppPage({ name }: { name: string }) {
   }
   return <>
     <h1>App {name}</h1>
+    {typeof app.callback_url === 'string' && <p class="app-callback">Callback URL to register at the provider: <CopyValue id="app-callback-url" value={app.callback_url} label="callback URL" /></p>}
     <p><a href={`#/apps/${enc(name)}/orgs`}>Org installs</a> · <a href={`#/apps/${enc(name)}/connections`}>Connections</a> · <a href={`#/apps/${enc(name)}/webhooks`}>Webhooks</a> ·{' '}
       <button type="button" class="link" onClick={exportYAML}>Export YAML</button> · <button type="button" class="link danger" onClick={remove}>Delete app</button></p>
     <form onSubmit={save} novalidate>
