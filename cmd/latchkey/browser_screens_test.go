@@ -73,12 +73,14 @@ func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
 
 	screens := []screen{
 		{"apps", "#/apps", "main table"},
+		{"catalog", "#/catalog", ".catalog-card"},
 		{"app-editor", "#/apps/capacity", "#c0-token_url"},
 		{"org-installs", "#/apps/capacity/orgs", "#install-org"},
 		{"org-settings", "#/apps/capacity/orgs/acme", "#org-settings"},
 		{"app-connections", "#/apps/capacity/connections", ".status-active"},
 		{"connections", "#/connections", "#conn-table"},
 		{"connection", "#/connections/capacity/acme/ada/example", "#conn-events"},
+		{"webhooks", "#/apps/capacity/webhooks", "#webhook-url"},
 		{"api-keys", "#/keys", "main table"},
 		{"audit-log", "#/audit", "main tbody tr"},
 		{"environments", "#/environments", "#environments"},

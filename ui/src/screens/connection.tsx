@@ -1,12 +1,11 @@
 // One connection: its status, scopes, expiry, last refresh and error, its
-// metadata, the events of its life, its traces, a forced refresh and
+// metadata, the events of its life, a forced refresh and
 // disconnect. Its token is never fetched: the refresh route answers the
 // connection without it.
 import { useState } from 'preact/hooks'
 import { api, APIError, enc, type Answer, type Schemas } from '../api'
 import { go } from '../router'
 import { ErrorBox, fmtTime, fmtTimesIn, useLoad } from '../parts'
-import { ConnectionTraces } from '../parts/trace'
 
 type Conn = Schemas['Connection']
 type Event = Schemas['AuditEvent']
@@ -114,9 +113,6 @@ export function ConnectionPage({ app, org, user, config }: { app: string; org: s
         <tbody>{events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{actionWords[e.action] ?? e.action} <code>{e.action}</code></td><td>{e.actor}</td><td>{fmtTimesIn(e.detail) || '—'}</td></tr>)}</tbody></table>}
       {older && events.length > 0 && <button type="button" onClick={loadOlder}>Older events</button>}
     </section>
-    <section aria-labelledby="conn-traces-h">
-      <h2 id="conn-traces-h">Last API calls and flow traces</h2>
-      <ConnectionTraces app={app} org={org} user={user} config={config} />
-    </section>
+    
   </>
 }
