@@ -1,3 +1,5 @@
+import type { Schemas } from './api'
+
 // toYAML writes a JSON value as a YAML document in block style, the format
 // `latchkey apply` reads. Strings are double-quoted where YAML could read
 // them otherwise.
@@ -13,7 +15,7 @@ export function toYAML(v: unknown, indent = ''): string {
     const keys = Object.keys(v as object)
     if (keys.length === 0) return '{}'
     return keys.map(k => {
-      const x = (v as any)[k]
+      const x = (v as Record<string, unknown>)[k]
       const inner = toYAML(x, indent + '  ')
       return '\n' + indent + scalar(k) + ':' + ((isObj(x) && Object.keys(x).length) || (Array.isArray(x) && x.length) ? inner : ' ' + inner)
     }).join('')
@@ -21,7 +23,7 @@ export function toYAML(v: unknown, indent = ''): string {
   return scalar(v)
 }
 
-function isObj(v: unknown): boolean { return typeof v === 'object' && v !== null && !Array.isArray(v) }
+function isObj(v: unknown): v is Record<string, unknown> { return typeof v === 'object' && v !== null && !Array.isArray(v) }
 
 function scalar(v: unknown): string {
   if (typeof v === 'string') return /^[A-Za-z_][A-Za-z0-9_.\/ -]*$/.test(v) && !/^(true|false|null|yes|no|on|off|~)$/i.test(v) && !v.endsWith(' ') ? v : JSON.stringify(v)
@@ -37,8 +39,9 @@ export const REDACTED = '********'
 // default) are left out, and a comment at the top
 // names them: the server refuses the placeholder as a value, so an export
 // imported elsewhere never stores it as a secret.
-export function documentYAML(app: any): string {
-  const { revision, created_at, updated_at, ...doc } = structuredClone(app)
+export function documentYAML(app: Schemas['App']): string {
+  // The read-only parts of an answer are not part of the document.
+  const { revision, created_at, updated_at, callback_url, ...doc } = structuredClone(app)
   const left: string[] = []
   for (const st of doc.settings ?? []) {
     if (st.default === REDACTED) { delete st.default; left.push(`the default of ${st.name}`) }

@@ -43,7 +43,7 @@ export function Apps() {
     {data && (data.apps.length === 0 ? <p>No app yet. Create one below.</p> :
       <table><caption class="sr">Apps</caption><thead><tr><th scope="col">Name</th><th scope="col">Label</th><th scope="col">OAuth configs</th><th scope="col">Revision</th></tr></thead>
         <tbody>{data.apps.map(a => <tr><td><a href={'#/apps/' + enc(a.name ?? '')}>{a.name}</a></td><td>{a.label}</td>
-          <td>{(a.oauth_configs || []).map((c: any) => c.name).join(', ')}</td><td>{a.revision}</td></tr>)}</tbody></table>)}
+          <td>{(a.oauth_configs || []).map(c => c.name).join(', ')}</td><td>{a.revision}</td></tr>)}</tbody></table>)}
     <section aria-labelledby="new-app">
       <h2 id="new-app">Create or import an app</h2>
       <form onSubmit={create}>

@@ -1,13 +1,13 @@
 // Test connection: the real flow of a saved OAuth config, in a popup,
 // shown step by step, ending with the config's verification call.
 import { useState } from 'preact/hooks'
-import { api, APIError, enc, type Answer } from '../api'
+import { api, APIError, enc, type Answer, type Schemas } from '../api'
 import { Field, fmtTime } from '../parts'
 import { connect, ConnectError } from '../../../sdk/js/dist/index.js'
 
 type Step = { label: string; state: 'done' | 'waiting' | 'failed'; detail?: string }
 
-export function TestConnection({ app, cfg, p }: { app: string; cfg: any; p: string }) {
+export function TestConnection({ app, cfg, p }: { app: string; cfg: Schemas['OAuthConfig']; p: string }) {
   const [org, setOrg] = useState('')
   const [user, setUser] = useState('test-user')
   const [steps, setSteps] = useState<Step[]>([])
