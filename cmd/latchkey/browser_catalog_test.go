@@ -19,9 +19,7 @@ func TestBrowserStartFromTheCatalog(t *testing.T) {
 	errs := watchPageErrors(ctx)
 	h := startLatchkey(t)
 	addAdmin(t, h)
-	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
-		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//nav//a[text()="Catalog"]`))
+	signInToUI(t, ctx, h)
 
 	var all, narrowed int
 	browse(t, ctx, "open the catalog", chromedp.Click(`//nav//a[text()="Catalog"]`), chromedp.WaitVisible(".catalog-card", chromedp.ByQuery),

@@ -43,6 +43,28 @@ func watchPageErrors(ctx context.Context) func() []string {
 	}
 }
 
+// capacityInstalled saves the browser tests' app, capacity, against a
+// fake provider and installs it for org acme, as most UI scenarios begin.
+func capacityInstalled(tb testing.TB, h *harness) *providertest.Provider {
+	tb.Helper()
+	provider := providertest.New(tb, providertest.Options{ClientID: "capacity-client", ClientSecret: "s3cr3t-client-value",
+		Now: h.clock.Now, AccessTTL: time.Hour, RedirectURIs: []string{h.main.URL + "/oauth/callback"}})
+	doc := strings.NewReplacer("AUTHORIZE", provider.AuthorizeURL(), "TOKEN", provider.TokenURL()).Replace(browserApp)
+	h.expect(201, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", doc)
+	h.expect(200, "PUT", "/api/v1/apps/capacity/orgs/acme/settings", testAdminKey, "application/json",
+		`{"client_id": "capacity-client", "client_secret": "s3cr3t-client-value"}`)
+	return provider
+}
+
+// signInToUI signs the test admin in to the builder UI and waits for the
+// signed-in shell (not the sign-in screen's own heading).
+func signInToUI(tb testing.TB, ctx context.Context, h *harness) {
+	tb.Helper()
+	browse(tb, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
+		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//nav//a[text()="Apps"]`))
+}
+
 // screen is one screen of the builder UI: its hash route and an element
 // that shows once its data is rendered.
 type screen struct{ name, route, ready string }
@@ -58,18 +80,12 @@ func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
 	errs := watchPageErrors(ctx)
 	h := startLatchkey(t)
 	addAdmin(t, h)
-	provider := providertest.New(t, providertest.Options{ClientID: "capacity-client", ClientSecret: "s3cr3t-client-value",
-		Now: h.clock.Now, AccessTTL: time.Hour, RedirectURIs: []string{h.main.URL + "/oauth/callback"}})
-	doc := strings.NewReplacer("AUTHORIZE", provider.AuthorizeURL(), "TOKEN", provider.TokenURL()).Replace(browserApp)
-	h.expect(201, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", doc)
-	h.expect(200, "PUT", "/api/v1/apps/capacity/orgs/acme/settings", testAdminKey, "application/json",
-		`{"client_id": "capacity-client", "client_secret": "s3cr3t-client-value"}`)
+	provider := capacityInstalled(t, h)
 	h.connectUser(provider, "ada")
 	h.expect(201, "POST", "/api/v1/apikeys", testAdminKey, "application/json", `{"name": "backend", "scope": "runtime", "app": "capacity"}`)
 
-	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
-		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//nav//a[text()="Apps"]`), chromedp.WaitVisible("main table", chromedp.ByQuery))
+	signInToUI(t, ctx, h)
+	browse(t, ctx, "the apps", chromedp.WaitVisible("main table", chromedp.ByQuery))
 
 	screens := []screen{
 		{"apps", "#/apps", "main table"},

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/latchkey/latchkey/pkg/providertest"
 )
 
 // TestBrowserWebhooksShowTheSecretOnceAndTheDeliveryLog creates a webhook
@@ -23,12 +21,7 @@ func TestBrowserWebhooksShowTheSecretOnceAndTheDeliveryLog(t *testing.T) {
 	errs := watchPageErrors(ctx)
 	h := startLatchkey(t)
 	addAdmin(t, h)
-	provider := providertest.New(t, providertest.Options{ClientID: "capacity-client", ClientSecret: "s3cr3t-client-value",
-		Now: h.clock.Now, AccessTTL: time.Hour, RedirectURIs: []string{h.main.URL + "/oauth/callback"}})
-	doc := strings.NewReplacer("AUTHORIZE", provider.AuthorizeURL(), "TOKEN", provider.TokenURL()).Replace(browserApp)
-	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", doc)
-	h.expect(http.StatusOK, "PUT", "/api/v1/apps/capacity/orgs/acme/settings", testAdminKey, "application/json",
-		`{"client_id": "capacity-client", "client_secret": "s3cr3t-client-value"}`)
+	provider := capacityInstalled(t, h)
 	var calls atomic.Int32
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -36,9 +29,7 @@ func TestBrowserWebhooksShowTheSecretOnceAndTheDeliveryLog(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
-		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`//nav//a[text()="Apps"]`), chromedp.WaitVisible("main table", chromedp.ByQuery))
+	signInToUI(t, ctx, h)
 	var secret string
 	browse(t, ctx, "open the webhooks", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/webhooks"))
 	if !step(t, ctx, "the form shows", chromedp.WaitVisible("#webhook-url", chromedp.ByQuery)) {
