@@ -145,7 +145,7 @@ type Store interface {
 	// claim at now, without claiming them: the refresh worker shares a
 	// batch among the environments by it.
 	CountDue(ctx context.Context, now, due time.Time, limit int) (int, error)
-	// DeleteConnection deletes a connection and the values it owns.
+	// DeleteConnection deletes a connection, the values it owns and its traces.
 	DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error
 
 	// CreateLink stores a pending link under token (the store keeps only a
@@ -177,6 +177,17 @@ type Store interface {
 	// RevokeAPIKey marks an API key revoked at the given time.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 
+	// AppendTraces stores flow traces, already masked, each in its Env (the
+	// context's when empty), their steps sealed, in one transaction, and
+	// deletes the traces of their connections beyond the newest
+	// latchkey.KeepTraces.
+	AppendTraces(ctx context.Context, traces ...latchkey.Trace) error
+	// ListTraces returns a connection's traces, newest first, without
+	// their steps: at most limit, latchkey.KeepTraces when limit is 0.
+	ListTraces(ctx context.Context, key latchkey.ConnectionKey, limit int) ([]latchkey.Trace, error)
+	// GetTrace returns a trace of app with its steps; ErrNotFound when app
+	// has none of that id.
+	GetTrace(ctx context.Context, app, id string) (latchkey.Trace, error)
 	// AppendAudit records audit events, in one transaction.
 	AppendAudit(ctx context.Context, events ...latchkey.AuditEvent) error
 	// ListAudit returns audit events matching the filter, newest first.

@@ -245,7 +245,7 @@ func (s *Store) decodeApp(row appRow) (latchkey.App, error) {
 }
 
 // DeleteApp deletes the app with its installations, connections, setting
-// values, links and states. API keys scoped to the app are kept: they are
+// values, links, states, webhooks and traces. API keys scoped to the app are kept: they are
 // credentials an admin revokes, and they grant nothing without the app.
 func (s *Store) DeleteApp(ctx context.Context, name string) error {
 	env, err := s.envOf(ctx)
@@ -254,7 +254,7 @@ func (s *Store) DeleteApp(ctx context.Context, name string) error {
 	}
 	defer s.forgetOrgConnections(env, name, "")
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		for _, table := range []string{"setting_values", "connections", "installations", "links", "auth_states", "install_links",
+		for _, table := range []string{"traces", "setting_values", "connections", "installations", "links", "auth_states", "install_links",
 			"webhook_attempts", "webhook_deliveries", "webhooks"} {
 			if err := tx.Exec("DELETE FROM "+table+" WHERE env = ? AND app = ?", env, name).Error; err != nil {
 				return fail(err, "deleting the %s of app %q", table, name)

@@ -241,7 +241,8 @@ func (s *Store) ListConnections(ctx context.Context, app, org string) ([]latchke
 	return out, nil
 }
 
-// DeleteConnection deletes a connection and the values it owns.
+// DeleteConnection deletes a connection, the values it owns and its
+// traces.
 func (s *Store) DeleteConnection(ctx context.Context, key latchkey.ConnectionKey) error {
 	env, err := s.envOf(ctx)
 	if err != nil {
@@ -257,7 +258,11 @@ func (s *Store) DeleteConnection(ctx context.Context, key latchkey.ConnectionKey
 			return notFound("connection %s not found", connName(key))
 		}
 		err := tx.Exec("DELETE FROM setting_values WHERE env = ? AND app = ? AND org = ? AND user_id = ? AND config = ?", env, key.App, key.Org, key.User, key.Config).Error
-		return fail(err, "deleting the values of connection %s", connName(key))
+		if err != nil {
+			return fail(err, "deleting the values of connection %s", connName(key))
+		}
+		err = tx.Exec("DELETE FROM traces WHERE env = ? AND app = ? AND org = ? AND user_id = ? AND config = ?", env, key.App, key.Org, key.User, key.Config).Error
+		return fail(err, "deleting the traces of connection %s", connName(key))
 	})
 }
 

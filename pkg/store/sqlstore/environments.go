@@ -64,7 +64,7 @@ func (s *Store) ListEnvironments(ctx context.Context) ([]latchkey.EnvironmentInf
 
 // envTables are the tables whose rows belong to an environment, children
 // before the apps they belong to.
-var envTables = []string{"oauth_tokens", "oauth_authorizations", "oauth_clients", "oauth_scopes", "oauth_groups", "oauth_servers", "webhook_attempts", "webhook_deliveries", "webhooks", "install_links", "setting_values", "connections",
+var envTables = []string{"traces", "oauth_tokens", "oauth_authorizations", "oauth_clients", "oauth_scopes", "oauth_groups", "oauth_servers", "webhook_attempts", "webhook_deliveries", "webhooks", "install_links", "setting_values", "connections",
 	"installations", "links", "auth_states", "api_keys", "audit_events", "apps"}
 
 // DeleteEnvironment deletes the environment called name with everything

@@ -30,6 +30,7 @@ var sealedColumns = []sealedColumn{
 	}, "a setting value"},
 	{"auth_states", []string{"env", "state_hash"}, "code_verifier", func(k []string) []string { return envAD(latchkey.Environment(k[0]), "state", k[1]) }, "a code verifier"},
 	{"webhooks", []string{"env", "id"}, "secret", func(k []string) []string { return envAD(latchkey.Environment(k[0]), "webhooks", k[1]) }, "a webhook secret"},
+	{"traces", []string{"env", "id"}, "steps", func(k []string) []string { return envAD(latchkey.Environment(k[0]), "traces", k[1]) }, "a trace's steps"},
 	{"server_secrets", []string{"name"}, "value", func(k []string) []string { return []string{"server_secrets", k[0]} }, "a server secret"},
 }
 

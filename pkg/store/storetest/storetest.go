@@ -64,6 +64,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppDroppingConfigsWhileConnecting", testAppDroppingConfigsWhileConnecting},
 		{"OAuthServer", testOAuthServer},
 		{"ConnectionSearch", testConnectionSearch},
+		{"Traces", testTraces},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,117 @@
+package storetest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/store"
+)
+
+// traceID returns a fresh trace id: ids are unique across environments,
+// and the suite runs each case in two on one store.
+func traceID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "trc_" + hex.EncodeToString(b)
+}
+
+func aTrace(k latchkey.ConnectionKey, kind latchkey.TraceKind, at time.Time) latchkey.Trace {
+	return latchkey.Trace{ID: traceID(), ConnectionKey: k, Kind: kind, StartedAt: at, DurationMS: 12.5, OK: true, Status: 200,
+		Steps: []latchkey.TraceStep{{Name: "token exchange", StartedAt: at, Method: "POST", URL: "https://p.example/token",
+			Request: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, RequestBody: "code=••••••",
+			Status: 200, ResponseBody: `{"access_token": "••••••"}`}}}
+}
+
+// testTraces: a connection's traces are listed newest first without their
+// steps, read whole by id within their app only, cut to the newest 50, and
+// deleted with the connection.
+func testTraces(t *testing.T, s store.Store) {
+	mustPutApp(t, s, "crm")
+	mustPutApp(t, s, "other")
+	ann := key("crm", "acme", "ann", "main")
+	mustPutConn(t, s, conn(ann, map[string]string{"access_token": "at"}))
+	first, second := aTrace(ann, latchkey.TraceAuthorization, t0), aTrace(ann, latchkey.TraceRefresh, t0.Add(time.Minute))
+	second.OK, second.Error, second.Status = false, "the provider refused the refresh (invalid_grant)", 400
+	if err := s.AppendTraces(ctx, first, second); err != nil {
+		t.Fatalf("AppendTraces: %v", err)
+	}
+	list, err := s.ListTraces(ctx, ann, 0)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("ListTraces: got %d (%v), want 2", len(list), err)
+	}
+	if list[0].ID != second.ID || list[1].ID != first.ID {
+		t.Fatalf("ListTraces order: got %s, %s, want the refresh first", list[0].ID, list[1].ID)
+	}
+	if got := list[0]; got.OK || got.Error != second.Error || got.Status != 400 || got.StepCount != 1 || got.Steps != nil ||
+		got.Kind != latchkey.TraceRefresh || !got.StartedAt.Equal(second.StartedAt) || got.ConnectionKey != ann {
+		t.Fatalf("listed trace: got %+v", got)
+	}
+	full, err := s.GetTrace(ctx, "crm", first.ID)
+	if err != nil {
+		t.Fatalf("GetTrace: %v", err)
+	}
+	if len(full.Steps) != 1 || full.Steps[0].RequestBody != "code=••••••" || full.Steps[0].Request["Content-Type"] == "" ||
+		full.Steps[0].ResponseBody != first.Steps[0].ResponseBody {
+		t.Fatalf("GetTrace steps: got %+v", full.Steps)
+	}
+	_, err = s.GetTrace(ctx, "other", first.ID)
+	wantErr(t, "another app's trace", err, store.ErrNotFound)
+	_, err = s.GetTrace(ctx, "crm", "trc_nope")
+	wantErr(t, "an unknown trace", err, store.ErrNotFound)
+
+	// A connection keeps its newest KeepTraces; another connection's
+	// traces are not touched.
+	bob := key("crm", "acme", "bob", "main")
+	mustPutConn(t, s, conn(bob, map[string]string{"access_token": "bt"}))
+	if err := s.AppendTraces(ctx, aTrace(bob, latchkey.TraceProxy, t0)); err != nil {
+		t.Fatal(err)
+	}
+	var many []latchkey.Trace
+	for i := range latchkey.KeepTraces + 5 {
+		many = append(many, aTrace(ann, latchkey.TraceAPI, t0.Add(time.Duration(i+2)*time.Minute)))
+	}
+	if err := s.AppendTraces(ctx, many[:10]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendTraces(ctx, many[10:]...); err != nil {
+		t.Fatal(err)
+	}
+	list, err = s.ListTraces(ctx, ann, 0)
+	if err != nil || len(list) != latchkey.KeepTraces {
+		t.Fatalf("after %d more traces: got %d (%v), want the newest %d", len(many), len(list), err, latchkey.KeepTraces)
+	}
+	if list[0].ID != many[len(many)-1].ID || list[len(list)-1].ID != many[len(many)-latchkey.KeepTraces].ID {
+		t.Fatalf("kept traces: got %s … %s, want the newest", list[0].ID, list[len(list)-1].ID)
+	}
+	if list, _ := s.ListTraces(ctx, ann, 3); len(list) != 3 {
+		t.Fatalf("ListTraces with limit 3: got %d", len(list))
+	}
+	if list, _ := s.ListTraces(ctx, bob, 0); len(list) != 1 {
+		t.Fatalf("bob's traces after ann's: got %d, want 1", len(list))
+	}
+
+	// A trace without a connection key is refused whole.
+	bad := aTrace(latchkey.ConnectionKey{App: "crm"}, latchkey.TraceAPI, t0)
+	if err := s.AppendTraces(ctx, aTrace(bob, latchkey.TraceAPI, t0), bad); latchkey.ErrorCode(err) != latchkey.EINVALID {
+		t.Fatalf("AppendTraces with a keyless trace: got %v, want EINVALID", err)
+	}
+	if list, _ := s.ListTraces(ctx, bob, 0); len(list) != 1 {
+		t.Fatalf("bob's traces after a refused batch: got %d, want 1 (nothing written)", len(list))
+	}
+
+	if err := s.DeleteConnection(ctx, ann); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.ListTraces(ctx, ann, 0); len(list) != 0 {
+		t.Fatalf("traces after the connection's delete: got %d, want none", len(list))
+	}
+	if err := s.DeleteApp(ctx, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.ListTraces(ctx, bob, 0); len(list) != 0 {
+		t.Fatalf("traces after the app's delete: got %d, want none", len(list))
+	}
+}
