@@ -26,6 +26,7 @@ import (
 	"github.com/latchkey/latchkey/pkg/secretbox"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/pkg/store/sqlstore"
+	"github.com/latchkey/latchkey/pkg/trace"
 	"github.com/latchkey/latchkey/pkg/webhook"
 )
 
@@ -57,6 +58,9 @@ type Config struct {
 	// tests, the quickstart's demo provider); off, they are refused on the
 	// address actually dialled.
 	AllowPrivateUpstreams bool
+	// NoTraces turns flow traces off: no authorization, refresh or call is
+	// recorded (see package trace).
+	NoTraces bool
 	// MetricsAddr, when set, is the address /metrics is served on, without
 	// a key (keep it private); when empty, /metrics is served on Addr and
 	// needs an admin API key.
@@ -183,7 +187,9 @@ type Main struct {
 	api   *httpapi.Server
 	// history is api once it exists: the engine's events go to its audit
 	// log too, as each connection's history.
-	history  atomic.Pointer[httpapi.Server]
+	history atomic.Pointer[httpapi.Server]
+	// traces writes the flow traces, nil when they are off.
+	traces   *trace.Writer
 	server   *http.Server
 	listener net.Listener
 	done     chan error
@@ -255,8 +261,17 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.webhooks = webhook.New(whc)
 	m.webhooks.Start()
+	var sink trace.Sink
+	if !m.Config.NoTraces {
+		// One wrapped transport: the engine's requests and the proxy's are
+		// recorded in the trace their context carries.
+		m.traces = trace.NewWriter(st, m.Logger)
+		sink = m.traces
+		httpClient = trace.Client(httpClient)
+	}
 	engine := flow.New(flow.Config{
-		Store: st, HTTPClient: httpClient, Now: m.Now, Logger: m.Logger,
+		Traces: sink,
+		Store:  st, HTTPClient: httpClient, Now: m.Now, Logger: m.Logger,
 		CallbackURL: public + "/oauth/callback", ConnectURL: public + "/connect",
 		EnvironmentURL: environmentURL(st),
 		Events: func(ctx context.Context, events ...latchkey.Event) {
@@ -286,7 +301,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	srv, err := httpapi.New(httpapi.Config{Engine: engine, Store: st, Logger: m.Logger, Now: m.Now, WebhooksChanged: m.webhooks.Forget,
 		EnvAdminKey: m.envKey, TrustedProxies: proxies, MetricsHandler: metricsOnAPI,
-		Proxy: &proxy.Proxy{Transport: transport}, Metrics: metrics, DiscoveryClient: httpClient})
+		Proxy: &proxy.Proxy{Transport: transport}, Metrics: metrics, DiscoveryClient: httpClient, Traces: m.traces})
 	if err != nil {
 		return err
 	}
@@ -355,6 +370,9 @@ func (m *Main) Close() error {
 	if m.api != nil {
 		m.history.Store(nil)
 		m.api.Close() // writes the audit events still queued
+	}
+	if m.traces != nil {
+		m.traces.Close() // after everything that traces: what is queued is written
 	}
 	m.reload.stop()
 	if m.store != nil {
@@ -506,6 +524,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.RefreshMargin, "refresh-margin", envDuration("LATCHKEY_REFRESH_MARGIN", flow.DefaultWorkerMargin), "refresh tokens this long before they expire (LATCHKEY_REFRESH_MARGIN)")
 	fs.DurationVar(&cfg.RefreshInterval, "refresh-interval", envDuration("LATCHKEY_REFRESH_INTERVAL", flow.DefaultWorkerInterval), "pause of the background refresh worker between rounds; negative turns it off (LATCHKEY_REFRESH_INTERVAL)")
 	fs.StringVar(&cfg.AppsDir, "apps", envOr("LATCHKEY_APPS_DIR", ""), "folder of app documents to load at start (LATCHKEY_APPS_DIR)")
+	fs.BoolVar(&cfg.NoTraces, "no-traces", envOr("LATCHKEY_TRACES", "on") == "off",
+		"record no flow traces (the steps of each authorization, refresh and call, secrets masked) (LATCHKEY_TRACES=off)")
 	fs.BoolVar(&cfg.AllowPrivateUpstreams, "allow-private-upstreams", envOr("LATCHKEY_ALLOW_PRIVATE_UPSTREAMS", "") == "true",
 		"let requests to providers and webhooks reach loopback, private and link-local addresses, for self-hosted providers and local development (LATCHKEY_ALLOW_PRIVATE_UPSTREAMS=true)")
 	storeFlags(fs, &cfg)

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
 	"github.com/latchkey/latchkey/pkg/template"
+	"github.com/latchkey/latchkey/pkg/trace"
 )
 
 // Defaults of an OAuth config's api_calls.
@@ -319,6 +320,8 @@ func (e *Engine) upstream(ctx context.Context, key latchkey.ConnectionKey, ca *c
 	} else if key.User == "" {
 		return nil, latchkey.Errorf(latchkey.EBADREQUEST, "OAuth config %q connects users: call it on a user's route", key.Config)
 	}
+	rec := trace.From(ctx)
+	rec.SetKey(key)
 	conn, err := e.Token(ctx, key)
 	if err != nil {
 		return nil, err
@@ -329,6 +332,7 @@ func (e *Engine) upstream(ctx context.Context, key latchkey.ConnectionKey, ca *c
 	}
 	u := &Upstream{e: e, c: c, cc: cc, api: ca, key: key, installed: installed, params: params}
 	u.setConn(conn)
+	cc.maskIn(rec, u.vals)
 	return u, nil
 }
 
@@ -493,6 +497,7 @@ func (u *Upstream) Renew(ctx context.Context) (bool, error) {
 	}
 	u.mu.Lock()
 	u.setConn(conn)
+	u.cc.maskIn(trace.From(ctx), u.vals)
 	u.mu.Unlock()
 	return true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"maps"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/pkg/extract"
 	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/trace"
 )
 
 // Result is how a callback ended, for the page or redirect that follows.
@@ -44,7 +46,10 @@ var ErrOtherBrowser = errors.New("flow: the callback came from another browser t
 // and stores the tokens as the user's settings in one write. On error the
 // Result still says where the user came from when the state was valid, and
 // nothing is stored; a state is used up by any callback that names it.
-func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce string) (Result, error) {
+//
+// A callback whose state is known is traced: the user's return, the
+// exchange and the check, as the provider answered them.
+func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce string) (res Result, err error) {
 	state := query.Get("state")
 	if state == "" {
 		return Result{}, latchkey.Errorf(latchkey.EBADREQUEST, "the callback carries no state: start again from the app")
@@ -64,7 +69,20 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 		}
 		return Result{}, err
 	}
-	res := Result{Key: st.ConnectionKey, ReturnTo: st.ReturnTo, Popup: st.Popup}
+	res = Result{Key: st.ConnectionKey, ReturnTo: st.ReturnTo, Popup: st.Popup}
+	ctx, rec := trace.Start(ctx, e.cfg.Traces, latchkey.TraceAuthorization, st.ConnectionKey, "")
+	defer func() { rec.Finish(err) }()
+	rec.Secret(st.CodeVerifier)
+	// The user's return from the provider, as the callback's URL, its code
+	// and state masked by name.
+	back := ""
+	if query.Get("error") != "" {
+		back = "the provider answered " + query.Get("error")
+		if d := query.Get("error_description"); d != "" {
+			back += ": " + d
+		}
+	}
+	rec.Note("authorization: the user's return from the provider", http.MethodGet, e.callbackURL(ctx)+"?"+query.Encode(), back)
 	c, err := e.App(ctx, st.App)
 	if err != nil {
 		return res, err
@@ -122,6 +140,7 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 		vals["code_verifier"] = st.CodeVerifier
 		extra["code_verifier"] = st.CodeVerifier // RFC 7636 §4.5
 	}
+	rec.Next("token exchange")
 	tok, err := e.send(ctx, cc, tokenRequest{url: cc.tokenURL, urlField: "token_url", body: cc.body, field: "request_body", extra: extra, expect: true}, vals)
 	if err != nil {
 		return res, err

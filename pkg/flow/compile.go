@@ -45,6 +45,9 @@ type compiledConfig struct {
 	// revokeBody is the revocation request's parameters (revocation.body,
 	// or RFC 7009's, which the engine adds).
 	revokeBody *template.Template
+	// secrets name the values a trace masks wherever they appear: secret
+	// settings, the tokens, the code and its verifier.
+	secrets []string
 }
 
 // Default request bodies, when a config leaves them empty: the grant's own
@@ -89,6 +92,17 @@ func Compile(app latchkey.App) (*Compiled, error) {
 
 func compileConfig(app *latchkey.App, cfg *latchkey.OAuthConfig, f string, fe *latchkey.FieldErrors) *compiledConfig {
 	cc := &compiledConfig{cfg: cfg, app: app.Name, authParams: map[string]*template.Template{}, tokenHeaders: map[string]*template.Template{}}
+	cc.secrets = []string{"auth_code", "code_verifier", "client_secret", "access_token", "refresh_token", "id_token"}
+	for _, s := range app.Settings {
+		if s.Secret {
+			cc.secrets = append(cc.secrets, s.Name)
+		}
+	}
+	for _, name := range []string{cfg.AccessTokenVariableName, cfg.RefreshTokenVariableName} {
+		if name != "" {
+			cc.secrets = append(cc.secrets, name)
+		}
+	}
 	known := knownNames(app, cfg)
 	bodies := defaultBodies
 	orDefault := func(s, def string) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
+	"github.com/latchkey/latchkey/pkg/trace"
 )
 
 // Defaults of Config.
@@ -77,6 +78,10 @@ type Config struct {
 	// ConnectURL's and CallbackURL's host, for deployments that give
 	// production a host of its own. Its callback path is CallbackURL's.
 	EnvironmentURL func(ctx context.Context) string
+	// Traces, when set, receives a trace of each authorization, refresh
+	// and declared API call (see package trace); HTTPClient's transport is
+	// then wrapped to record the requests.
+	Traces trace.Sink
 }
 
 // Engine runs OAuth flows. It is safe for concurrent use.
@@ -126,6 +131,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Traces != nil {
+		cfg.HTTPClient = trace.Client(cfg.HTTPClient)
 	}
 	return &Engine{cfg: cfg, apps: map[cacheKey]cachedApp{}, installs: map[cacheKey]cachedInstall{}}
 }

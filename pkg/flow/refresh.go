@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
+	"github.com/latchkey/latchkey/pkg/trace"
 )
 
 // This file holds the refresh itself, whoever asks for it: a token read
@@ -325,7 +326,10 @@ func (e *Engine) fetchClientCredentials(ctx context.Context, c *Compiled, cc *co
 func (e *Engine) askRefresh(ctx context.Context, cc *compiledConfig, old latchkey.Connection, vals map[string]string, now time.Time) (latchkey.Connection, error) {
 	rt := old.Values[cc.cfg.RefreshTokenVariableName]
 	vals["refresh_token"] = rt
-	tok, err := e.send(ctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true, rules: &cc.refreshRules}, vals)
+	tctx, rec := trace.Start(ctx, e.cfg.Traces, latchkey.TraceRefresh, old.ConnectionKey, "")
+	rec.Secret(rt, old.Values[cc.cfg.AccessTokenVariableName])
+	tok, err := e.send(tctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true, rules: &cc.refreshRules}, vals)
+	rec.Finish(err)
 	if err != nil {
 		return latchkey.Connection{}, err
 	}
@@ -350,7 +354,10 @@ func (e *Engine) askRefresh(ctx context.Context, cc *compiledConfig, old latchke
 // askClientCredentials fetches an org's token with the client credentials
 // grant (RFC 6749 §4.4.2) with vals.
 func (e *Engine) askClientCredentials(ctx context.Context, cc *compiledConfig, key latchkey.ConnectionKey, vals map[string]string, now time.Time) (latchkey.Connection, error) {
-	tok, err := e.send(ctx, cc, tokenRequest{url: cc.tokenURL, urlField: "token_url", body: cc.body, field: "request_body", expect: true}, vals)
+	tctx, rec := trace.Start(ctx, e.cfg.Traces, latchkey.TraceRefresh, key, "client credentials")
+	rec.Next("client credentials")
+	tok, err := e.send(tctx, cc, tokenRequest{url: cc.tokenURL, urlField: "token_url", body: cc.body, field: "request_body", expect: true}, vals)
+	rec.Finish(err)
 	if err != nil {
 		return latchkey.Connection{}, err
 	}

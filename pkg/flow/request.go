@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/pkg/extract"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/template"
+	"github.com/latchkey/latchkey/pkg/trace"
 )
 
 // tokenRequest is one call to a token, refresh or revocation endpoint.
@@ -36,6 +37,8 @@ type tokenRequest struct {
 // config's encoding, client authentication and headers, and extracts a token
 // from the answer (RFC 6749 §5.1), or the provider's error (§5.2).
 func (e *Engine) send(ctx context.Context, cc *compiledConfig, tr tokenRequest, vals map[string]string) (extract.Token, error) {
+	rec := trace.From(ctx)
+	cc.maskIn(rec, vals)
 	req, err := e.buildRequest(ctx, cc, tr, vals)
 	if err != nil {
 		return extract.Token{}, err
@@ -81,7 +84,20 @@ func (e *Engine) send(ctx context.Context, cc *compiledConfig, tr tokenRequest, 
 		rules = tr.rules
 	}
 	tok, err := rules.Extract(ctx, resp.StatusCode, doc, e.cfg.Now())
+	rec.Secret(tok.AccessToken, tok.RefreshToken, tok.IDToken)
 	return tok, withRetryAfter(err, resp.Header.Get("Retry-After"), e.cfg.Now())
+}
+
+// maskIn tells a trace's recorder the secret values among vals.
+func (cc *compiledConfig) maskIn(rec *trace.Recorder, vals map[string]string) {
+	if rec == nil {
+		return
+	}
+	for _, name := range cc.secrets {
+		if v := vals[name]; v != "" {
+			rec.Secret(v)
+		}
+	}
 }
 
 // withRetryAfter records on a provider error how long the provider asked

@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/pkg/extract"
 	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
+	"github.com/latchkey/latchkey/pkg/trace"
 )
 
 // Verification is the outcome of a config's verify_api call: whether the
@@ -43,7 +44,13 @@ func (e *Engine) Verify(ctx context.Context, key latchkey.ConnectionKey) (Verifi
 	if err != nil {
 		return Verification{}, err
 	}
-	v, values := e.verifyWith(ctx, c, cc, conn)
+	tctx, rec := trace.Start(ctx, e.cfg.Traces, latchkey.TraceVerify, conn.ConnectionKey, cc.cfg.VerifyAPI)
+	v, values := e.verifyWith(tctx, c, cc, conn)
+	if v.OK {
+		rec.Finish(nil)
+	} else {
+		rec.Finish(latchkey.Errorf(latchkey.EPROVIDER, "%s", v.Error))
+	}
 	if len(values) == 0 {
 		return v, nil
 	}
@@ -90,6 +97,9 @@ func (e *Engine) verifyWith(ctx context.Context, c *Compiled, cc *compiledConfig
 		v.Error = latchkey.ErrorMessage(err)
 		return v, nil
 	}
+	rec := trace.From(ctx)
+	cc.maskIn(rec, conn.Values)
+	rec.Next("verification")
 	resp, err := e.cfg.HTTPClient.Do(req)
 	if err != nil {
 		v.Error = latchkey.ErrorMessage(transportError(req, err))

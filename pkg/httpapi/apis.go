@@ -57,13 +57,20 @@ func (s *Server) callAPI(c echo.Context) error {
 	}
 	start := time.Now()
 	key := latchkey.ConnectionKey{App: app, Org: org, User: user}
-	up, err := s.engine.PrepareAPI(c.Request().Context(), app, org, user, name, params)
+	// The trace learns its config from the API (PrepareAPI sets its key).
+	ctx, rec := s.startTrace(c.Request().Context(), latchkey.TraceAPI, key, name)
+	if rec != nil {
+		c.SetRequest(c.Request().WithContext(ctx))
+	}
+	up, err := s.engine.PrepareAPI(ctx, app, org, user, name, params)
 	if err != nil {
+		rec.Finish(err)
 		s.observeCall(c, "api", key, proxy.Result{Err: err}, start, "api "+name)
 		return err
 	}
 	call.Upstream, call.Declared = up, true
 	res := s.proxy.Serve(c.Response(), c.Request(), call, func(err error) { s.handleError(err, c) })
+	finishCall(rec, res)
 	s.observeCall(c, "api", up.Key(), res, start, "api "+name)
 	return nil
 }

@@ -64,17 +64,25 @@ func (s *Server) proxyCall(c echo.Context) error {
 		rawPath = segs[n]
 	}
 	start := time.Now()
-	up, err := s.engine.Proxy(r.Context(), key)
+	ctx, rec := s.startTrace(r.Context(), latchkey.TraceProxy, key, r.Method+" /"+rawPath)
+	if rec != nil {
+		r = r.WithContext(ctx)
+		c.SetRequest(r)
+	}
+	up, err := s.engine.Proxy(ctx, key)
 	if err != nil {
+		rec.Finish(err)
 		s.observeCall(c, "proxy", key, proxy.Result{Err: err}, start, "")
 		return err
 	}
 	call.Upstream = up
 	if call.Target, err = proxy.Join(up.Base(), rawPath, r.URL.RawQuery); err != nil {
+		rec.Finish(err)
 		s.observeCall(c, "proxy", key, proxy.Result{Err: err}, start, "")
 		return err
 	}
 	res := s.proxy.Serve(c.Response(), r, call, func(err error) { s.handleError(err, c) })
+	finishCall(rec, res)
 	s.observeCall(c, "proxy", up.Key(), res, start, r.Method+" /"+rawPath)
 	return nil
 }

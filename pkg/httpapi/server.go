@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/pkg/outbound"
 	"github.com/latchkey/latchkey/pkg/proxy"
 	"github.com/latchkey/latchkey/pkg/store"
+	"github.com/latchkey/latchkey/pkg/trace"
 	"github.com/latchkey/latchkey/templates"
 )
 
@@ -54,6 +55,10 @@ type Config struct {
 	// /api/v1/providers/discover; nil means a client through the SSRF-safe
 	// dialer (outbound) with a 10 s timeout.
 	DiscoveryClient *http.Client
+	// Traces, when set, records proxied and declared calls (the engine's
+	// Config.Traces records the OAuth flows), and the trace routes flush it
+	// before they read. New wraps Proxy's Transport to record requests.
+	Traces *trace.Writer
 }
 
 // Server serves Latchkey's HTTP routes.
@@ -85,6 +90,8 @@ type Server struct {
 	// throttles the writes of its authorizations' last use.
 	oauth     oauthProvider
 	oauthUses oauthUses
+	// traces is Config.Traces, nil when tracing is off.
+	traces *trace.Writer
 }
 
 // New builds a Server with its routes.
@@ -113,9 +120,12 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{engine: cfg.Engine, store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pages: pageSet(pages), keys: newKeyCache(),
 		webhooksChanged: cfg.WebhooksChanged, envKey: cfg.EnvAdminKey, signIns: newSignInThrottle(),
 		proxy: cfg.Proxy, metrics: cfg.Metrics, catalog: cfg.Catalog, discoveryClient: cfg.DiscoveryClient,
-		oauthUses: oauthUses{at: map[string]time.Time{}}}
+		oauthUses: oauthUses{at: map[string]time.Time{}}, traces: cfg.Traces}
 	if s.proxy == nil {
 		s.proxy = &proxy.Proxy{Transport: outbound.NewTransport(outbound.Options{})}
+	}
+	if s.traces != nil {
+		s.proxy.Transport = trace.Wrap(s.proxy.Transport)
 	}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
 	e := echo.New()
@@ -161,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 	s.environmentRoutes(api)
 	s.oauthServerRoutes(e)
 	s.oauthAdminRoutes(api)
+	s.traceRoutes(api)
 	s.echo = e
 	return s, nil
 }

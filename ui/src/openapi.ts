@@ -257,6 +257,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/{app}/orgs/{org}/users/{user}/connections/{config}/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The user's id within the org, chosen by the app. */
+                user: components["parameters"]["user"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        /** The connection's flow traces, newest first, without their steps: authorizations, refreshes, verifications, API and proxied calls */
+        get: operations["connectionTraces"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/orgs/{org}/connections/{config}/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        /** The org connection's flow traces, newest first, without their steps */
+        get: operations["orgConnectionTraces"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/apps/{app}/traces/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** One trace with its steps: each request sent and its answer, secrets masked */
+        get: operations["getTrace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connections": {
         parameters: {
             query?: never;
@@ -1825,6 +1896,51 @@ export interface components {
                 error?: string;
             }[];
         };
+        /** @description A run of a flow of a connection. Nothing in it is a secret: tokens, codes, secret settings and credential headers are masked. */
+        Trace: {
+            id: string;
+            app: string;
+            org: string;
+            user?: string;
+            config: string;
+            /** @enum {string} */
+            kind: "authorization" | "refresh" | "api" | "proxy" | "verify";
+            /** @description The API's name, the proxied method and path, the verification's API. */
+            name?: string;
+            /** Format: date-time */
+            started_at: string;
+            duration_ms: number;
+            ok: boolean;
+            /** @description What failed, with the provider's own words when it gave them. */
+            error?: string;
+            /** @description The HTTP status of the last answer. */
+            status?: number;
+            step_count: number;
+            /** @description Left out of listings. */
+            steps?: components["schemas"]["TraceStep"][];
+        };
+        TraceStep: {
+            name: string;
+            /** Format: date-time */
+            started_at: string;
+            duration_ms: number;
+            method?: string;
+            url?: string;
+            request_headers?: {
+                [key: string]: string;
+            };
+            request_body?: string;
+            status?: number;
+            response_headers?: {
+                [key: string]: string;
+            };
+            /** @description Every answer of the OAuth flows; for API and proxied calls, refusals (400 and above) only. */
+            response_body?: string;
+            /** @description A body was cut at 8 KiB. */
+            truncated?: boolean;
+            /** @description Why no answer came. */
+            error?: string;
+        };
         AuditEvent: {
             id: number;
             /** Format: date-time */
@@ -2759,6 +2875,123 @@ export interface operations {
                     "application/json": {
                         events: components["schemas"]["AuditEvent"][];
                     };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    connectionTraces: {
+        parameters: {
+            query?: {
+                /** @description At most 50, 50 by default. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The user's id within the org, chosen by the app. */
+                user: components["parameters"]["user"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The traces. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        traces: components["schemas"]["Trace"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    orgConnectionTraces: {
+        parameters: {
+            query?: {
+                /** @description At most 50, 50 by default. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The traces. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        traces: components["schemas"]["Trace"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getTrace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trace. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Trace"];
                 };
             };
             400: components["responses"]["BadRequest"];

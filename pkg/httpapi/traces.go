@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
+	"github.com/latchkey/latchkey/pkg/proxy"
+	"github.com/latchkey/latchkey/pkg/trace"
+)
+
+func (s *Server) traceRoutes(g *echo.Group) {
+	g.GET("/apps/:app/orgs/:org/users/:user/connections/:config/traces", s.connectionTraces)
+	g.GET("/apps/:app/orgs/:org/connections/:config/traces", s.connectionTraces)
+	g.GET("/apps/:app/traces/:id", s.getTrace)
+}
+
+// startTrace starts a trace of a proxied or declared call in the request's
+// context; with tracing off it returns ctx and a nil recorder.
+func (s *Server) startTrace(ctx context.Context, kind latchkey.TraceKind, key latchkey.ConnectionKey, name string) (context.Context, *trace.Recorder) {
+	if s.traces == nil {
+		return ctx, nil
+	}
+	return trace.Start(ctx, s.traces, kind, key, name)
+}
+
+// finishCall ends a call's trace: failed when Latchkey failed it or the
+// provider answered 400 or above.
+func finishCall(rec *trace.Recorder, res proxy.Result) {
+	switch {
+	case res.Err != nil:
+		rec.Finish(res.Err)
+	case res.Status >= 400:
+		rec.Finish(latchkey.Errorf(latchkey.EPROVIDER, "the provider answered HTTP %d %s", res.Status, http.StatusText(res.Status)))
+	default:
+		rec.Finish(nil)
+	}
+}
+
+// connectionTraces lists a connection's traces, newest first, without
+// their steps (?limit=, at most 50). What this replica has still queued is
+// written first, so that a flow that just ended is listed.
+func (s *Server) connectionTraces(c echo.Context) error {
+	key := connectionKey(c)
+	if err := requireApp(c, key.App); err != nil {
+		return err
+	}
+	limit := latchkey.KeepTraces
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > latchkey.KeepTraces {
+			return &latchkey.Error{Code: latchkey.EINVALID, Message: "the query is invalid",
+				Fields: []latchkey.FieldError{{Field: "limit", Message: "must be a whole number from 1 to " + strconv.Itoa(latchkey.KeepTraces)}}}
+		}
+		limit = n
+	}
+	ctx := c.Request().Context()
+	s.flushTraces(ctx)
+	traces, err := s.store.ListTraces(ctx, key, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"traces": traces})
+}
+
+// getTrace answers one trace of the app with its steps.
+func (s *Server) getTrace(c echo.Context) error {
+	app := c.Param("app")
+	if err := requireApp(c, app); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	s.flushTraces(ctx)
+	t, err := s.store.GetTrace(ctx, app, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, t)
+}
+
+// flushTraces waits, briefly, for this replica's queued traces to be
+// written; a listing shows what is written when the wait ends.
+func (s *Server) flushTraces(ctx context.Context) {
+	if s.traces == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.traces.Flush(ctx); err != nil {
+		s.logger.WarnContext(ctx, "the trace queue was not written in time for a listing", "error", err)
+	}
+}

@@ -1,0 +1,273 @@
+package trace
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Masked replaces a secret in a trace.
+const Masked = "••••••"
+
+// masker masks a trace's text: the known secret values wherever they
+// appear, and the values of headers, query parameters and body fields whose
+// names say they hold credentials, whatever their values.
+type masker struct {
+	values *strings.Replacer
+}
+
+func newMasker(secrets []string) masker {
+	if len(secrets) == 0 {
+		return masker{}
+	}
+	// Longest first, so that a secret that contains another is masked whole.
+	s := slices.Clone(secrets)
+	slices.SortFunc(s, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(s))
+	for _, v := range slices.Compact(s) {
+		pairs = append(pairs, v, Masked)
+		// The same secret encoded for a URL or a form.
+		if e := url.QueryEscape(v); e != v {
+			pairs = append(pairs, e, Masked)
+		}
+	}
+	return masker{values: strings.NewReplacer(pairs...)}
+}
+
+// text masks the known secrets in s.
+func (m masker) text(s string) string {
+	if m.values == nil || s == "" {
+		return s
+	}
+	return m.values.Replace(s)
+}
+
+// sensitive reports whether a header, parameter or field called name holds
+// a credential.
+func sensitive(name string) bool {
+	n := strings.ToLower(name)
+	// What describes a credential is no credential: its type, its hint,
+	// its lifetime, where to send it.
+	for _, suffix := range []string{"_type", "_hint", "expires_in", "_uri", "_url", "_endpoint"} {
+		if strings.HasSuffix(n, suffix) {
+			return false
+		}
+	}
+	switch n {
+	case "code", "key", "sig", "auth", "state", "nonce", "otp", "pin":
+		return true
+	}
+	for _, part := range []string{"token", "secret", "password", "passwd", "authorization", "cookie", "api-key", "api_key",
+		"apikey", "signature", "assertion", "verifier", "session", "credential", "private"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// headers flattens and masks a header.
+func (m masker) headers(h http.Header) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		v := strings.Join(vs, ", ")
+		switch {
+		case strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Proxy-Authorization"):
+			// The scheme says how the request authenticated; the rest is
+			// the credential.
+			if scheme, _, ok := strings.Cut(v, " "); ok {
+				v = scheme + " " + Masked
+			} else {
+				v = Masked
+			}
+		case sensitive(k):
+			v = Masked
+		default:
+			v = m.text(v)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// url masks a URL's password and its credential parameters.
+func (m masker) url(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return m.text(raw)
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), Masked)
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = maskedQuery(u.Query())
+	}
+	return m.text(u.String())
+}
+
+// maskedQuery encodes q, in key order, with the values of credential
+// parameters masked, the mask itself left unescaped so that it reads as
+// one.
+func maskedQuery(q url.Values) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		for _, v := range q[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k))
+			b.WriteByte('=')
+			if sensitive(k) {
+				b.WriteString(Masked)
+			} else {
+				b.WriteString(url.QueryEscape(v))
+			}
+		}
+	}
+	return b.String()
+}
+
+// body masks a request's or an answer's body: JSON and form fields with
+// credential names, then every known secret. A body that is not text is
+// described, not kept.
+func (m masker) body(contentType string, b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	ct := strings.ToLower(contentType)
+	trimmed := bytes.TrimSpace(b)
+	switch {
+	case strings.Contains(ct, "json") || (len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')):
+		var doc any
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if d.Decode(&doc) == nil {
+			if out, err := json.MarshalIndent(maskJSON(doc), "", "  "); err == nil {
+				return m.text(string(out))
+			}
+		}
+	case strings.Contains(ct, "application/x-www-form-urlencoded"):
+		if q, err := url.ParseQuery(string(b)); err == nil {
+			return m.text(maskedQuery(q))
+		}
+	}
+	if !utf8.Valid(b) {
+		return fmt.Sprintf("(%d bytes that are not text)", len(b))
+	}
+	return m.text(string(b))
+}
+
+// maskJSON masks the text values of credential-named members, at any
+// depth; numbers and booleans stay (an error's numeric code, a flag).
+func maskJSON(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if sensitive(k) {
+				if masked, ok := maskText(val); ok {
+					t[k] = masked
+					continue
+				}
+			}
+			t[k] = maskJSON(val)
+		}
+	case []any:
+		for i := range t {
+			t[i] = maskJSON(t[i])
+		}
+	}
+	return v
+}
+
+// maskText masks a string, or each string of an array of strings.
+func maskText(v any) (any, bool) {
+	switch t := v.(type) {
+	case string:
+		return Masked, true
+	case []any:
+		for _, e := range t {
+			if _, ok := e.(string); !ok {
+				return v, false
+			}
+		}
+		out := make([]any, len(t))
+		for i := range out {
+			out[i] = Masked
+		}
+		return out, true
+	}
+	return v, false
+}
+
+// learn adds to secrets the values that a URL's query and a body hold
+// under credential names.
+func learn(secrets []string, rawURL, contentType string, body []byte) []string {
+	add := func(v string) {
+		// Eight bytes at least: a field such as "state": "open" is no
+		// credential, and masking "open" everywhere would garble the trace.
+		if len(v) >= 8 && v != Masked {
+			secrets = append(secrets, v)
+		}
+	}
+	addQuery := func(q url.Values) {
+		for k, vs := range q {
+			if sensitive(k) {
+				for _, v := range vs {
+					add(v)
+				}
+			}
+		}
+	}
+	if rawURL != "" {
+		if u, err := url.Parse(rawURL); err == nil {
+			addQuery(u.Query())
+		}
+	}
+	if len(body) == 0 {
+		return secrets
+	}
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '['):
+		var doc any
+		if json.Unmarshal(trimmed, &doc) == nil {
+			walkSensitive(doc, add)
+		}
+	case strings.Contains(strings.ToLower(contentType), "application/x-www-form-urlencoded"):
+		if q, err := url.ParseQuery(string(body)); err == nil {
+			addQuery(q)
+		}
+	}
+	return secrets
+}
+
+// walkSensitive calls add with each text value of a credential-named
+// member of doc, at any depth.
+func walkSensitive(doc any, add func(string)) {
+	switch t := doc.(type) {
+	case map[string]any:
+		for k, v := range t {
+			if s, ok := v.(string); ok && sensitive(k) {
+				add(s)
+				continue
+			}
+			walkSensitive(v, add)
+		}
+	case []any:
+		for _, v := range t {
+			walkSensitive(v, add)
+		}
+	}
+}
