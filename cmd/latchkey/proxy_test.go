@@ -80,6 +80,7 @@ type serverOptions struct {
 	databaseURL, keys string
 	strict            bool // private upstreams refused
 	quiet             bool // no log (benchmarks)
+	noTraces          bool // LATCHKEY_TRACES=off
 	resolve           func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
@@ -90,7 +91,7 @@ func startServer(tb testing.TB, o serverOptions) *harness {
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	m := &Main{WrapHandler: checked(tb),
 		Config: Config{Addr: "127.0.0.1:0", DataDir: tb.TempDir(), AdminAPIKey: testAdminKey, RefreshInterval: -1,
-			DatabaseURL: o.databaseURL, EncryptionKeys: o.keys, AllowPrivateUpstreams: !o.strict},
+			DatabaseURL: o.databaseURL, EncryptionKeys: o.keys, AllowPrivateUpstreams: !o.strict, NoTraces: o.noTraces},
 		Now:    clock.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Stdout: io.Discard,

@@ -82,8 +82,9 @@ func TestTracesShowEveryFlowWithSecretsMasked(t *testing.T) {
 		t.Errorf("the check: got %+v", check)
 	}
 
-	// A proxied call: its request (credentials masked) and status; the
-	// body of a success is not kept, a refusal's is, as the provider said it.
+	// A proxied call that succeeds is its method, URL, status and time; a
+	// refusal keeps the request's headers (credentials masked) and the
+	// provider's answer as it said it.
 	resp, body := env.call("GET", env.base+"/me", "", nil)
 	wantStatus(t, resp, body, http.StatusOK)
 	resp, body = env.call("GET", env.base+"/no-such-thing", "", nil)
@@ -93,13 +94,15 @@ func TestTracesShowEveryFlowWithSecretsMasked(t *testing.T) {
 		list[1].Name != "GET /me" || !list[1].OK {
 		t.Fatalf("after two proxied calls: got %+v", list)
 	}
-	ok, raw := traceByID(h, "calls", list[1].ID)
+	ok, _ := traceByID(h, "calls", list[1].ID)
 	noSecret("the proxied call's trace", raw)
-	if len(ok.Steps) != 1 || ok.Steps[0].Request["Authorization"] != "Bearer "+trace.Masked || ok.Steps[0].ResponseBody != "" {
-		t.Errorf("the proxied call: got %+v, want one step, its credential masked, no body kept", ok.Steps)
+	if len(ok.Steps) != 1 || ok.Steps[0].Status != 200 || !strings.HasSuffix(ok.Steps[0].URL, "/api/me") || ok.Steps[0].ResponseBody != "" {
+		t.Errorf("the proxied call: got %+v, want one step with its URL and status, no body kept", ok.Steps)
 	}
-	refused, _ := traceByID(h, "calls", list[0].ID)
-	if len(refused.Steps) != 1 || refused.Steps[0].ResponseBody == "" || !strings.Contains(refused.Error, "404") {
+	refused, raw := traceByID(h, "calls", list[0].ID)
+	noSecret("the refused call's trace", raw)
+	if len(refused.Steps) != 1 || refused.Steps[0].ResponseBody == "" || !strings.Contains(refused.Error, "404") ||
+		refused.Steps[0].Request["Authorization"] != "Bearer "+trace.Masked {
 		t.Errorf("the refused call: got %+v, want the provider's answer kept", refused)
 	}
 

@@ -74,9 +74,11 @@ type TraceStep struct {
 	RequestBody string            `json:"request_body,omitempty"`
 	Status      int               `json:"status,omitempty"`
 	Response    map[string]string `json:"response_headers,omitempty"`
-	// ResponseBody is kept for every answer of the OAuth flows; for API
-	// and proxied calls only when the provider refused (status 400 and
-	// above), so that its error is shown as it said it.
+	// ResponseBody, and the headers of both ways, are kept for every
+	// answer of the OAuth flows; for API and proxied calls only when the
+	// provider refused (status 400 and above) or no answer came, so that
+	// its error is shown as it said it. A call that succeeded is its
+	// method, URL, status and time.
 	ResponseBody string `json:"response_body,omitempty"`
 	Truncated    bool   `json:"truncated,omitempty"`
 	// Error is why no answer came (network, timeout, refused address).

@@ -19,33 +19,39 @@ const Masked = "••••••"
 // appear, and the values of headers, query parameters and body fields whose
 // names say they hold credentials, whatever their values.
 type masker struct {
-	values *strings.Replacer
+	// values are the secrets, longest first, each also as a URL or a form
+	// encodes it.
+	values []string
 }
 
 func newMasker(secrets []string) masker {
 	if len(secrets) == 0 {
 		return masker{}
 	}
-	// Longest first, so that a secret that contains another is masked whole.
-	s := slices.Clone(secrets)
-	slices.SortFunc(s, func(a, b string) int { return len(b) - len(a) })
-	pairs := make([]string, 0, 2*len(s))
-	for _, v := range slices.Compact(s) {
-		pairs = append(pairs, v, Masked)
-		// The same secret encoded for a URL or a form.
+	s := make([]string, 0, 2*len(secrets))
+	for _, v := range secrets {
+		s = append(s, v)
 		if e := url.QueryEscape(v); e != v {
-			pairs = append(pairs, e, Masked)
+			s = append(s, e)
 		}
 	}
-	return masker{values: strings.NewReplacer(pairs...)}
+	// Longest first, so that a secret that contains another is masked whole.
+	slices.SortFunc(s, func(a, b string) int { return len(b) - len(a) })
+	return masker{values: slices.Compact(s)}
 }
 
-// text masks the known secrets in s.
+// text masks the known secrets in s. A trace has a few secrets and short
+// texts: a search for each is cheaper than building a strings.Replacer.
 func (m masker) text(s string) string {
-	if m.values == nil || s == "" {
+	if s == "" {
 		return s
 	}
-	return m.values.Replace(s)
+	for _, v := range m.values {
+		if strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, Masked)
+		}
+	}
+	return s
 }
 
 // sensitive reports whether a header, parameter or field called name holds

@@ -186,7 +186,7 @@ func failure(err error) string {
 
 // begin adds the step of a request about to be sent.
 func (r *Recorder) begin(req *http.Request) *step {
-	s := &step{start: time.Now(), method: req.Method, url: req.URL.String(), reqHeader: req.Header.Clone()}
+	s := &step{start: time.Now(), method: req.Method, url: req.URL.String()}
 	r.mu.Lock()
 	s.name, r.next = r.next, ""
 	if s.name == "" {

@@ -193,3 +193,43 @@ func TestTheWriterWritesMaskedTracesAndSkipsKeyless(t *testing.T) {
 	_, late := trace.Start(context.Background(), w, latchkey.TraceAPI, key, "me")
 	late.Finish(nil)
 }
+
+// TestABusyConnectionsOlderTracesOfABatchAreNotWritten: the store keeps a
+// connection's newest KeepTraces, so a batch writes no more than that of
+// one connection: the newest, with the other connections' all written.
+func TestABusyConnectionsOlderTracesOfABatchAreNotWritten(t *testing.T) {
+	var a appender
+	w := trace.NewWriter(&a, nil)
+	defer w.Close()
+	bob := key
+	bob.User = "bob"
+	var last string
+	for i := range latchkey.KeepTraces + 20 {
+		_, rec := trace.Start(context.Background(), w, latchkey.TraceProxy, key, "GET /items")
+		rec.Finish(nil)
+		last = rec.ID()
+		if i%20 == 0 {
+			_, other := trace.Start(context.Background(), w, latchkey.TraceProxy, bob, "GET /me")
+			other.Finish(nil)
+		}
+	}
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := map[string]int{}
+	for _, tr := range a.traces {
+		n[tr.User]++
+	}
+	if n["ann"] != latchkey.KeepTraces || n["bob"] != 4 {
+		t.Fatalf("written: got %v, want %d of ann's and all 4 of bob's", n, latchkey.KeepTraces)
+	}
+	found := false
+	for _, tr := range a.traces {
+		found = found || tr.ID == last
+	}
+	if !found {
+		t.Fatal("ann's newest trace was not written")
+	}
+}

@@ -49,6 +49,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base().RoundTrip(req)
 	}
 	s := r.begin(req)
+	if s.keepBody {
+		s.reqHeader = req.Header.Clone()
+	}
 	if req.Body != nil && req.Body != http.NoBody {
 		if req.GetBody != nil {
 			// A body that can be read again (the engine's): a copy is read
@@ -66,15 +69,27 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.base().RoundTrip(req)
+	// A call that succeeded is its method, URL, status and time; its
+	// headers are kept with its bodies: for the OAuth flows, and for a
+	// refusal or a failure, which is what a builder opens a trace for.
 	if err != nil {
 		r.mu.Lock()
 		s.end, s.err = time.Now(), err.Error()
+		if s.reqHeader == nil {
+			s.reqHeader = req.Header.Clone()
+		}
 		r.mu.Unlock()
 		return nil, err
 	}
-	r.mu.Lock()
-	s.status, s.respHeader = resp.StatusCode, resp.Header.Clone()
 	keep := s.keepBody || resp.StatusCode >= 400
+	r.mu.Lock()
+	s.status = resp.StatusCode
+	if keep {
+		s.respHeader = resp.Header.Clone()
+		if s.reqHeader == nil {
+			s.reqHeader = req.Header.Clone()
+		}
+	}
 	r.mu.Unlock()
 	resp.Body = &answerBody{rc: resp.Body, r: r, s: s, keep: keep}
 	return resp, nil

@@ -112,11 +112,37 @@ func (w *Writer) run() {
 	defer close(w.done)
 	tick := time.NewTicker(batchInterval)
 	defer tick.Stop()
+	pending := make([]*Recorder, 0, batchSize)
 	batch := make([]latchkey.Trace, 0, batchSize)
+	perConn := map[connOf]int{}
 	flush := func() {
 		if n := w.dropped.Swap(0); n > 0 {
 			w.logger.Warn("flow traces were dropped: the trace queue was full", "dropped", n)
 		}
+		// The store keeps a connection's newest KeepTraces: older ones of a
+		// batch would be deleted as they are written, so they are neither
+		// masked nor written (a busy connection's calls).
+		clear(perConn)
+		for i := len(pending) - 1; i >= 0; i-- {
+			k := pending[i].connOf()
+			if perConn[k]++; perConn[k] > latchkey.KeepTraces {
+				pending[i] = nil
+			}
+		}
+		for _, r := range pending {
+			if r == nil {
+				continue
+			}
+			t := r.Trace()
+			if t.App == "" || t.Org == "" || t.Config == "" {
+				// A call that failed before its connection was known (an
+				// API of no config the caller has): nothing to file it under.
+				continue
+			}
+			batch = append(batch, t)
+		}
+		clear(pending)
+		pending = pending[:0]
 		if len(batch) == 0 {
 			return
 		}
@@ -140,18 +166,24 @@ func (w *Writer) run() {
 				close(it.flushed)
 				continue
 			}
-			t := it.rec.Trace()
-			if t.App == "" || t.Org == "" || t.Config == "" {
-				// A call that failed before its connection was known (an
-				// API of no config the caller has): nothing to file it under.
-				continue
-			}
-			batch = append(batch, t)
-			if len(batch) >= batchSize {
+			pending = append(pending, it.rec)
+			if len(pending) >= batchSize {
 				flush()
 			}
 		case <-tick.C:
 			flush()
 		}
 	}
+}
+
+// connOf is the connection of a trace in its environment.
+type connOf struct {
+	env latchkey.Environment
+	key latchkey.ConnectionKey
+}
+
+func (r *Recorder) connOf() connOf {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return connOf{r.t.Env, r.t.ConnectionKey}
 }

@@ -73,7 +73,9 @@ func (s *Store) AppendTraces(ctx context.Context, traces ...latchkey.Trace) erro
 		touched[connOf{env, t.ConnectionKey}] = true
 	}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Exec(traceInsert(len(traces), s.postgres), args...).Error; err != nil {
+		// Straight to the driver, as AppendAudit does: gorm's Exec would
+		// parse the statement's placeholders again on every batch.
+		if _, err := tx.Statement.ConnPool.ExecContext(ctx, traceInsert(len(traces), s.postgres), args...); err != nil {
 			return err
 		}
 		for c := range touched {
