@@ -193,6 +193,20 @@ func TestBrowserConnectionsAcrossApps(t *testing.T) {
 	if got := provider.RefreshCalls() - refreshes; got != 1 {
 		t.Errorf("Refresh now: %d refreshes at the provider, want 1 (%q)", got, msg)
 	}
+	// Its flow traces: the refresh and the authorization, each with its
+	// steps as sent and answered, the tokens masked.
+	var refreshTrace string
+	step(t, ctx, "the refresh in the traces", chromedp.WaitVisible(`//table[@id="conn-traces"]//td[text()="refresh"]`),
+		chromedp.Click(`//table[@id="conn-traces"]//tr[td[text()="refresh"]]//button`),
+		chromedp.WaitVisible(`//table[@id="conn-traces"]//li//summary[contains(., "refresh")]`),
+		chromedp.Click(`//table[@id="conn-traces"]//li//summary[contains(., "refresh")]`),
+		chromedp.Text(`//table[@id="conn-traces"]//div[@class="trace"]`, &refreshTrace))
+	if !strings.Contains(refreshTrace, "HTTP 200") || !strings.Contains(refreshTrace, `"access_token": "••••••"`) || !strings.Contains(refreshTrace, "refresh_token=••••••") {
+		t.Errorf("the refresh's trace: got %q, want its answer with the tokens masked", refreshTrace)
+	}
+	checkPage(t, ctx, "32-connection-trace")
+	step(t, ctx, "only failures", chromedp.Click("#traces-failed", chromedp.ByQuery),
+		chromedp.WaitVisible(`//section[@class="traces"]//p[contains(., "No trace of a failure")]`))
 	if audit := string(h.expect(http.StatusOK, "GET", "/api/v1/audit?action=token.read", testAdminKey, "", "")); strings.Contains(audit, testAdminEmail) {
 		t.Errorf("the detail read the token into the browser: %s", audit)
 	}

@@ -294,6 +294,15 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 	if !strings.Contains(steps, "Callback result: done") || !strings.Contains(steps, "status active") {
 		t.Errorf("test connection steps: got %q, want the callback done and the connection active", steps)
 	}
+	// The run's trace: the return from the provider and the exchange, as
+	// sent and answered, with the client secret and the tokens masked.
+	var traced string
+	browse(t, ctx, "read the run's trace", chromedp.WaitVisible(`//div[@class="latest-trace"]//li[contains(., "token exchange")]`),
+		chromedp.Click(`//div[@class="latest-trace"]//summary[contains(., "token exchange")]`),
+		chromedp.Text(".latest-trace", &traced, chromedp.ByQuery))
+	if !strings.Contains(traced, "HTTP 200") || !strings.Contains(traced, "••••••") || strings.Contains(traced, "s3cr3t-client-value") {
+		t.Errorf("the run's trace: got %q, want the exchange answered 200 with its secrets masked", traced)
+	}
 	checkPage(t, ctx, "11-test-connection")
 
 	// A failed run: the provider refuses, and the steps say the
@@ -316,6 +325,11 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 	browse(t, ctx, "read the refused run's steps", chromedp.Text("#c0-t-steps", &steps, chromedp.ByQuery))
 	if err != nil || !strings.Contains(steps, "Authorization: failed") || strings.Contains(steps, "Authorization: done") {
 		t.Errorf("refused test connection: got steps %q (%v), want the authorization failed", steps, err)
+	}
+	browse(t, ctx, "read the refused run's trace", chromedp.WaitVisible(`//div[@class="latest-trace"]//p[contains(., "access_denied")]`),
+		chromedp.Text(".latest-trace", &traced, chromedp.ByQuery))
+	if !strings.Contains(traced, "failed") {
+		t.Errorf("the refused run's trace: got %q, want it failed with the provider's access_denied", traced)
 	}
 
 	// The provider refuses: its error is rendered in words.

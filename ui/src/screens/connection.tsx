@@ -1,11 +1,11 @@
 // One connection: its status, scopes, expiry, last refresh and error, its
-// metadata, the events of its life, a forced refresh and
-// disconnect. Its token is never fetched: the refresh route answers the
+// metadata, the events of its life, its flow traces (authorizations,
+// refreshes, the last API calls), a forced refresh and disconnect. Its token is never fetched: the refresh route answers the
 // connection without it.
 import { useState } from 'preact/hooks'
 import { api, APIError, enc, type Answer, type Schemas } from '../api'
 import { go } from '../router'
-import { ErrorBox, fmtTime, fmtTimesIn, useLoad } from '../parts'
+import { ConnectionTraces, ErrorBox, fmtTime, fmtTimesIn, useLoad } from '../parts'
 
 type Conn = Schemas['Connection']
 type Event = Schemas['AuditEvent']
@@ -113,6 +113,6 @@ export function ConnectionPage({ app, org, user, config }: { app: string; org: s
         <tbody>{events.map(e => <tr><td>{fmtTime(e.time)}</td><td>{actionWords[e.action] ?? e.action} <code>{e.action}</code></td><td>{e.actor}</td><td>{fmtTimesIn(e.detail) || '—'}</td></tr>)}</tbody></table>}
       {older && events.length > 0 && <button type="button" onClick={loadOlder}>Older events</button>}
     </section>
-    
+    <ConnectionTraces app={app} path={path} reload={n} />
   </>
 }

@@ -2,7 +2,7 @@
 // shown step by step, ending with the config's verification call.
 import { useState } from 'preact/hooks'
 import { api, APIError, enc, type Answer, type Schemas } from '../api'
-import { Field, fmtTime } from '../parts'
+import { Field, fmtTime, LatestTrace, traceIDs } from '../parts'
 import { connect, ConnectError } from '../../../sdk/js/dist/index.js'
 
 type Step = { label: string; state: 'done' | 'waiting' | 'failed'; detail?: string }
@@ -12,8 +12,14 @@ export function TestConnection({ app, cfg, p }: { app: string; cfg: Schemas['OAu
   const [user, setUser] = useState('test-user')
   const [steps, setSteps] = useState<Step[]>([])
   const [err, setErr] = useState<APIError>()
+  // The trace of the run: the callback's, newer than those of before it.
+  const [traced, setTraced] = useState<{ path: string; before: string[] }>()
   const start = async () => {
     setErr(undefined)
+    setTraced(undefined)
+    const path = `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}`
+    const before = await traceIDs(path).catch(() => [] as string[])
+    const showTrace = () => setTraced({ path, before })
     let shown: Step[] = []
     const show = (s: Step[]) => { shown = s; setSteps(s) }
     show([{ label: 'Create a link', state: 'waiting', detail: `POST …/orgs/${org}/users/${user}/connections/${cfg.name}/link {"popup": true}` }])
@@ -39,8 +45,11 @@ export function TestConnection({ app, cfg, p }: { app: string; cfg: Schemas['OAu
       if (x.code === 'popup_blocked') failed('The browser blocked the popup window: allow popups for this site and try again.')
       else if (x.code === 'popup_closed') failed('The popup window was closed before the flow finished.')
       else if (x.code === 'cancelled') failed('The user cancelled on the landing page; nothing was shared.')
-      else failed('The popup reported a failure.', { label: 'Callback result', state: 'failed',
-        detail: `error ${x.code}` + (x.providerError ? `; the provider said ${x.providerError}` : '') })
+      else {
+        failed('The popup reported a failure.', { label: 'Callback result', state: 'failed',
+          detail: `error ${x.code}` + (x.providerError ? `; the provider said ${x.providerError}` : '') })
+        showTrace()
+      }
       return
     }
     show([created!, { label: 'Authorization', state: 'done', detail: 'The provider sent the user back to Latchkey.' },
@@ -51,17 +60,10 @@ export function TestConnection({ app, cfg, p }: { app: string; cfg: Schemas['OAu
       if (c) show([...shown, { label: 'Connection', state: 'done', detail: `status ${c.status}, expires ${fmtTime(c.expires_at)}` }])
     } catch { /* the outcome is already shown */ }
     if (cfg.verify_api) {
-      // The config's check: its API called with the new token.
-      try {
-        const v = await api<Answer<'/apps/{app}/orgs/{org}/users/{user}/connections/{config}/verify', 'post'>>('POST',
-          `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/verify`)
-        show([...shown, { label: `Check (${cfg.verify_api})`, state: v.ok ? 'done' : 'failed',
-          detail: (v.status ? `the provider answered ${v.status}` : 'no answer') + (v.error ? `: ${v.error}` : '') +
-            (v.stored?.length ? `; stored ${v.stored.join(', ')}` : '') }])
-      } catch (x) {
-        show([...shown, { label: `Check (${cfg.verify_api})`, state: 'failed', detail: (x as APIError).message }])
-      }
+      // The callback ran the config's check with the new token, before storing it: its answer is the trace's last step.
+      show([...shown, { label: `Check (${cfg.verify_api})`, state: 'done', detail: 'called with the new token: its answer is the last step of the trace below' }])
     }
+    showTrace()
   }
   return <details class="panel">
     <summary>Test connection: run the real flow in a popup</summary>
@@ -75,5 +77,6 @@ export function TestConnection({ app, cfg, p }: { app: string; cfg: Schemas['OAu
       {steps.map(s => <li class={'step-' + s.state}><strong>{s.label}</strong>: {s.state === 'waiting' ? 'in progress' : s.state === 'done' ? 'done' : 'failed'}
         {s.detail && <><br /><span class="hint">{s.detail}</span></>}</li>)}
     </ol>}
+    {traced && <LatestTrace app={app} path={traced.path} kind="authorization" before={traced.before} />}
   </details>
 }
