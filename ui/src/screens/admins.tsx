@@ -73,7 +73,7 @@ function ChangePassword({ email, own, onDone }: { email: string; own: boolean; o
   }
   const fields = ['password', 'current_password']
   return <section aria-labelledby="admin-password-h" class="admin-password"><h2 id="admin-password-h">Change the password of {own ? 'your account' : email}</h2>
-    <p class="hint">{own ? 'Your other browsers are signed out; this one stays signed in.' : `Every session of ${email} ends: they sign in again with the new password.`}</p>
+    <p class="hint">{own ? 'Changing it signs your other browsers out; this one stays signed in.' : `Changing it ends every session of ${email}: they sign in again with the new password.`}</p>
     <form onSubmit={save} class="inline" noValidate>
       {own && <Field id="admin-current-password" label="Current password" type="password" autocomplete="current-password" value={current} onInput={setCurrent}
         error={err?.fieldError('current_password')} required />}
