@@ -223,3 +223,32 @@ func TestAdminsPasswordChangeEndsOtherSessions(t *testing.T) {
 	}
 	h.assertNoLeak(newPassword, "grace's reset passphrase")
 }
+
+// TestAdminsAreNeverAnOAuthTokensToManage: a token of Latchkey's OAuth
+// server, whatever its scopes, cannot list or add admin accounts (an
+// account it made would have every permission), and no group may hold the
+// routes' permission, admins:manage.
+func TestAdminsAreNeverAnOAuthTokensToManage(t *testing.T) {
+	h := startLatchkey(t)
+	addAdmin(t, h)
+	clientID := oauthSetup(t, h)
+	tok := issueToken(t, h, clientID, "read", "write")
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/api/v1/admins", ""},
+		{"POST", "/api/v1/admins", `{"email":"mallory@example.com","password":"mallory's long passphrase"}`},
+		{"DELETE", "/api/v1/admins/ada@example.com", ""},
+		{"PUT", "/api/v1/admins/ada@example.com/password", `{"password":"mallory's long passphrase"}`},
+	} {
+		resp, body := h.do(r.method, r.path, tok.AccessToken, "application/json", r.body)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope") {
+			t.Errorf("%s %s with a token: got HTTP %d %s, want 403 insufficient_scope", r.method, r.path, resp.StatusCode, body)
+		}
+	}
+	body := string(h.expect(http.StatusUnprocessableEntity, "PUT", "/api/v1/oauth/groups/admins", testAdminKey, "application/json", `{"permissions":["admins:manage"]}`))
+	if field, _ := adminsField(t, body); field != "permissions[0]" {
+		t.Errorf("a group holding admins:manage: got %s, want permissions[0] refused", body)
+	}
+	if list := string(h.expect(http.StatusOK, "GET", "/api/v1/admins", testAdminKey, "", "")); strings.Contains(list, "mallory") {
+		t.Errorf("got admins %s, want no account made with the token", list)
+	}
+}
