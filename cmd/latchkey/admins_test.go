@@ -252,3 +252,22 @@ func TestAdminsAreNeverAnOAuthTokensToManage(t *testing.T) {
 		t.Errorf("got admins %s, want no account made with the token", list)
 	}
 }
+
+// TestAdminsCLIChecksTheEmailAsTheAPIDoes: the CLI refuses an email the
+// API could not name in a path (it could never be deleted there), and
+// creates and lists a good one.
+func TestAdminsCLIChecksTheEmailAsTheAPIDoes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LATCHKEY_ADMIN_PASSWORD", "grace's long passphrase")
+	var out, errOut strings.Builder
+	err := runAdmins(t.Context(), []string{"create", "--data-dir", dir, "--email", "grace hopper@example.com"}, strings.NewReader(""), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "--email") {
+		t.Fatalf("an email with a space: got %v, want an error naming --email", err)
+	}
+	if err := runAdmins(t.Context(), []string{"create", "--data-dir", dir, "--email", "Grace@Example.com"}, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("a good email: got %v (%s), want it created", err, errOut.String())
+	}
+	if err := runAdmins(t.Context(), []string{"list", "--data-dir", dir}, strings.NewReader(""), &out, &errOut); err != nil || !strings.Contains(out.String(), "grace@example.com\t") {
+		t.Fatalf("list: got %q (err %v), want grace@example.com", out.String(), err)
+	}
+}

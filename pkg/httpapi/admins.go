@@ -58,20 +58,19 @@ func (s *Server) listAdmins(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"admins": out})
 }
 
-// checkAdminEmail reports what is wrong with an admin's email, or "". An
-// email is also a path segment of these routes, so it holds none of the
-// characters an id may not (latchkey.CheckID).
-func checkAdminEmail(email string) string {
-	const rule = "must be an email address (name@domain) of at most 254 bytes, without spaces, control characters, '/', '\\', '%', '?' or '#'"
+// CheckAdminEmail returns what is wrong with an admin's email, or nil. An
+// email is also a path segment of the admin routes, so it holds none of the
+// characters an id may not (latchkey.CheckID); the CLI checks the same.
+func CheckAdminEmail(email string) error {
 	local, domain, ok := strings.Cut(email, "@")
 	switch {
 	case strings.TrimSpace(email) == "":
-		return "is required"
+		return errors.New("is required")
 	case len(email) > MaxAdminEmail, latchkey.CheckID(email) != nil,
 		!ok, local == "", domain == "", strings.Contains(domain, "@"):
-		return rule
+		return errors.New("must be an email address (name@domain) of at most 254 bytes, without spaces, control characters, '/', '\\', '%', '?' or '#'")
 	}
-	return ""
+	return nil
 }
 
 // hashField hashes a password given in field, or returns the field error.
@@ -96,8 +95,8 @@ func (s *Server) createAdmin(c echo.Context) error {
 	}
 	req.Email = strings.ToLower(strings.TrimSpace(req.Email))
 	var fe latchkey.FieldErrors
-	if p := checkAdminEmail(req.Email); p != "" {
-		fe.Add("email", "%s", p)
+	if err := CheckAdminEmail(req.Email); err != nil {
+		fe.Add("email", "%v", err)
 	}
 	if p := passwordProblem(req.Password); p != "" {
 		fe.Add("password", "%s", p)
@@ -105,7 +104,7 @@ func (s *Server) createAdmin(c echo.Context) error {
 	if err := fe.Err("the admin account is not valid"); err != nil {
 		return err
 	}
-	hash, err := hashField("password", req.Password)
+	hash, err := HashPassword(req.Password)
 	if err != nil {
 		return err
 	}
