@@ -46,8 +46,8 @@ func runAdmins(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer st.Close()
 	switch args[0] {
 	case "create", "password":
-		if strings.TrimSpace(*email) == "" || !strings.Contains(*email, "@") {
-			return errors.New("--email is required: the admin's email address")
+		if err := httpapi.CheckAdminEmail(strings.ToLower(strings.TrimSpace(*email))); err != nil {
+			return fmt.Errorf("--email %v: the admin's email address", err)
 		}
 		password, err := readPassword(stdin, stderr)
 		if err != nil {

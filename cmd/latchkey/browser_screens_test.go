@@ -101,6 +101,7 @@ func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
 		{"audit-log", "#/audit", "main tbody tr"},
 		{"environments", "#/environments", "#environments"},
 		{"oauth-server", "#/oauth", "main h1"},
+		{"admins", "#/admins", "#admins"},
 	}
 	for _, scheme := range []string{"light", "dark"} {
 		browse(t, ctx, "prefer the "+scheme+" scheme",

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
 // TestEveryAPIRouteNeedsAPermission walks the router: every /api/v1 route
@@ -43,5 +45,19 @@ func TestEveryAPIRouteNeedsAPermission(t *testing.T) {
 		if !used[k] {
 			t.Errorf("routePermissions names %s, which no route serves", k)
 		}
+	}
+}
+
+// TestAdminAccountsAreNeverAToken's checks that the admin-account routes
+// need PermAdminsManage, which no group may hold: a token of Latchkey's
+// OAuth server that could add an admin would reach every permission.
+func TestAdminAccountsAreNeverAToken(t *testing.T) {
+	for route, p := range routePermissions {
+		if strings.HasPrefix(strings.SplitN(route, " ", 2)[1], "/api/v1/admins") && p != latchkey.PermAdminsManage {
+			t.Errorf("route %s needs %s, want %s", route, p, latchkey.PermAdminsManage)
+		}
+	}
+	if latchkey.PermAdminsManage.Known() {
+		t.Errorf("%s is a permission a group may hold, want it never granted", latchkey.PermAdminsManage)
 	}
 }

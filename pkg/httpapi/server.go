@@ -154,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 	s.installationRoutes(api)
 	s.connectionRoutes(api)
 	s.apiKeyRoutes(api)
+	s.adminRoutes(api)
 	s.playgroundRoutes(api)
 	s.sessionRoutes(e)
 	s.installRoutes(e, api)

@@ -37,13 +37,23 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("latchkey-no-such-admin"),
 // HashPassword returns the bcrypt hash of an admin's password, refusing
 // passwords shorter than 12 characters.
 func HashPassword(password string) ([]byte, error) {
-	if len(password) < 12 {
-		return nil, latchkey.Errorf(latchkey.EINVALID, "the password must have at least 12 characters")
-	}
-	if len(password) > 72 {
-		return nil, latchkey.Errorf(latchkey.EINVALID, "the password must have at most 72 bytes")
+	if p := passwordProblem(password); p != "" {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "the password %s", p)
 	}
 	return bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+}
+
+// passwordProblem says what HashPassword refuses in password, or "".
+func passwordProblem(password string) string {
+	switch {
+	case password == "":
+		return "is required"
+	case len(password) < 12:
+		return "must have at least 12 characters"
+	case len(password) > 72:
+		return "must have at most 72 bytes"
+	}
+	return ""
 }
 
 func (s *Server) sessionRoutes(e *echo.Echo) {
@@ -100,24 +110,35 @@ func (s *Server) signIn(c echo.Context) error {
 		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "the email or the password is wrong")
 	}
 	try.succeeded()
-	id, err := randomID()
+	view, err := s.startSession(c, admin.Email)
 	if err != nil {
 		return err
 	}
+	s.audit.record(ctx, latchkey.AuditEvent{Actor: adminActorPrefix + admin.Email, Action: "session.create"})
+	return c.JSON(http.StatusCreated, view)
+}
+
+// startSession starts a session of the admin of email: the store keeps a
+// hash of its random id, the answer's cookie holds it (HttpOnly,
+// SameSite=Lax, Secure over TLS) and is not stored by caches.
+func (s *Server) startSession(c echo.Context, email string) (sessionView, error) {
+	id, err := randomID()
+	if err != nil {
+		return sessionView{}, err
+	}
 	now := s.now()
-	sess := store.Session{Email: admin.Email, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-	if err := s.store.CreateSession(ctx, id, sess); err != nil {
-		return err
+	sess := store.Session{Email: email, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	if err := s.store.CreateSession(c.Request().Context(), id, sess); err != nil {
+		return sessionView{}, err
 	}
 	csrf, err := s.csrfToken(c, id)
 	if err != nil {
-		return err
+		return sessionView{}, err
 	}
 	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: c.Scheme() == "https", Expires: sess.ExpiresAt, MaxAge: int(SessionTTL.Seconds())})
-	s.audit.record(ctx, latchkey.AuditEvent{Actor: adminActorPrefix + admin.Email, Action: "session.create"})
 	noStore(c)
-	return c.JSON(http.StatusCreated, sessionView{Email: admin.Email, CSRFToken: csrf, ExpiresAt: sess.ExpiresAt})
+	return sessionView{Email: email, CSRFToken: csrf, ExpiresAt: sess.ExpiresAt}, nil
 }
 
 // currentSession tells the UI who is signed in, with the CSRF token to send.

@@ -15,6 +15,9 @@ const (
 	AuditInstallationDelete = "installation.delete"
 	AuditAPIKeyCreate       = "apikey.create"
 	AuditAPIKeyRevoke       = "apikey.revoke"
+	AuditAdminCreate        = "admin.create"   // an admin account of the builder UI added
+	AuditAdminDelete        = "admin.delete"   // an admin account deleted, with its sessions
+	AuditAdminPassword      = "admin.password" // an admin's password changed, its sessions ended
 	AuditLinkCreate         = "link.create"
 	AuditConnectionDelete   = "connection.delete"
 	AuditConnectionRefresh  = "connection.refresh" // an admin's forced refresh (Refresh now)

@@ -39,6 +39,11 @@ const (
 	PermEnvironments     Permission = "environments:write" // create, change and delete environments
 	PermOAuthManage      Permission = "oauth:manage"       // the OAuth server's settings, scopes, groups, apps and authorizations
 	PermSession          Permission = "session"            // a signed-in person's own session (never granted to a token)
+	// PermAdminsManage is adding, deleting and re-passwording the builder
+	// UI's admin accounts. It is never granted to a token (no group may
+	// hold it): an admin account has every permission, so a token that
+	// could make one would reach past its scopes.
+	PermAdminsManage Permission = "admins:manage"
 )
 
 // Permissions lists every permission a group may hold, with what it allows.

@@ -203,6 +203,12 @@ type Store interface {
 	// SetAdminPassword replaces an admin's password hash and ends the
 	// admin's sessions.
 	SetAdminPassword(ctx context.Context, email string, hash []byte) error
+	// DeleteAdmin deletes an admin account and all its sessions, in one
+	// transaction: ErrNotFound when there is none, and ErrConflict naming
+	// the field email when it is the last admin. The count and the delete
+	// are in that transaction, with the admins' rows locked, so that two
+	// deletes at once cannot leave no admin.
+	DeleteAdmin(ctx context.Context, email string) error
 	// CreateSession stores a signed-in admin's session under id (the store
 	// keeps only a hash of it).
 	CreateSession(ctx context.Context, id string, s Session) error

@@ -13,6 +13,7 @@ import { Orgs } from './screens/orgs'
 import { Connections } from './screens/connections'
 import { ConnectionPage } from './screens/connection'
 import { APIKeys } from './screens/apikeys'
+import { Admins } from './screens/admins'
 import { Audit } from './screens/audit'
 import { Webhooks } from './screens/webhooks'
 import { OAuthServer } from './screens/oauthserver'
@@ -67,6 +68,7 @@ function Shell() {
   else if (top === 'catalog') page = <Catalog name={name} />
   else if (top === 'keys') page = <APIKeys />
   else if (top === 'audit') page = <Audit />
+  else if (top === 'admins') page = <Admins me={session.email} />
   else if (top === 'environments') page = <Environments />
   else if (top === 'oauth') page = <OAuthServer env={env} />
   else page = <Apps />
@@ -76,7 +78,8 @@ function Shell() {
       <nav aria-label="Main"><a href="#/apps" aria-current={!top || top === 'apps' ? 'page' : undefined}>Apps</a><a href="#/catalog" aria-current={top === 'catalog' ? 'page' : undefined}>Catalog</a><a href="#/connections" aria-current={top === 'connections' ? 'page' : undefined}>Connections</a><a href="#/keys" aria-current={top === 'keys' ? 'page' : undefined}>API keys</a>
         <a href="#/audit" aria-current={top === 'audit' ? 'page' : undefined}>Audit log</a>
         <a href="#/environments" aria-current={top === 'environments' ? 'page' : undefined}>Environments</a>
-        <a href="#/oauth" aria-current={top === 'oauth' ? 'page' : undefined}>OAuth server</a></nav>
+        <a href="#/oauth" aria-current={top === 'oauth' ? 'page' : undefined}>OAuth server</a>
+        <a href="#/admins" aria-current={top === 'admins' ? 'page' : undefined}>Admins</a></nav>
       <label class="env">Environment{' '}
         <select id="env-switch" value={env} onChange={e => {
           const el = e.target as HTMLSelectElement

@@ -835,6 +835,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the builder UI's admin accounts (signed-in admins and admin keys), never their password hashes */
+        get: operations["listAdmins"];
+        put?: never;
+        /** Add an admin account that signs in with its email and password */
+        post: operations["createAdmin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admins/{email}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The admin's email. */
+                email: components["parameters"]["email"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an admin account and end its sessions
+         * @description Refused with 409 naming `email` for the signed-in admin's own account and for the last admin.
+         */
+        delete: operations["deleteAdmin"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admins/{email}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The admin's email. */
+                email: components["parameters"]["email"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change an admin's password; every session of that admin ends
+         * @description A signed-in admin changing their own password gives `current_password` (a wrong one is 403 naming it,
+         *     throttled as sign-ins are) and gets a new session: the answer sets a new cookie and carries its CSRF token,
+         *     while every other session of the account ends. Another admin's password is reset without
+         *     `current_password` (204).
+         */
+        put: operations["setAdminPassword"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/environments": {
         parameters: {
             query?: never;
@@ -1862,6 +1929,11 @@ export interface components {
             /** Format: date-time */
             revoked_at?: string;
         };
+        Admin: {
+            email: string;
+            /** Format: date-time */
+            created_at: string;
+        };
         Session: {
             email: string;
             csrf_token: string;
@@ -2267,6 +2339,8 @@ export interface components {
         config: components["schemas"]["Name"];
         /** @description The id Latchkey gave it. */
         id: string;
+        /** @description The admin's email. */
+        email: string;
         /** @description The path under the config's api_base_url; it may hold slashes. */
         proxyPath: string;
         /** @description How long to wait for the provider, as seconds (2.5) or a duration (2500ms). */
@@ -4535,6 +4609,171 @@ export interface operations {
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedType"];
             422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    listAdmins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The admin accounts, by email. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        admins: components["schemas"]["Admin"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    createAdmin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "grace@example.com",
+                 *       "password": "correct-horse-battery"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Stored in lower case; no spaces, '/', '\', '%', '?' or '#'. */
+                    email?: string;
+                    /** @description 12 to 72 bytes. */
+                    password?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The account. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Admin"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    deleteAdmin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The admin's email. */
+                email: components["parameters"]["email"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; its sessions have ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    setAdminPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The admin's email. */
+                email: components["parameters"]["email"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "a-new-long-passphrase",
+                 *       "current_password": "correct-horse-battery"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The new password, 12 to 72 bytes. */
+                    password?: string;
+                    /** @description The current password: only when changing your own. */
+                    current_password?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Your own password is changed; your session is renewed (a new cookie) and your other sessions ended. */
+            200: {
+                headers: {
+                    /** @description The new session cookie. */
+                    "Set-Cookie"?: string;
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Another admin's password is changed; that admin's sessions have ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["TooMany"];
             500: components["responses"]["Internal"];
         };
     };

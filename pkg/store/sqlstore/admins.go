@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,6 +109,34 @@ func (s *Store) SetAdminPassword(ctx context.Context, email string, hash []byte)
 		return tx.Where("email = ?", email).Delete(&sessionRow{}).Error
 	})
 	return fail(err, "set the password of admin %q", email)
+}
+
+// DeleteAdmin deletes an admin account and its sessions in one
+// transaction, refusing to delete the last one. Every admin's row is locked
+// first (FOR UPDATE on PostgreSQL, in email order so that two deletes take
+// the locks alike; the IMMEDIATE transaction on SQLite), so the count it
+// checks stays true until the delete commits: of two deletes at once that
+// would leave none, the second waits, then counts one and is refused.
+func (s *Store) DeleteAdmin(ctx context.Context, email string) error {
+	email = normEmail(email)
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var emails []string
+		if err := s.forUpdate(tx.Model(&adminRow{})).Order("email").Pluck("email", &emails).Error; err != nil {
+			return err
+		}
+		if !slices.Contains(emails, email) {
+			return notFound("no admin %q", email)
+		}
+		if len(emails) == 1 {
+			return &latchkey.Error{Code: latchkey.ECONFLICT, Message: fmt.Sprintf("admin %q is the last admin: create another before deleting it", email),
+				Fields: []latchkey.FieldError{{Field: "email", Message: "is the last admin account"}}}
+		}
+		if err := tx.Where("email = ?", email).Delete(&sessionRow{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("email = ?", email).Delete(&adminRow{}).Error
+	})
+	return fail(err, "delete admin %q", email)
 }
 
 // CreateSession stores a session under the hash of id.

@@ -3,9 +3,12 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/pkg/latchkey"
 	"github.com/latchkey/latchkey/pkg/store"
 )
 
@@ -14,6 +17,8 @@ import (
 func RunAdminTests(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Admins", func(t *testing.T) { testAdmins(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("DeleteAdmin", func(t *testing.T) { testDeleteAdmin(t, open(t)) })
+	t.Run("DeleteAdminConcurrently", func(t *testing.T) { testDeleteAdminConcurrently(t, open(t)) })
 	t.Run("ServerSecret", func(t *testing.T) { testServerSecret(t, open(t)) })
 }
 
@@ -51,6 +56,99 @@ func testAdmins(t *testing.T, s store.Store) {
 	if err := s.SetAdminPassword(ctx, "bob@example.com", []byte("h")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("password of an unknown admin: got %v, want ErrNotFound", err)
 	}
+}
+
+// testDeleteAdmin deletes one of two admins: its sessions end with it,
+// the other's stay, and the last one left cannot be deleted.
+func testDeleteAdmin(t *testing.T, s store.Store) {
+	for _, email := range []string{"ada@example.com", "bob@example.com"} {
+		if err := s.CreateAdmin(ctx, store.Admin{Email: email, PasswordHash: []byte("h")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateSession(ctx, "sess-"+email[:3], store.Session{Email: email, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteAdmin(ctx, "carol@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting an unknown admin: got %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteAdmin(ctx, " BOB@example.com"); err != nil {
+		t.Fatalf("deleting bob: got %v, want no error", err)
+	}
+	if _, err := s.GetAdmin(ctx, "bob@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("bob after his delete: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetSession(ctx, "sess-bob", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("bob's session after his delete: got %v, want ErrNotFound", err)
+	}
+	if got, err := s.GetSession(ctx, "sess-ada", t0); err != nil || got.Email != "ada@example.com" {
+		t.Fatalf("ada's session after bob's delete: got %+v (err %v), want it kept", got, err)
+	}
+	err := s.DeleteAdmin(ctx, "ada@example.com")
+	var le *latchkey.Error
+	if !errors.Is(err, store.ErrConflict) || !errors.As(err, &le) || len(le.Fields) != 1 || le.Fields[0].Field != "email" {
+		t.Fatalf("deleting the last admin: got %v, want ErrConflict naming the field email", err)
+	}
+	if list, err := s.ListAdmins(ctx); err != nil || len(list) != 1 || list[0].Email != "ada@example.com" {
+		t.Fatalf("admins after the refused delete: got %+v (err %v), want ada", list, err)
+	}
+	if _, err := s.GetSession(ctx, "sess-ada", t0); err != nil {
+		t.Fatalf("ada's session after the refused delete: got %v, want it kept", err)
+	}
+}
+
+// testDeleteAdminConcurrently deletes both of two admins at once, many
+// times: one delete wins and the other is refused, never both.
+func testDeleteAdminConcurrently(t *testing.T, s store.Store) {
+	for round := range 10 {
+		a, b := fmt.Sprintf("a%d@example.com", round), fmt.Sprintf("b%d@example.com", round)
+		for _, email := range []string{a, b} {
+			if err := s.CreateAdmin(ctx, store.Admin{Email: email, PasswordHash: []byte("h")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if round > 0 { // the one left of the round before
+			if err := s.DeleteAdmin(ctx, leftOf(t, s, a, b)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, email := range []string{a, b} {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = s.DeleteAdmin(ctx, email) }()
+		}
+		wg.Wait()
+		refused := 0
+		for _, err := range errs {
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				refused++
+			case err != nil:
+				t.Fatalf("round %d: got %v, want success or ErrConflict", round, err)
+			}
+		}
+		list, err := s.ListAdmins(ctx)
+		if err != nil || len(list) != 1 || refused != 1 {
+			t.Fatalf("round %d: got %d admins left (err %v) and %d refusals, want 1 and 1", round, len(list), err, refused)
+		}
+	}
+}
+
+// leftOf returns the one admin other than the new a and b.
+func leftOf(t *testing.T, s store.Store, a, b string) string {
+	t.Helper()
+	list, err := s.ListAdmins(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ad := range list {
+		if ad.Email != a && ad.Email != b {
+			return ad.Email
+		}
+	}
+	t.Fatalf("got admins %+v, want one besides %s and %s", list, a, b)
+	return ""
 }
 
 func testSessions(t *testing.T, s store.Store) {
