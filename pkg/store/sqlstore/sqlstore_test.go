@@ -84,6 +84,9 @@ const (
 	codeVerifier = "cv-PLAINTEXT-code-verifier-0005"
 	linkToken    = "lt-PLAINTEXT-link-token-0006"
 	stateValue   = "st-PLAINTEXT-state-0007"
+	// traceAnswer is a provider's data in a trace's step: masked traces
+	// hold no secret, but their answers are sealed all the same.
+	traceAnswer = "ta-PLAINTEXT-trace-answer-0008"
 )
 
 var alice = latchkey.ConnectionKey{App: "demo", Org: "acme-visible-org", User: "alice", Config: "main"}
@@ -111,6 +114,10 @@ func fill(tb testing.TB, s store.Store) {
 	if err := s.CreateState(ctx, stateValue, latchkey.AuthState{ConnectionKey: alice, CodeVerifier: codeVerifier, ExpiresAt: exp}); err != nil {
 		tb.Fatal(err)
 	}
+	if err := s.AppendTraces(ctx, latchkey.Trace{ID: "trc_at_rest", ConnectionKey: alice, Kind: latchkey.TraceRefresh, StartedAt: exp,
+		Steps: []latchkey.TraceStep{{Name: "refresh", ResponseBody: traceAnswer}}}); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // TestNoPlaintextAtRest scans the raw bytes of the SQLite database and its
@@ -130,7 +137,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	if !bytes.Contains(raw, []byte(alice.Org)) {
 		t.Fatalf("got database files without the org name %q, want the scan to see the rows", alice.Org)
 	}
-	for _, secret := range []string{clientSecret, orgSecret, accessToken, refreshToken, codeVerifier, linkToken, stateValue} {
+	for _, secret := range []string{clientSecret, orgSecret, accessToken, refreshToken, codeVerifier, linkToken, stateValue, traceAnswer} {
 		if bytes.Contains(raw, []byte(secret)) {
 			t.Errorf("got %q in plain text in the database files, want it encrypted or hashed", secret)
 		}
@@ -295,14 +302,16 @@ func testRotate(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	// Batches of at most 2 per table: 1 app document; 5 setting values (1
-	// org-level, 4 tokens) in 3 batches; 1 code verifier; 1 server secret.
-	if lastDone != 8 || lastTotal != 8 || calls != 6 {
-		t.Fatalf("Rotate progress: got %d calls ending at %d/%d, want 6 batches ending at 8/8", calls, lastDone, lastTotal)
+	// org-level, 4 tokens) in 3 batches; 1 code verifier; 1 trace's steps;
+	// 1 server secret.
+	if lastDone != 9 || lastTotal != 9 || calls != 7 {
+		t.Fatalf("Rotate progress: got %d calls ending at %d/%d, want 7 batches ending at 9/9", calls, lastDone, lastTotal)
 	}
 	var stale int64
 	for _, q := range []string{
 		"SELECT count(*) FROM apps WHERE document NOT LIKE 'v1." + newKey.ID + ".%'",
 		"SELECT count(*) FROM setting_values WHERE value NOT LIKE 'v1." + newKey.ID + ".%'",
+		"SELECT count(*) FROM traces WHERE steps NOT LIKE 'v1." + newKey.ID + ".%'",
 		"SELECT count(*) FROM auth_states WHERE code_verifier NOT LIKE 'v1." + newKey.ID + ".%'",
 		"SELECT count(*) FROM server_secrets WHERE value NOT LIKE 'v1." + newKey.ID + ".%'",
 	} {
