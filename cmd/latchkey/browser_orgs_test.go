@@ -127,6 +127,21 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 	browse(t, ctx, "create staging", setInput("#env-name", "staging"), chromedp.Click(`//button[text()="Create environment"]`),
 		chromedp.WaitVisible("#env-created", chromedp.ByQuery), chromedp.WaitReady(`#env-switch option[value="staging"]`, chromedp.ByQuery))
 
+	// Staging's public URL, edited in place: a bad one is named beside the
+	// field, a good one shows in the list.
+	var urlErr string
+	step(t, ctx, "edit staging's public URL", chromedp.Click(`//tr[@id="env-staging"]//button[contains(., "Edit")]`),
+		chromedp.WaitVisible("#env-url-staging", chromedp.ByQuery), setInput("#env-url-staging", "not a url"),
+		chromedp.Click(`//tr[@id="env-staging"]//button[text()="Save"]`),
+		chromedp.WaitVisible(`[data-field="env-url-staging"] .field-error`, chromedp.ByQuery),
+		chromedp.Text(`[data-field="env-url-staging"] .field-error`, &urlErr, chromedp.ByQuery))
+	if urlErr == "" {
+		t.Error("no message beside a bad public URL")
+	}
+	step(t, ctx, "save a good public URL", setInput("#env-url-staging", "https://staging.example.com"),
+		chromedp.Click(`//tr[@id="env-staging"]//button[text()="Save"]`),
+		chromedp.WaitVisible(`//tr[@id="env-staging"]//code[text()="https://staging.example.com"]`))
+
 	// Promotion: capacity is not in staging; its difference first, then the copy.
 	var diff, stateAfter string
 	step(t, ctx, "promote capacity with its diff", chooseOption("#env-promote-to", "staging"), chromedp.WaitVisible(`#promote-capacity-state[data-state="missing"]`, chromedp.ByQuery),
@@ -174,7 +189,7 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 	var conflict string
 	step(t, ctx, "delete staging", switchEnvironment("dev"),
 		chromedp.Navigate(h.main.URL+"/ui/#/environments"), chromedp.WaitVisible("#env-staging", chromedp.ByQuery),
-		chromedp.Click(`//tr[@id="env-staging"]//button`), chromedp.WaitVisible("#env-delete-error", chromedp.ByQuery),
+		chromedp.Click(`//tr[@id="env-staging"]//button[contains(., "Delete")]`), chromedp.WaitVisible("#env-delete-error", chromedp.ByQuery),
 		chromedp.Text("#env-delete-error", &conflict, chromedp.ByQuery))
 	if !strings.Contains(conflict, "force") && !strings.Contains(conflict, "app") {
 		t.Errorf("deleting staging said %q, want the server's word on its apps", conflict)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkey/latchkey/pkg/httpapi/openapi/openapitest"
+	"github.com/latchkey/latchkey/pkg/latchkey"
 )
 
 // undocumented are the routes the OpenAPI document leaves out on purpose:
@@ -81,4 +83,28 @@ func documentPath(p string) string {
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// TestOpenAPIEventTypesAreTheEngines: the document's EventType enum, which
+// the UI's webhook screen is typed with, lists latchkey.EventTypes, in order.
+func TestOpenAPIEventTypesAreTheEngines(t *testing.T) {
+	doc, err := openapitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := doc.Components.Schemas["EventType"]
+	if ref == nil || ref.Value == nil {
+		t.Fatal("the document has no EventType schema")
+	}
+	var got []string
+	for _, v := range ref.Value.Enum {
+		got = append(got, fmt.Sprint(v))
+	}
+	var want []string
+	for _, e := range latchkey.EventTypes {
+		want = append(want, string(e))
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("EventType enum: got %v, want latchkey.EventTypes %v", got, want)
+	}
 }

@@ -1944,16 +1944,21 @@ export interface components {
             id: string;
             app: string;
             url: string;
-            events: string[];
+            events: components["schemas"]["EventType"][];
             /** Format: date-time */
             created_at: string;
         };
+        /**
+         * @description What happened to a connection, in the order of its life.
+         * @enum {string}
+         */
+        EventType: "connection.created" | "connection.refreshed" | "connection.refresh_failed" | "connection.needs_reauth" | "connection.deleted";
         Delivery: {
             id: number;
             webhook_id: string;
             app: string;
             event_id: string;
-            event_type: string;
+            event_type: components["schemas"]["EventType"];
             /** @enum {string} */
             state: "pending" | "delivered" | "failed";
             attempt_count: number;
@@ -5132,7 +5137,7 @@ export interface operations {
                  */
                 "application/json": {
                     url?: string;
-                    /** @description The event types it receives; none means all. */
+                    /** @description The event types it receives (EventType); none means all. */
                     events?: string[];
                 };
             };

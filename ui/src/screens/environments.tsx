@@ -46,7 +46,7 @@ export function Environments() {
         <button type="button" onClick={() => setDelErr(undefined)}>Keep it</button></p>}</div>}
     {data && <table id="environments"><thead><tr><th scope="col">Name</th><th scope="col">Public URL</th><th scope="col">Created</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
       <tbody>{data.environments.map(e => <tr id={'env-' + e.name}><td>{e.name}{e.name === env && <span class="hint"> (current)</span>}</td>
-        <td>{e.public_url ? <code>{e.public_url}</code> : <span class="hint">the server's own</span>}</td>
+        <td><PublicURL env={e.name} url={e.public_url} saved={() => { reload(); environmentsChanged() }} /></td>
         <td>{fmtTime(e.created_at)}</td>
         <td>{e.name !== env && <button type="button" class="link danger" onClick={() => remove(e.name, false)}>Delete<span class="sr"> {e.name}</span></button>}</td></tr>)}</tbody></table>}
     <section aria-labelledby="env-new-h"><h2 id="env-new-h">New environment</h2>
@@ -60,6 +60,30 @@ export function Environments() {
     </section>
     {others.length > 0 && <Promotion others={others} />}
   </>
+}
+
+// PublicURL shows an environment's public URL and edits it in place: its
+// links and callbacks on a host of its own, or the server's when empty.
+function PublicURL({ env, url, saved }: { env: string; url?: string; saved: () => void }) {
+  const [editing, setEditing] = useState(false)
+  const [value, setValue] = useState(url || '')
+  const [err, setErr] = useState<APIError>()
+  const save = async (e: Event) => {
+    e.preventDefault(); setErr(undefined)
+    try {
+      await api<Answer<'/environments/{env}', 'put'>>('PUT', `/environments/${enc(env)}`, { name: env, public_url: value.trim() })
+      setEditing(false); saved()
+    } catch (x) { setErr(x as APIError) }
+  }
+  if (!editing) return <>
+    {url ? <code>{url}</code> : <span class="hint">the server's own</span>}{' '}
+    <button type="button" class="link" onClick={() => { setValue(url || ''); setEditing(true) }}>Edit<span class="sr"> the public URL of {env}</span></button>
+  </>
+  return <form onSubmit={save} class="inline" noValidate>
+    <Field id={`env-url-${env}`} label={`Public URL of ${env}`} value={value} onInput={setValue} error={err?.fieldError('public_url')} hint="empty: the server's own" />
+    <button type="submit" class="primary">Save</button> <button type="button" onClick={() => { setEditing(false); setErr(undefined) }}>Cancel</button>
+    {err && !err.fieldError('public_url') && <ErrorBox err={err} />}
+  </form>
 }
 
 // Promotion lists the current environment's apps, each with its state in

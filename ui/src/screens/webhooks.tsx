@@ -4,9 +4,14 @@ import { useState } from 'preact/hooks'
 import { api, APIError, enc, type Answer, type Schemas } from '../api'
 import { CopyValue, ErrorBox, Field, fmtTime, useLoad } from '../parts'
 
-// The event types the API accepts (pkg/latchkey/event.go's EventTypes, in
-// the order of a connection's life cycle). None picked means all.
-const eventTypes = ['connection.created', 'connection.refreshed', 'connection.refresh_failed', 'connection.needs_reauth', 'connection.deleted']
+// The event types the API accepts, in the order of a connection's life
+// cycle: every member of the document's EventType enum, which a Go test
+// holds to pkg/latchkey's EventTypes; the record makes tsc refuse a missing
+// or unknown one. None picked means all.
+const eventTypeWords: Record<Schemas['EventType'], true> = {
+  'connection.created': true, 'connection.refreshed': true, 'connection.refresh_failed': true, 'connection.needs_reauth': true, 'connection.deleted': true,
+}
+const eventTypes = Object.keys(eventTypeWords) as Schemas['EventType'][]
 
 type Webhook = Schemas['Webhook']
 type Created = Answer<'/apps/{app}/webhooks', 'post', 201>
