@@ -61,7 +61,8 @@ function Shell() {
   let page
   if (top === 'apps' && name && sub === 'orgs') page = <Orgs name={name} org={route[3]} />
   else if (top === 'apps' && name && sub === 'connections') page = <Connections app={name} />
-  else if (top === 'connections' && route.length === 5) page = <ConnectionPage app={route[1]} org={route[2]} user={route[3] === '-' ? undefined : route[3]} config={route[4]} />
+  else if (top === 'connections' && route.length === 5) page = <ConnectionPage app={route[1]} org={route[2]} user={route[3]} config={route[4]} />
+  else if (top === 'connections' && route.length === 4) page = <ConnectionPage app={route[1]} org={route[2]} config={route[3]} />
   else if (top === 'connections') page = <Connections />
   else if (top === 'apps' && name && sub === 'webhooks') page = <Webhooks name={name} />
   else if (top === 'apps' && name) page = <AppPage name={name} />

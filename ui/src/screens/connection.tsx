@@ -17,7 +17,7 @@ const actionWords: Record<string, string> = {
   'link.create': 'link created',
 }
 
-/** ConnectionPage is the detail at #/connections/{app}/{org}/{user or -}/{config}. */
+/** ConnectionPage is the detail at #/connections/{app}/{org}/{user}/{config}, or #/connections/{app}/{org}/{config} for an org's own. */
 export function ConnectionPage({ app, org, user, config }: { app: string; org: string; user?: string; config: string }) {
   const path = `/apps/${enc(app)}/orgs/${enc(org)}` + (user ? `/users/${enc(user)}` : '') + `/connections/${enc(config)}`
   const listHref = `connections?app=${enc(app)}`
@@ -48,6 +48,7 @@ export function ConnectionPage({ app, org, user, config }: { app: string; org: s
   const [msg, setMsg] = useState('')
   const [actErr, setActErr] = useState<APIError>()
   const [busy, setBusy] = useState(false)
+  const [gone, setGone] = useState(false)
   const refresh = async () => {
     setActErr(undefined); setMsg(''); setBusy(true)
     try {
@@ -62,8 +63,9 @@ export function ConnectionPage({ app, org, user, config }: { app: string; org: s
     if (!confirm(`Disconnect ${user || org} from ${config} of ${app}?` + (force ? ' The token is not revoked at the provider.' : ' The token is revoked at the provider.'))) return
     setActErr(undefined); setMsg(''); setBusy(true)
     try {
-      await api('DELETE', path + (force ? '?force=true' : ''))
-      go(listHref)
+      // A 200 instead of a 204 carries a notice: the token was not revoked, and why. It is shown, not lost.
+      const d = await api<{ revoked?: boolean; notice?: string } | undefined>('DELETE', path + (force ? '?force=true' : ''))
+      if (d?.notice) { setMsg('Disconnected. ' + d.notice); setGone(true); setBusy(false) } else go(listHref)
     } catch (x) { setActErr(x as APIError); setBusy(false) }
   }
   const c = found
@@ -73,7 +75,8 @@ export function ConnectionPage({ app, org, user, config }: { app: string; org: s
     <p><a href={'#/' + listHref}>Back to the connections of {app}</a> · <a href="#/connections">Every connection</a></p>
     <ErrorBox err={err} />
     {c === null && <p class="notice" role="status">No such connection: it was disconnected, or never made.</p>}
-    {c && <>
+    {gone && <p class="notice" role="status" id="conn-gone">{msg} <a href={'#/' + listHref}>Back to the connections</a></p>}
+    {c && !gone && <>
       <dl class="values conn-detail" id="conn-detail">
         <dt>App</dt><dd><a href={'#/apps/' + enc(app)}>{app}</a></dd>
         <dt>Org</dt><dd><code>{org}</code></dd>

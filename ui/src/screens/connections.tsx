@@ -19,9 +19,9 @@ const statuses: [string, string][] = [['', 'Any status'], ['active', 'active'], 
 const filterNames = ['app', 'config', 'status', 'org', 'user', 'q'] as const
 type Filters = Record<typeof filterNames[number], string>
 
-/** connectionHref is the hash of a connection's detail (user "-" for an org's connection). */
+/** connectionHref is the hash of a connection's detail: #/connections/{app}/{org}/{user}/{config}, without the user for an org's own. */
 export function connectionHref(c: Pick<Conn, 'app' | 'org' | 'user' | 'config'>) {
-  return `#/connections/${enc(c.app)}/${enc(c.org)}/${c.user ? enc(c.user) : '-'}/${enc(c.config)}`
+  return `#/connections/${enc(c.app)}/${enc(c.org)}/` + (c.user ? `${enc(c.user)}/` : '') + enc(c.config)
 }
 
 /** Connections is the list across apps; app presets (and fixes) the app filter (#/apps/{app}/connections). */
