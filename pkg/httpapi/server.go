@@ -66,6 +66,8 @@ type Server struct {
 	pages  pageSet
 	keys   *keyCache
 	audit  *auditLog
+	// keyUses writes when API keys were last used (apikeyuse.go).
+	keyUses *keyUses
 	// secrets holds the server secrets read once (serverSecret): name →
 	// []byte.
 	secrets sync.Map
@@ -118,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		s.proxy = &proxy.Proxy{Transport: outbound.NewTransport(outbound.Options{})}
 	}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
+	s.keyUses = newKeyUses(cfg.Store, cfg.Logger)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -165,9 +168,12 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close writes the audit events still queued. Call it after the HTTP server
-// has stopped taking requests.
-func (s *Server) Close() { s.audit.close() }
+// Close writes the audit events and the API key uses still queued. Call it
+// after the HTTP server has stopped taking requests.
+func (s *Server) Close() {
+	s.keyUses.close()
+	s.audit.close()
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

@@ -1790,6 +1790,11 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             revoked_at?: string;
+            /**
+             * Format: date-time
+             * @description When the key last authenticated a request, to within a minute; null for a key never used.
+             */
+            last_used_at: string | null;
         };
         Session: {
             email: string;
