@@ -4770,6 +4770,10 @@ export interface operations {
             query?: {
                 app?: string;
                 action?: string;
+                /** @description Only this actor's events, exactly: an API key's id, admin:<email>, latchkey, install-link:<id>, oauth:<client>. One line of at most 512 bytes, else a 400 naming actor. */
+                actor?: string;
+                /** @description Only the events of this org, exactly. An org id, else a 400 naming org. */
+                org?: string;
                 /** @description Only events with a smaller id (paging). */
                 before?: number;
                 limit?: number;
