@@ -20,11 +20,20 @@ import (
 // (touch: the real server, which writes a use once a minute, so that in
 // the steady state a call only checks when the key's use was last
 // queued). The ratio is what recording the last use adds to a call.
-// TouchAPIKey is the cost of one write of a use, which an inline write
-// would add to the one call a minute that makes it.
+// check is what the steady state adds alone: the look at when the key's
+// use was last known. TouchAPIKey is the cost of one write of a use, which
+// an inline write would add to the one call a minute that makes it.
 func BenchmarkAPIKeyUse(b *testing.B) {
 	b.Run("baseline", func(b *testing.B) { benchKeyUse(b, -1) })
 	b.Run("touch", func(b *testing.B) { benchKeyUse(b, latchkey.APIKeyUseResolution) })
+	b.Run("check", func(b *testing.B) {
+		_, s := keyUseBenchServer(b)
+		now := time.Now()
+		key := latchkey.APIKey{ID: "bench", Env: latchkey.DefaultEnvironment, LastUsedAt: &now}
+		for b.Loop() {
+			s.keyUses.note(key, now)
+		}
+	})
 	b.Run("TouchAPIKey", func(b *testing.B) {
 		st, _ := keyUseBenchServer(b)
 		at := time.Now()
