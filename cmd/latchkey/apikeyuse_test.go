@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,4 +69,13 @@ func TestAPIKeyListingShowsTheKeysLastUse(t *testing.T) {
 	later := h.clock.Now()
 	h.expect(http.StatusOK, "GET", "/api/v1/apps/alpha/orgs/acme/settings", key, "", "")
 	waitForUse(later)
+
+	// latchkey apikeys list says it too.
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"apikeys", "list", "--data-dir", h.main.Config.DataDir, "--env", "dev"}, &stdout, &stderr); err != nil {
+		t.Fatalf("apikeys list: %v (%s)", err, stderr.String())
+	}
+	if want := id + "\truntime app alpha\tbackend\t"; !strings.Contains(stdout.String(), want) || !strings.Contains(stdout.String(), "\tused "+later.UTC().Format(time.RFC3339)+"\n") {
+		t.Errorf("apikeys list: got %q, want the key used at %s", stdout.String(), later.UTC().Format(time.RFC3339))
+	}
 }
