@@ -28,6 +28,11 @@ type keyUses struct {
 	mu     sync.Mutex
 	queued map[string]time.Time // key id → the last use this server queued
 	closed bool
+	// dropped counts the uses not recorded because the queue was full
+	// since the last warning, warned is when that was: a database that
+	// does not keep up is logged once a minute, not on every request.
+	dropped int
+	warned  time.Time
 	queue  chan keyUse
 	done   chan struct{}
 }
@@ -79,7 +84,11 @@ func (u *keyUses) note(key latchkey.APIKey, now time.Time) {
 	select {
 	case u.queue <- keyUse{id: key.ID, env: key.Env, at: now}:
 	default:
-		u.logger.Warn("the writes of API key uses do not keep up: this use is not recorded", "key", key.ID)
+		u.dropped++
+		if now.Sub(u.warned) >= u.every {
+			u.logger.Warn("the writes of API key uses do not keep up: uses not recorded", "uses", u.dropped, "key", key.ID)
+			u.dropped, u.warned = 0, now
+		}
 		return
 	}
 	if len(u.queued) >= keyUsesRemembered {
