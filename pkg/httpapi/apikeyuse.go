@@ -33,8 +33,8 @@ type keyUses struct {
 	// does not keep up is logged once a minute, not on every request.
 	dropped int
 	warned  time.Time
-	queue  chan keyUse
-	done   chan struct{}
+	queue   chan keyUse
+	done    chan struct{}
 }
 
 // keyUse is one use of a key to write.
