@@ -20,6 +20,9 @@ type APIKey struct {
 	App       string     `json:"app,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// LastUsedAt is when the key last authenticated a request, to within
+	// a minute; nil for a key never used.
+	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
 // NewAPIKey is a created API key and the key itself, shown this once.

@@ -65,7 +65,11 @@ func runAPIKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if k.RevokedAt != nil {
 				state = "revoked " + k.RevokedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(stdout, "%s\t%s%s\t%s\t%s\t%s\n", k.ID, k.Scope, appSuffix(k.App), k.Name, k.CreatedAt.Format(time.RFC3339), state)
+			used := "never used"
+			if k.LastUsedAt != nil {
+				used = "used " + k.LastUsedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%s\t%s%s\t%s\t%s\t%s\t%s\n", k.ID, k.Scope, appSuffix(k.App), k.Name, k.CreatedAt.Format(time.RFC3339), state, used)
 		}
 	case "revoke":
 		if fs.NArg() != 1 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +120,55 @@ func pathOf(tb testing.TB, raw string) string {
 		tb.Fatal(err)
 	}
 	return u.RequestURI()
+}
+
+// TestInstallPromptShowsTheCallbackURLToRegister: the install prompt shows
+// the app's callback URL, the redirect URI the org registers at the
+// provider, read-only in the page itself (so it is there without script),
+// with a copy button whose one inline script the page's policy allows by a
+// nonce of that response only; the page after the save shows it too.
+func TestInstallPromptShowsTheCallbackURLToRegister(t *testing.T) {
+	h := startLatchkey(t)
+	h.expect(http.StatusCreated, "PUT", "/api/v1/apps/capacity", testAdminKey, "application/yaml", strings.ReplaceAll(seedApp, "{{provider}}", "https://provider.example"))
+	var app struct {
+		CallbackURL string `json:"callback_url"`
+	}
+	if err := json.Unmarshal(h.expect(http.StatusOK, "GET", "/api/v1/apps/capacity", testAdminKey, "", ""), &app); err != nil || app.CallbackURL == "" {
+		t.Fatalf("the app's callback_url: got %q (%v), want one", app.CallbackURL, err)
+	}
+	link := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/capacity/orgs/acme/install-link", testAdminKey, "", ""))
+	path := pathOf(t, link["url"].(string))
+
+	nonceOf := func(what string, resp *http.Response, body []byte) {
+		t.Helper()
+		page := string(body)
+		if !strings.Contains(page, `<input type="text" id="callback_url" value="`+app.CallbackURL+`" readonly`) {
+			t.Errorf("%s: got no read-only field holding %s in %s", what, app.CallbackURL, page)
+		}
+		if !strings.Contains(page, `<label for="callback_url">Callback URL</label>`) {
+			t.Errorf("%s: the callback URL's field has no label", what)
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		m := regexp.MustCompile(`script-src 'nonce-([A-Za-z0-9_-]{20,})'$`).FindStringSubmatch(csp)
+		if m == nil || strings.Count(csp, "script-src") != 1 || !strings.Contains(csp, "default-src 'none'") {
+			t.Fatalf("%s: got Content-Security-Policy %q, want the pages' policy with a script nonce", what, csp)
+		}
+		if n := strings.Count(page, "<script"); n != 1 || !strings.Contains(page, `<script nonce="`+m[1]+`">`) {
+			t.Errorf("%s: got %d scripts, want the one carrying the nonce %s", what, n, m[1])
+		}
+	}
+	resp, body := h.do("GET", path, "", "", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET the install prompt: got HTTP %d, want 200", resp.StatusCode)
+	}
+	nonceOf("the install prompt", resp, body)
+	if resp2, _ := h.do("GET", path, "", "", ""); resp2.Header.Get("Content-Security-Policy") == resp.Header.Get("Content-Security-Policy") {
+		t.Error("two install prompts got the same script nonce, want a fresh one each")
+	}
+	form := url.Values{"s_client_id": {"org-client"}, "s_client_secret": {"org-secret-value"}, "s_redirect_uri": {seedCallback}}
+	resp, body = h.do("POST", path, "", "application/x-www-form-urlencoded", form.Encode())
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("save the install prompt: got HTTP %d %s, want 200", resp.StatusCode, body)
+	}
+	nonceOf("the installed page", resp, body)
 }

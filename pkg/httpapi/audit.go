@@ -112,13 +112,14 @@ func event(c echo.Context, action string) latchkey.AuditEvent {
 	return latchkey.AuditEvent{Actor: callerKey(c).ID, Action: action}
 }
 
-// listAudit returns audit events, newest first: ?app=, ?action=, ?before=
-// (an id, for the next page) and ?limit= (at most 1,000).
+// listAudit returns audit events, newest first: ?app=, ?action=, ?actor=
+// and ?org= (each exact, checked by the edge: checkQuery), ?before= (an
+// id, for the next page) and ?limit= (at most 1,000). The store filters.
 func (s *Server) listAudit(c echo.Context) error {
 	if err := requireAdmin(c); err != nil {
 		return err
 	}
-	f := latchkey.AuditFilter{App: c.QueryParam("app"), Action: c.QueryParam("action")}
+	f := latchkey.AuditFilter{App: c.QueryParam("app"), Action: c.QueryParam("action"), Actor: c.QueryParam("actor"), Org: c.QueryParam("org")}
 	for name, dst := range map[string]*int64{"before": &f.Before} {
 		if v := c.QueryParam(name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)

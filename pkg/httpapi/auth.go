@@ -94,6 +94,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			s.actIn(c, env)
 			return next(c)
 		}
+		s.keyUses.note(key, s.now())
 		env := key.Env
 		if env == "" {
 			env = latchkey.DefaultEnvironment

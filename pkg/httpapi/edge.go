@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -31,7 +32,7 @@ import (
 // config names against latchkey.NameRule, every other parameter (org and
 // user ids, key and webhook ids, link tokens) against latchkey.IDRule.
 // Query parameter names are one line of text; ?org= is an id, ?app= a
-// name, any other value UTF-8 without NUL.
+// name, ?actor= one line, any other value UTF-8 without NUL.
 // Handlers read parameters with c.Param and get the decoded, checked value.
 // A wildcard parameter ("*") is a path, not an id: it keeps its canonical
 // escaped form.
@@ -53,8 +54,26 @@ var paramRules = map[string]func(string) error{
 // any other is text (latchkey.CheckText: UTF-8 without NUL), so that a
 // provider's multi-line error_description still reaches its page.
 var queryRules = map[string]func(string) error{
-	"org": latchkey.CheckID,
-	"app": checkName,
+	"org":   latchkey.CheckID,
+	"app":   checkName,
+	"actor": checkActor,
+}
+
+// maxActor is the longest audit actor a filter names: "admin:" and an
+// email address of at most 254 bytes, an API key's id, "oauth:" and a
+// client id…
+const maxActor = 512
+
+// checkActor is the grammar of ?actor= (the audit log's filter): one line
+// of text of at most maxActor bytes.
+func checkActor(s string) error {
+	if err := latchkey.CheckLine(s); err != nil {
+		return err
+	}
+	if len(s) > maxActor {
+		return fmt.Errorf("must be at most %d bytes", maxActor)
+	}
+	return nil
 }
 
 func checkName(s string) error {

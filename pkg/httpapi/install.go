@@ -194,6 +194,14 @@ type installPage struct {
 	Message  string
 	Missing  []string
 	Done     bool
+	// CallbackURL is the redirect URI the org registers in its OAuth app
+	// at the provider, shown read-only with a copy button; "" when no
+	// OAuth config of the app sends people to the provider (client
+	// credentials only, or none).
+	CallbackURL string
+	// Nonce allows the page's one inline script, the copy button's, by
+	// this response's Content-Security-Policy (scriptNonce).
+	Nonce string
 }
 
 func (s *Server) installPrompt(c echo.Context) error {
@@ -222,7 +230,20 @@ func (s *Server) installPrompt(c echo.Context) error {
 			}
 		}
 	}
-	return s.render(c, http.StatusOK, "install.html", page)
+	return s.renderInstall(c, http.StatusOK, page)
+}
+
+// renderInstall renders the install prompt; with a callback URL to copy,
+// its copy button's script is allowed by a nonce of this response only.
+func (s *Server) renderInstall(c echo.Context, status int, page installPage) error {
+	if page.CallbackURL != "" {
+		nonce, err := scriptNonce(c)
+		if err != nil {
+			return err
+		}
+		page.Nonce = nonce
+	}
+	return s.render(c, status, "install.html", page)
 }
 
 func (s *Server) newInstallPage(c echo.Context, app latchkey.App, org string, stored, entered map[string]string, errs map[string]string) installPage {
@@ -231,6 +252,12 @@ func (s *Server) newInstallPage(c echo.Context, app latchkey.App, org string, st
 		label = app.Name
 	}
 	page := installPage{AppLabel: label, Org: org, Action: c.Request().URL.Path + "?" + c.Request().URL.RawQuery}
+	for _, oc := range app.OAuthConfigs {
+		if oc.Grant() == latchkey.GrantAuthorizationCode {
+			page.CallbackURL = s.engine.CallbackURL()
+			break
+		}
+	}
 	for _, st := range app.Settings {
 		if st.Level != latchkey.LevelOrg {
 			continue
@@ -293,7 +320,7 @@ func (s *Server) installSave(c echo.Context) error {
 		}
 		page := s.newInstallPage(c, app, org, old.Values, entered, errs)
 		page.Message = "Please correct the settings marked below."
-		return s.render(c, http.StatusUnprocessableEntity, "install.html", page)
+		return s.renderInstall(c, http.StatusUnprocessableEntity, page)
 	}
 	_, _, err = s.store.InstallThroughLink(ctx, c.QueryParam("token"), s.now(), latchkey.Installation{App: app.Name, Org: org, Values: values})
 	if errors.Is(err, store.ErrNotFound) {
@@ -313,5 +340,5 @@ func (s *Server) installSave(c echo.Context) error {
 		Detail: "settings: " + strings.Join(names, ", ")})
 	page := s.newInstallPage(c, app, org, values, nil, nil)
 	page.Done = true
-	return s.render(c, http.StatusOK, "install.html", page)
+	return s.renderInstall(c, http.StatusOK, page)
 }

@@ -92,25 +92,37 @@ func popupMessage(key latchkey.ConnectionKey, le *latchkey.Error) map[string]str
 // nonce in this response's Content-Security-Policy only, and names the
 // origins that may receive the message (popupOrigins).
 func (s *Server) asPopup(c echo.Context, p resultPage, msg map[string]string) (resultPage, error) {
-	b := make([]byte, 18)
-	if _, err := rand.Read(b); err != nil {
-		return p, err
-	}
 	origins := s.popupOrigins(c.Request().Context(), msg["app"])
 	if len(origins) == 0 {
 		return p, nil // no origin to post to: the page still says what happened
 	}
+	nonce, err := scriptNonce(c)
+	if err != nil {
+		return p, err
+	}
 	p.Popup = true
-	p.Nonce = base64.RawURLEncoding.EncodeToString(b)
+	p.Nonce = nonce
 	p.OpenerOrigins = origins
 	p.PopupMessage = msg
+	return p, nil
+}
+
+// scriptNonce returns a fresh nonce and allows, in this response's
+// Content-Security-Policy only, the inline scripts that carry it: the
+// pages' policy (pageCSP) allows no other script.
+func scriptNonce(c echo.Context) (string, error) {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	nonce := base64.RawURLEncoding.EncodeToString(b)
 	h := c.Response().Header()
 	csp := h.Get("Content-Security-Policy")
 	if csp != "" {
 		csp += "; "
 	}
-	h.Set("Content-Security-Policy", csp+"script-src 'nonce-"+p.Nonce+"'")
-	return p, nil
+	h.Set("Content-Security-Policy", csp+"script-src 'nonce-"+nonce+"'")
+	return nonce, nil
 }
 
 // popupOrigins are the origins a popup's result page posts its message to:

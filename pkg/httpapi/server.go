@@ -71,6 +71,8 @@ type Server struct {
 	pages  pageSet
 	keys   *keyCache
 	audit  *auditLog
+	// keyUses writes when API keys were last used (apikeyuse.go).
+	keyUses *keyUses
 	// secrets holds the server secrets read once (serverSecret): name →
 	// []byte.
 	secrets sync.Map
@@ -128,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 		s.proxy.Transport = trace.Wrap(s.proxy.Transport)
 	}
 	s.audit = newAuditLog(cfg.Store, cfg.Logger, cfg.Now)
+	s.keyUses = newKeyUses(cfg.Store, cfg.Logger)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -177,9 +180,12 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close writes the audit events still queued. Call it after the HTTP server
-// has stopped taking requests.
-func (s *Server) Close() { s.audit.close() }
+// Close writes the audit events and the API key uses still queued. Call it
+// after the HTTP server has stopped taking requests.
+func (s *Server) Close() {
+	s.keyUses.close()
+	s.audit.close()
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

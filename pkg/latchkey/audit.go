@@ -61,11 +61,16 @@ type AuditEvent struct {
 	Detail string      `json:"detail,omitempty"`
 }
 
-// AuditFilter selects audit events: those of one app and one action when
-// set, with an id below Before when set, newest first, at most Limit.
+// AuditFilter selects audit events: those of one app, one action, one
+// actor and one org when set, with an id below Before when set, newest
+// first, at most Limit.
 type AuditFilter struct {
 	App    string
 	Action string
+	// Actor is the exact actor (an API key's id, "admin:<email>",
+	// AuditActor…); Org the exact org id.
+	Actor  string
+	Org    string
 	Before int64
 	Limit  int
 	// Connection, when set, selects the events of that one connection (its

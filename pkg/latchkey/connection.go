@@ -130,7 +130,15 @@ type APIKey struct {
 	Hash      []byte      `json:"-"`
 	CreatedAt time.Time   `json:"created_at"`
 	RevokedAt *time.Time  `json:"revoked_at,omitempty"`
+	// LastUsedAt is when the key last authenticated a request, to within
+	// APIKeyUseResolution; nil for a key never used.
+	LastUsedAt *time.Time `json:"last_used_at"`
 }
+
+// APIKeyUseResolution is how precisely an API key's LastUsedAt is kept: a
+// use is written only when the one stored is older, so that a busy key
+// does not write on every request.
+const APIKeyUseResolution = time.Minute
 
 // CanRead reports whether the key may read the runtime data of app.
 func (k *APIKey) CanRead(app string) bool {

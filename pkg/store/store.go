@@ -33,7 +33,7 @@ var (
 // the view it is called on (In), or else the one its context says
 // (latchkey.WithEnvironment); a call that says none is refused, except the
 // lookups by an unguessable token or id (GetLink, TakeLink, TakeState,
-// GetInstallLink, InstallThroughLink, GetAPIKey), whose answer says the
+// GetInstallLink, InstallThroughLink, GetAPIKey, TouchAPIKey), whose answer says the
 // environment it found, and the pruning sweeps (DeleteExpired,
 // PruneDeliveries), which then cover every environment. Admins, sessions,
 // server secrets and the environments themselves belong to none.
@@ -176,6 +176,12 @@ type Store interface {
 	ListAPIKeys(ctx context.Context) ([]latchkey.APIKey, error)
 	// RevokeAPIKey marks an API key revoked at the given time.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// TouchAPIKey records that the API key with the given id authenticated
+	// a request at the given time, unless the use it has stored is less
+	// than latchkey.APIKeyUseResolution older: one conditional write, so
+	// that the replicas of a busy key write about once a minute between
+	// them. An unknown id is no error (the key may have been deleted).
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 
 	// AppendTraces stores flow traces, already masked, each in its Env (the
 	// context's when empty), their steps sealed, in one transaction, and

@@ -1928,6 +1928,11 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             revoked_at?: string;
+            /**
+             * Format: date-time
+             * @description When the key last authenticated a request, to within a minute; null for a key never used.
+             */
+            last_used_at: string | null;
         };
         Admin: {
             email: string;
@@ -5242,6 +5247,10 @@ export interface operations {
             query?: {
                 app?: string;
                 action?: string;
+                /** @description Only this actor's events, exactly: an API key's id, admin:<email>, latchkey, install-link:<id>, oauth:<client>. One line of at most 512 bytes, else a 400 naming actor. */
+                actor?: string;
+                /** @description Only the events of this org, exactly. An org id, else a 400 naming org. */
+                org?: string;
                 /** @description Only events with a smaller id (paging). */
                 before?: number;
                 limit?: number;

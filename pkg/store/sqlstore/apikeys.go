@@ -98,11 +98,34 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 	return fail(err, "revoke API key %q", id)
 }
 
+// TouchAPIKey records a use of an API key at the given time, unless the
+// one stored is less than latchkey.APIKeyUseResolution older: of the call's
+// environment, or of any when it says none (authentication, as GetAPIKey).
+// The condition is in the UPDATE, so concurrent touches of replicas write
+// once.
+func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return err
+	}
+	at = utc(at)
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		return inEnv(tx.Model(&apiKeyRow{}), env).
+			Where("id = ? AND (last_used_at IS NULL OR last_used_at <= ?)", id, at.Add(-latchkey.APIKeyUseResolution)).
+			Update("last_used_at", at).Error
+	})
+	return fail(err, "record the use of API key %q", id)
+}
+
 func apiKeyFromRow(r apiKeyRow) latchkey.APIKey {
 	k := latchkey.APIKey{Env: latchkey.Environment(r.Env), ID: r.ID, Name: r.Name, Scope: r.Scope, App: r.App, Hash: r.Hash, CreatedAt: r.CreatedAt.UTC()}
 	if r.RevokedAt != nil {
 		t := r.RevokedAt.UTC()
 		k.RevokedAt = &t
+	}
+	if r.LastUsedAt != nil {
+		t := r.LastUsedAt.UTC()
+		k.LastUsedAt = &t
 	}
 	return k
 }

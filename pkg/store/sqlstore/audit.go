@@ -121,6 +121,12 @@ func (s *Store) ListAudit(ctx context.Context, f latchkey.AuditFilter) ([]latchk
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)
 	}
+	if f.Actor != "" {
+		q = q.Where("actor = ?", f.Actor)
+	}
+	if f.Org != "" {
+		q = q.Where("org = ?", f.Org)
+	}
 	if f.Before > 0 {
 		q = q.Where("id < ?", f.Before)
 	}

@@ -95,14 +95,15 @@ type stateRow struct {
 func (stateRow) TableName() string { return "auth_states" }
 
 type apiKeyRow struct {
-	Env       string     `gorm:"column:env"`
-	ID        string     `gorm:"column:id;primaryKey"`
-	Name      string     `gorm:"column:name"`
-	Scope     string     `gorm:"column:scope"`
-	App       string     `gorm:"column:app"`
-	Hash      []byte     `gorm:"column:hash"`
-	CreatedAt time.Time  `gorm:"column:created_at;autoCreateTime:false"`
-	RevokedAt *time.Time `gorm:"column:revoked_at"`
+	Env        string     `gorm:"column:env"`
+	ID         string     `gorm:"column:id;primaryKey"`
+	Name       string     `gorm:"column:name"`
+	Scope      string     `gorm:"column:scope"`
+	App        string     `gorm:"column:app"`
+	Hash       []byte     `gorm:"column:hash"`
+	CreatedAt  time.Time  `gorm:"column:created_at;autoCreateTime:false"`
+	RevokedAt  *time.Time `gorm:"column:revoked_at"`
+	LastUsedAt *time.Time `gorm:"column:last_used_at"`
 }
 
 func (apiKeyRow) TableName() string { return "api_keys" }

@@ -50,7 +50,48 @@ func testAuditLog(t *testing.T, s store.Store) {
 	if len(page) != 1 || page[0].ID != crm[1].ID {
 		t.Fatalf("paging: got %+v, want the event before %d", page, crm[0].ID)
 	}
+	testAuditFilters(t, s, all)
 	testAuditLargeBatch(t, s)
+}
+
+// testAuditFilters filters the four events of testAuditLog (all, newest
+// first) by actor and by org, alone, together, with the app and the
+// action, and pages through one actor's events.
+func testAuditFilters(t *testing.T, s store.Store, all []latchkey.AuditEvent) {
+	ctx := t.Context()
+	ids := func(events []latchkey.AuditEvent) []int64 {
+		out := []int64{}
+		for _, e := range events {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	// all: [0] k1 app.put other, [1] k2 token.read crm acme, [2] k1 installation.put crm acme, [3] k1 app.put crm.
+	for _, tc := range []struct {
+		name   string
+		filter latchkey.AuditFilter
+		want   []latchkey.AuditEvent
+	}{
+		{"actor k1", latchkey.AuditFilter{Actor: "k1"}, []latchkey.AuditEvent{all[0], all[2], all[3]}},
+		{"actor k2", latchkey.AuditFilter{Actor: "k2"}, []latchkey.AuditEvent{all[1]}},
+		{"an actor with no event", latchkey.AuditFilter{Actor: "k3"}, nil},
+		{"an actor is matched exactly", latchkey.AuditFilter{Actor: "k"}, nil},
+		{"org acme", latchkey.AuditFilter{Org: "acme"}, []latchkey.AuditEvent{all[1], all[2]}},
+		{"an org with no event", latchkey.AuditFilter{Org: "beta"}, nil},
+		{"actor k1 in org acme", latchkey.AuditFilter{Actor: "k1", Org: "acme"}, []latchkey.AuditEvent{all[2]}},
+		{"actor k1 on app crm", latchkey.AuditFilter{Actor: "k1", App: "crm"}, []latchkey.AuditEvent{all[2], all[3]}},
+		{"actor k1, action app.put", latchkey.AuditFilter{Actor: "k1", Action: latchkey.AuditAppPut}, []latchkey.AuditEvent{all[0], all[3]}},
+		{"actor k1, a page of 2", latchkey.AuditFilter{Actor: "k1", Limit: 2}, []latchkey.AuditEvent{all[0], all[2]}},
+		{"actor k1, the page after", latchkey.AuditFilter{Actor: "k1", Before: all[2].ID, Limit: 2}, []latchkey.AuditEvent{all[3]}},
+	} {
+		got, err := s.ListAudit(ctx, tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if g, w := ids(got), ids(tc.want); fmt.Sprint(g) != fmt.Sprint(w) {
+			t.Errorf("%s: got events %v, want %v", tc.name, g, w)
+		}
+	}
 }
 
 // testAuditLargeBatch appends more events at once than one INSERT carries

@@ -56,6 +56,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StateExpiredAndUnknown", testStateExpiredAndUnknown},
 		{"DeleteExpired", testDeleteExpired},
 		{"APIKeys", testAPIKeys},
+		{"APIKeyLastUse", testAPIKeyLastUse},
 		{"AuditLog", testAuditLog},
 		{"ClaimRefreshes", testClaimRefreshes},
 		{"Webhooks", testWebhooks},
@@ -83,7 +84,8 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 
 // fixedIDs are the tests that use fixed link tokens, states or API key ids.
 var fixedIDs = map[string]bool{"AppDeleteCascades": true, "LinkSingleUse": true, "LinkConcurrentTakers": true,
-	"LinkExpiredAndUnknown": true, "StateExpiredAndUnknown": true, "DeleteExpired": true, "APIKeys": true}
+	"LinkExpiredAndUnknown": true, "StateExpiredAndUnknown": true, "DeleteExpired": true, "APIKeys": true,
+	"APIKeyLastUse": true}
 
 var (
 	ctx = context.Background()
@@ -1010,6 +1012,58 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	}
 	if got.CanRead("demo") {
 		t.Fatalf("a revoked key can still read")
+	}
+}
+
+// A key's last use is written at most once a minute: a second touch
+// within latchkey.APIKeyUseResolution of the stored one changes nothing,
+// one a minute later does, and one earlier than the stored use never
+// takes it back. The root store (authentication, which knows no
+// environment yet) touches a key of any environment.
+func testAPIKeyLastUse(t *testing.T, s store.Store) {
+	if err := s.CreateAPIKey(ctx, latchkey.APIKey{ID: "used", Scope: latchkey.ScopeAdmin, Hash: []byte{1}, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	lastUse := func(when string) *time.Time {
+		t.Helper()
+		k, err := s.GetAPIKey(ctx, "used")
+		if err != nil {
+			t.Fatalf("GetAPIKey %s: %v", when, err)
+		}
+		return k.LastUsedAt
+	}
+	if got := lastUse("before any use"); got != nil {
+		t.Fatalf("LastUsedAt of a new key: got %v, want nil", got)
+	}
+	first := t0.Add(time.Hour)
+	touch := func(at time.Time, want time.Time, when string) {
+		t.Helper()
+		if err := s.TouchAPIKey(ctx, "used", at); err != nil {
+			t.Fatalf("TouchAPIKey %s: %v", when, err)
+		}
+		if got := lastUse(when); got == nil || !got.Equal(want) {
+			t.Fatalf("LastUsedAt %s: got %v, want %v", when, got, want)
+		}
+	}
+	touch(first, first, "after the first use")
+	touch(first.Add(59*time.Second), first, "after a second use within the minute")
+	touch(first.Add(-time.Hour), first, "after a use older than the stored one")
+	second := first.Add(latchkey.APIKeyUseResolution + time.Second)
+	touch(second, second, "after a use a minute later")
+	list, err := s.ListAPIKeys(ctx)
+	if err != nil || len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(second) {
+		t.Fatalf("ListAPIKeys: got %+v (%v), want the key last used at %v", list, err, second)
+	}
+	if err := s.TouchAPIKey(ctx, "nope", second); err != nil {
+		t.Fatalf("TouchAPIKey of an unknown id: got %v, want nil", err)
+	}
+	root := s.In("")
+	third := second.Add(2 * latchkey.APIKeyUseResolution)
+	if err := root.TouchAPIKey(ctx, "used", third); err != nil {
+		t.Fatalf("TouchAPIKey on the root store: %v", err)
+	}
+	if got := lastUse("after a use touched on the root store"); got == nil || !got.Equal(third) {
+		t.Fatalf("LastUsedAt after a touch on the root store: got %v, want %v", got, third)
 	}
 }
 

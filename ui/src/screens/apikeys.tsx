@@ -1,5 +1,6 @@
 // API keys: admin keys and runtime keys of one app (picked from the
 // environment's apps); a new key is shown once, with a button to copy it.
+// Each key shows when it last authenticated a request (to within a minute).
 import { useState } from 'preact/hooks'
 import { api, APIError, enc, type Answer } from '../api'
 import { CopyValue, ErrorBox, Field, fmtTime, SelectField, useLoad } from '../parts'
@@ -25,8 +26,9 @@ export function APIKeys() {
   return <>
     <h1>API keys</h1>
     <ErrorBox err={err || (actErr && !actErr.fieldError('app') && !actErr.fieldError('name') ? actErr : undefined)} />
-    {data && <table class="apikeys" tabIndex={0} aria-label="API keys"><thead><tr><th scope="col">Id</th><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">App</th><th scope="col">Created</th><th scope="col">State</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
+    {data && <table class="apikeys" tabIndex={0} aria-label="API keys"><thead><tr><th scope="col">Id</th><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">App</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">State</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
       <tbody>{data.api_keys.map(k => <tr data-key={k.id}><td><code>{k.id}</code></td><td>{k.name}</td><td>{k.scope}</td><td>{k.app}</td><td>{fmtTime(k.created_at)}</td>
+        <td class="last-used">{k.last_used_at ? fmtTime(k.last_used_at) : 'never'}</td>
         <td>{k.revoked_at ? 'revoked' : 'active'}</td><td>{!k.revoked_at && <button type="button" class="link danger" onClick={() => revoke(k.id)}>Revoke<span class="sr"> {k.id}</span></button>}</td></tr>)}</tbody></table>}
     <section aria-labelledby="new-key"><h2 id="new-key">Create a key</h2>
       <form onSubmit={create} class="inline">
