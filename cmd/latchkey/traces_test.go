@@ -126,6 +126,18 @@ func TestTracesShowEveryFlowWithSecretsMasked(t *testing.T) {
 		t.Errorf("the refused refresh's step: got %+v, want the provider's answer", failed.Steps)
 	}
 
+	// A call for a user nobody connected, or of an app there is not,
+	// leaves no trace: names cannot fill the store.
+	resp, body = env.call("GET", "/api/v1/apps/calls/orgs/acme/users/nobody/connections/p/proxy/me", "", nil)
+	wantStatus(t, resp, body, http.StatusNotFound)
+	env.call("GET", "/api/v1/apps/nosuch/orgs/acme/users/alice/connections/p/proxy/me", "", nil)
+	if list := tracesOf(h, "/api/v1/apps/calls/orgs/acme/users/nobody/connections/p"); len(list) != 0 {
+		t.Fatalf("a call for a user nobody connected: got %d traces, want none", len(list))
+	}
+	if list := tracesOf(h, "/api/v1/apps/nosuch/orgs/acme/users/alice/connections/p"); len(list) != 0 {
+		t.Fatalf("a call of an app there is not: got %d traces, want none", len(list))
+	}
+
 	// Bad input and other tenants: a clear error, nothing else.
 	bad := decode(t, h.expect(http.StatusUnprocessableEntity, "GET", conn+"/traces?limit=0", testAdminKey, "", ""))
 	if !strings.Contains(string(mustJSON(t, bad)), `"field":"limit"`) {

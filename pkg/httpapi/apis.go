@@ -64,7 +64,7 @@ func (s *Server) callAPI(c echo.Context) error {
 	}
 	up, err := s.engine.PrepareAPI(ctx, app, org, user, name, params)
 	if err != nil {
-		rec.Finish(err)
+		failCall(rec, err)
 		s.observeCall(c, "api", key, proxy.Result{Err: err}, start, "api "+name)
 		return err
 	}

@@ -71,13 +71,13 @@ func (s *Server) proxyCall(c echo.Context) error {
 	}
 	up, err := s.engine.Proxy(ctx, key)
 	if err != nil {
-		rec.Finish(err)
+		failCall(rec, err)
 		s.observeCall(c, "proxy", key, proxy.Result{Err: err}, start, "")
 		return err
 	}
 	call.Upstream = up
 	if call.Target, err = proxy.Join(up.Base(), rawPath, r.URL.RawQuery); err != nil {
-		rec.Finish(err)
+		failCall(rec, err)
 		s.observeCall(c, "proxy", key, proxy.Result{Err: err}, start, "")
 		return err
 	}

@@ -33,12 +33,24 @@ func (s *Server) startTrace(ctx context.Context, kind latchkey.TraceKind, key la
 func finishCall(rec *trace.Recorder, res proxy.Result) {
 	switch {
 	case res.Err != nil:
-		rec.Finish(res.Err)
+		failCall(rec, res.Err)
 	case res.Status >= 400:
 		rec.Finish(latchkey.Errorf(latchkey.EPROVIDER, "the provider answered HTTP %d %s", res.Status, http.StatusText(res.Status)))
 	default:
 		rec.Finish(nil)
 	}
+}
+
+// failCall ends the trace of a call that failed with err before or
+// without an answer. A call of no app, config or connection is no
+// connection's trace: it is dropped, so that a caller naming users nobody
+// connected cannot grow the store.
+func failCall(rec *trace.Recorder, err error) {
+	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+		rec.Drop()
+		return
+	}
+	rec.Finish(err)
 }
 
 // connectionTraces lists a connection's traces, newest first, without

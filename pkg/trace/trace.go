@@ -171,6 +171,18 @@ func (r *Recorder) Finish(err error) {
 	r.sink.Write(r)
 }
 
+// Drop ends the trace without handing it to the sink: a flow that found
+// nothing to run (no such app, config or connection) leaves no trace, so
+// that names nobody connected cannot fill the store with traces.
+func (r *Recorder) Drop() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.done = true
+	r.mu.Unlock()
+}
+
 // failure is the text of a flow's error: the provider's own words when it
 // gave them, after Latchkey's message.
 func failure(err error) string {

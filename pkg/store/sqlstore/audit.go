@@ -83,21 +83,27 @@ const auditColumns, auditRowsPerInsert = 9, 256
 // auditInsert returns the INSERT statement for n rows, with PostgreSQL's
 // numbered placeholders or SQLite's question marks.
 func auditInsert(n int, postgres bool) string {
+	return multiRowInsert("INSERT INTO audit_events (env, at, actor, action, app, org, user_id, config, detail) VALUES ", n, auditColumns, postgres)
+}
+
+// multiRowInsert returns head followed by the placeholders of rows rows of
+// cols values: PostgreSQL's numbered ones or SQLite's question marks.
+func multiRowInsert(head string, rows, cols int, postgres bool) string {
 	var b strings.Builder
-	b.Grow(100 + n*auditColumns*5)
-	b.WriteString("INSERT INTO audit_events (env, at, actor, action, app, org, user_id, config, detail) VALUES ")
-	for i := range n {
+	b.Grow(len(head) + rows*cols*5)
+	b.WriteString(head)
+	for i := range rows {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteByte('(')
-		for j := range auditColumns {
+		for j := range cols {
 			if j > 0 {
 				b.WriteString(", ")
 			}
 			if postgres {
 				b.WriteByte('$')
-				b.WriteString(strconv.Itoa(i*auditColumns + j + 1))
+				b.WriteString(strconv.Itoa(i*cols + j + 1))
 			} else {
 				b.WriteByte('?')
 			}

@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -95,27 +93,8 @@ func (s *Store) AppendTraces(ctx context.Context, traces ...latchkey.Trace) erro
 
 // traceInsert returns the INSERT statement of n trace rows.
 func traceInsert(n int, postgres bool) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO traces (id, env, app, org, user_id, config, kind, name, started_at, duration_ms, ok, error, status, step_count, steps) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for j := range traceColumns {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			if postgres {
-				b.WriteByte('$')
-				b.WriteString(strconv.Itoa(i*traceColumns + j + 1))
-			} else {
-				b.WriteByte('?')
-			}
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
+	return multiRowInsert("INSERT INTO traces (id, env, app, org, user_id, config, kind, name, started_at, duration_ms, ok, error, status, step_count, steps) VALUES ",
+		n, traceColumns, postgres)
 }
 
 // ListTraces returns the traces of a connection, newest first, without

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api, APIError, type Answer, type Schemas } from '../api'
 import { go, hashQuery } from '../router'
-import { ErrorBox, Field, fmtTime, fmtTimesIn, useLoad } from '../parts'
+import { ErrorBox, Field, SelectField, fmtTime, fmtTimesIn, useLoad } from '../parts'
 
 const pageSize = 50
 
@@ -59,6 +59,13 @@ export function Audit() {
   const [data, err] = useLoad(() => api<Answer<'/audit', 'get'>>('GET', '/audit?' + params.toString()), [params.toString()])
   const [keys] = useLoad(() => api<Answer<'/apikeys', 'get'>>('GET', '/apikeys'), [])
   const byID = new Map((keys?.api_keys ?? []).map(k => [k.id, k]))
+  const [admins] = useLoad(() => api<Answer<'/admins', 'get'>>('GET', '/admins').catch(() => ({ admins: [] })), [])
+  // The actor filter picks by name; the server filters by the actor's id.
+  const actors: [string, string][] = [['', 'anyone'],
+    ...(admins?.admins ?? []).map(a => ['admin:' + a.email, 'admin ' + a.email] as [string, string]),
+    ...(keys?.api_keys ?? []).map(k => [k.id, actorName(k.id, byID)] as [string, string]),
+    ['latchkey', 'Latchkey'], ['cli', 'the CLI'], ['browser', 'a browser']]
+  if (form.actor && !actors.some(a => a[0] === form.actor)) actors.push([form.actor, actorName(form.actor, byID)])
   // A refused filter (400 naming it) is shown beside its field.
   const fieldErr = (n: keyof Filters) => err instanceof APIError ? err.fieldError(n) : undefined
   const shownErr = err instanceof APIError && filterNames.some(n => err.fieldError(n)) ? undefined : err
@@ -73,7 +80,7 @@ export function Audit() {
     <form class="audit-filters" onSubmit={apply} aria-label="Filter the audit log">
       <Field id="audit-app" label="App" value={form.app} onInput={set('app')} error={fieldErr('app')} />
       <Field id="audit-action" label="Action" value={form.action} onInput={set('action')} hint="An exact action, such as app.put." error={fieldErr('action')} />
-      <Field id="audit-actor" label="Actor" value={form.actor} onInput={set('actor')} hint="Exactly: a key's id, admin:<email>, latchkey…" error={fieldErr('actor')} />
+      <SelectField id="audit-actor" label="Actor" value={form.actor} options={actors} onChange={set('actor')} hint="An admin, an API key, Latchkey itself…" error={fieldErr('actor')} />
       <Field id="audit-org" label="Org" value={form.org} onInput={set('org')} hint="Exactly this org." error={fieldErr('org')} />
       <div class="audit-actions">
         <button class="primary" type="submit">Filter</button>
