@@ -748,6 +748,15 @@ apis:
 	if n := p.TokenCalls(); n != 1 {
 		t.Fatalf("got %d token requests, want 1 (the org's token is kept)", n)
 	}
+	// The org's connection is disconnected on its own route; the next call
+	// fetches a new token.
+	h.expect(http.StatusNoContent, "DELETE", "/api/v1/apps/machine/orgs/acme/connections/m", testAdminKey, "", "")
+	h.expect(http.StatusNotFound, "DELETE", "/api/v1/apps/machine/orgs/acme/connections/m", testAdminKey, "", "")
+	resp, body = h.call("GET", "/api/v1/apps/machine/orgs/acme/connections/m/proxy/me", "", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	if n := p.TokenCalls(); n != 2 {
+		t.Fatalf("after the disconnect: got %d token requests, want 2 (a new token)", n)
+	}
 }
 
 // TestProxyKeepsLengthsAndEncodingsConsistent: a chunked upload arrives

@@ -18,6 +18,7 @@ func (s *Server) connectionRoutes(g *echo.Group) {
 	g.POST(user+"/connections/:config/refresh", s.refreshConnection)
 	g.GET(user+"/settings/:name", s.getSetting)
 	g.GET("/apps/:app/orgs/:org/connections/:config", s.getOrgConnection)
+	g.DELETE("/apps/:app/orgs/:org/connections/:config", s.deleteConnection)
 	g.POST("/apps/:app/orgs/:org/connections/:config/refresh", s.refreshConnection)
 	g.GET("/apps/:app/connections", s.listConnections)
 	g.GET("/connections", s.searchConnections)

@@ -48,6 +48,7 @@ var routePermissions = map[string]latchkey.Permission{
 	"GET /api/v1/apps/:app/orgs/:org/users/:user/connections/:config":          latchkey.PermTokensRead,
 	"GET /api/v1/apps/:app/orgs/:org/users/:user/settings/:name":               latchkey.PermTokensRead, // answers a setting's value
 	"DELETE /api/v1/apps/:app/orgs/:org/users/:user/connections/:config":       latchkey.PermConnectionsWrite,
+	"DELETE /api/v1/apps/:app/orgs/:org/connections/:config":                   latchkey.PermConnectionsWrite,
 	"POST /api/v1/apps/:app/orgs/:org/connections/:config/verify":              latchkey.PermConnectionsWrite,
 	"POST /api/v1/apps/:app/orgs/:org/users/:user/connections/:config/verify":  latchkey.PermConnectionsWrite,
 	"POST /api/v1/apps/:app/orgs/:org/users/:user/connections/:config/link":    latchkey.PermLinksCreate,

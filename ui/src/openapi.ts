@@ -458,7 +458,8 @@ export interface paths {
         get: operations["getOrgConnection"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Disconnect an org's own connection, revoking its token at the provider when the config can */
+        delete: operations["deleteOrgConnection"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3386,6 +3387,57 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Token"];
                 };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            424: components["responses"]["Refreshing"];
+            500: components["responses"]["Internal"];
+            502: components["responses"]["ProviderError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    deleteOrgConnection: {
+        parameters: {
+            query?: {
+                /** @description Delete the connection even when the revocation fails. */
+                force?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+                /** @description The org's id, chosen by the app (1 to 200 bytes, no '/', '\', '%', '?', '#'). */
+                org: components["parameters"]["org"];
+                /** @description The OAuth config's name. */
+                config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted without revocation; `notice` says why. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Disconnection"];
+                };
+            };
+            /** @description Deleted (and revoked where the config can revoke). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];

@@ -64,7 +64,7 @@ export function ConnectionPage({ app, org, user, config }: { app: string; org: s
     setActErr(undefined); setMsg(''); setBusy(true)
     try {
       // A 200 instead of a 204 carries a notice: the token was not revoked, and why. It is shown, not lost.
-      const d = await api<{ revoked?: boolean; notice?: string } | undefined>('DELETE', path + (force ? '?force=true' : ''))
+      const d = await api<Answer<'/apps/{app}/orgs/{org}/connections/{config}', 'delete'> | undefined>('DELETE', path + (force ? '?force=true' : ''))
       if (d?.notice) { setMsg('Disconnected. ' + d.notice); setGone(true); setBusy(false) } else go(listHref)
     } catch (x) { setActErr(x as APIError); setBusy(false) }
   }
