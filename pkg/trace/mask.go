@@ -31,8 +31,10 @@ func newMasker(secrets []string) masker {
 	s := make([]string, 0, 2*len(secrets))
 	for _, v := range secrets {
 		s = append(s, v)
-		if e := url.QueryEscape(v); e != v {
-			s = append(s, e)
+		for _, e := range []string{url.QueryEscape(v), url.PathEscape(v)} {
+			if e != v {
+				s = append(s, e)
+			}
 		}
 	}
 	// Longest first, so that a secret that contains another is masked whole.
@@ -105,7 +107,9 @@ func (m masker) headers(h http.Header) map[string]string {
 	return out
 }
 
-// url masks a URL's password and its credential parameters.
+// url masks a URL: its password, its credential parameters, and the known
+// secrets in each part, found decoded (before escaping can hide them) and
+// escaped again around the mask.
 func (m masker) url(raw string) string {
 	if raw == "" {
 		return ""
@@ -114,31 +118,59 @@ func (m masker) url(raw string) string {
 	if err != nil {
 		return m.text(raw)
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), Masked)
+	var b strings.Builder
+	if u.Scheme != "" {
+		b.WriteString(u.Scheme)
+		b.WriteByte(':')
 	}
+	if u.Host != "" || u.User != nil {
+		b.WriteString("//")
+		if u.User != nil {
+			b.WriteString(escapeAround(m.text(u.User.Username()), url.QueryEscape))
+			if _, ok := u.User.Password(); ok {
+				b.WriteString(":" + Masked)
+			}
+			b.WriteByte('@')
+		}
+		b.WriteString(m.text(u.Host))
+	}
+	b.WriteString(escapeAround(m.text(u.Path), func(s string) string { return (&url.URL{Path: s}).EscapedPath() }))
 	if u.RawQuery != "" {
-		u.RawQuery = maskedQuery(u.Query())
+		b.WriteByte('?')
+		b.WriteString(m.query(u.Query()))
 	}
-	return m.text(u.String())
+	if u.Fragment != "" {
+		b.WriteByte('#')
+		b.WriteString(escapeAround(m.text(u.Fragment), url.PathEscape))
+	}
+	return m.text(b.String())
 }
 
-// maskedQuery encodes q, in key order, with the values of credential
-// parameters masked, the mask itself left unescaped so that it reads as
-// one.
-func maskedQuery(q url.Values) string {
+// escapeAround escapes s with escape, leaving the masks in it as they are.
+func escapeAround(s string, escape func(string) string) string {
+	parts := strings.Split(s, Masked)
+	for i, p := range parts {
+		parts[i] = escape(p)
+	}
+	return strings.Join(parts, Masked)
+}
+
+// query encodes q, in key order, with the values of credential parameters
+// masked and the known secrets masked in the others, the mask left
+// unescaped so that it reads as one.
+func (m masker) query(q url.Values) string {
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		for _, v := range q[k] {
 			if b.Len() > 0 {
 				b.WriteByte('&')
 			}
-			b.WriteString(url.QueryEscape(k))
+			b.WriteString(escapeAround(m.text(k), url.QueryEscape))
 			b.WriteByte('=')
 			if sensitive(k) {
 				b.WriteString(Masked)
 			} else {
-				b.WriteString(url.QueryEscape(v))
+				b.WriteString(escapeAround(m.text(v), url.QueryEscape))
 			}
 		}
 	}
@@ -166,7 +198,7 @@ func (m masker) body(contentType string, b []byte) string {
 		}
 	case strings.Contains(ct, "application/x-www-form-urlencoded"):
 		if q, err := url.ParseQuery(string(b)); err == nil {
-			return m.text(maskedQuery(q))
+			return m.text(m.query(q))
 		}
 	}
 	if !utf8.Valid(b) {
