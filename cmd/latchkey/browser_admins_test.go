@@ -15,10 +15,7 @@ import (
 // password keeps this browser signed in (the next change still carries a
 // valid CSRF token). Each state passes axe-core at 375 and 1280 px.
 func TestBrowserAdminsAddDeleteAndChangePassword(t *testing.T) {
-	ctx := newBrowser(t)
-	errs := watchPageErrors(ctx)
-	h := startLatchkey(t)
-	addAdmin(t, h)
+	ctx, errs, h := browserWithAdmin(t)
 	signInToUI(t, ctx, h)
 
 	var me string

@@ -14,10 +14,7 @@ import (
 // authenticated a request shows when, in the UI's time format, and a key
 // never used says "never".
 func TestBrowserAPIKeysShowTheirLastUse(t *testing.T) {
-	ctx := newBrowser(t)
-	errs := watchPageErrors(ctx)
-	h := startLatchkey(t)
-	addAdmin(t, h)
+	ctx, errs, h := browserWithAdmin(t)
 	capacityInstalled(t, h)
 	used := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apikeys", testAdminKey, "application/json", `{"name": "backend", "scope": "runtime", "app": "capacity"}`))
 	idle := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apikeys", testAdminKey, "application/json", `{"name": "spare", "scope": "admin"}`))

@@ -15,10 +15,7 @@ import (
 // filters stay in the address through a reload, an org in the table links
 // to its events, and an org that cannot be one is refused beside its field.
 func TestBrowserAuditLogFiltersOnTheServer(t *testing.T) {
-	ctx := newBrowser(t)
-	errs := watchPageErrors(ctx)
-	h := startLatchkey(t)
-	addAdmin(t, h)
+	ctx, errs, h := browserWithAdmin(t)
 	capacityInstalled(t, h)
 	h.expect(http.StatusOK, "PUT", "/api/v1/apps/capacity/orgs/beta/settings", testAdminKey, "application/json",
 		`{"client_id": "capacity-client", "client_secret": "s3cr3t-client-value"}`)

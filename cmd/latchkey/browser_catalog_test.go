@@ -15,10 +15,7 @@ import (
 // the app editor shows the same URL. A second app of the same name is
 // refused beside the name field.
 func TestBrowserStartFromTheCatalog(t *testing.T) {
-	ctx := newBrowser(t)
-	errs := watchPageErrors(ctx)
-	h := startLatchkey(t)
-	addAdmin(t, h)
+	ctx, errs, h := browserWithAdmin(t)
 	signInToUI(t, ctx, h)
 
 	var all, narrowed int

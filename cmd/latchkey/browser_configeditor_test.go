@@ -60,10 +60,7 @@ type savedApp struct {
 // apis[0].url focuses that input from the summary; and an error that names
 // no field is shown in full.
 func TestBrowserConfigEditorInSections(t *testing.T) {
-	ctx := newBrowser(t)
-	errs := watchPageErrors(ctx)
-	h := startLatchkey(t)
-	addAdmin(t, h)
+	ctx, errs, h := browserWithAdmin(t)
 	provider := providertest.New(t, providertest.Options{ClientID: "capacity-client", ClientSecret: "s3cr3t-client-value",
 		Now: h.clock.Now, AccessTTL: time.Hour, RedirectURIs: []string{h.main.URL + "/oauth/callback"}})
 	doc := strings.NewReplacer("AUTHORIZE", provider.AuthorizeURL(), "TOKEN", provider.TokenURL(),

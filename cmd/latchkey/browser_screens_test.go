@@ -15,6 +15,18 @@ import (
 	"github.com/latchkey/latchkey/pkg/providertest"
 )
 
+// browserWithAdmin starts what most browser scenarios start from: a
+// headless Chromium whose page errors are watched, a Latchkey, and the
+// admin account signInToUI signs in with.
+func browserWithAdmin(t *testing.T) (ctx context.Context, errs func() []string, h *harness) {
+	t.Helper()
+	ctx = newBrowser(t)
+	errs = watchPageErrors(ctx)
+	h = startLatchkey(t)
+	addAdmin(t, h)
+	return ctx, errs, h
+}
+
 // watchPageErrors collects every uncaught exception and every console
 // error of the page from now on; the function it returns gives them.
 func watchPageErrors(ctx context.Context) func() []string {
@@ -76,10 +88,7 @@ type screen struct{ name, route, ready string }
 // dark one (its contrast is the tokens' own), and is photographed into
 // test-output/.
 func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
-	ctx := newBrowser(t)
-	errs := watchPageErrors(ctx)
-	h := startLatchkey(t)
-	addAdmin(t, h)
+	ctx, errs, h := browserWithAdmin(t)
 	provider := capacityInstalled(t, h)
 	h.connectUser(provider, "ada")
 	h.expect(201, "POST", "/api/v1/apikeys", testAdminKey, "application/json", `{"name": "backend", "scope": "runtime", "app": "capacity"}`)

@@ -17,10 +17,7 @@ import (
 // delivery shows in the delivery log as a failed attempt with its status
 // and a next attempt scheduled.
 func TestBrowserWebhooksShowTheSecretOnceAndTheDeliveryLog(t *testing.T) {
-	ctx := newBrowser(t)
-	errs := watchPageErrors(ctx)
-	h := startLatchkey(t)
-	addAdmin(t, h)
+	ctx, errs, h := browserWithAdmin(t)
 	provider := capacityInstalled(t, h)
 	var calls atomic.Int32
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
