@@ -206,10 +206,12 @@ type Store interface {
 	GetAdmin(ctx context.Context, email string) (Admin, error)
 	// ListAdmins returns every admin account, by email.
 	ListAdmins(ctx context.Context) ([]Admin, error)
-	// SetAdminPassword replaces an admin's password hash and ends the
-	// admin's sessions.
+	// SetAdminPassword replaces an admin's password hash, ends the admin's
+	// sessions and revokes, in every environment, the authorizations the
+	// admin gave OAuth apps of Latchkey's own server, with their tokens.
 	SetAdminPassword(ctx context.Context, email string, hash []byte) error
-	// DeleteAdmin deletes an admin account and all its sessions, in one
+	// DeleteAdmin deletes an admin account and all its sessions, and
+	// revokes its OAuth authorizations as SetAdminPassword does, in one
 	// transaction: ErrNotFound when there is none, and ErrConflict naming
 	// the field email when it is the last admin. The count and the delete
 	// are in that transaction, with the admins' rows locked, so that two

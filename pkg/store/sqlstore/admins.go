@@ -91,8 +91,9 @@ func (s *Store) ListAdmins(ctx context.Context) ([]store.Admin, error) {
 	return out, nil
 }
 
-// SetAdminPassword replaces an admin's password hash and deletes the
-// admin's sessions, in one transaction.
+// SetAdminPassword replaces an admin's password hash, deletes the admin's
+// sessions and revokes the OAuth authorizations the admin gave, in one
+// transaction.
 func (s *Store) SetAdminPassword(ctx context.Context, email string, hash []byte) error {
 	email = normEmail(email)
 	if len(hash) == 0 {
@@ -106,9 +107,24 @@ func (s *Store) SetAdminPassword(ctx context.Context, email string, hash []byte)
 		if res.RowsAffected == 0 {
 			return notFound("no admin %q", email)
 		}
-		return tx.Where("email = ?", email).Delete(&sessionRow{}).Error
+		if err := tx.Where("email = ?", email).Delete(&sessionRow{}).Error; err != nil {
+			return err
+		}
+		return revokeOAuthOf(tx, email, time.Now())
 	})
 	return fail(err, "set the password of admin %q", email)
+}
+
+// revokeOAuthOf revokes, inside tx, every live authorization the admin
+// gave an OAuth app of Latchkey's own server, in every environment, with
+// their tokens: an admin whose password changed or who is gone must not
+// keep acting through a tool they once allowed.
+func revokeOAuthOf(tx *gorm.DB, email string, at time.Time) error {
+	live := "SELECT id FROM oauth_authorizations WHERE subject = ? AND revoked_at IS NULL"
+	if err := tx.Exec("UPDATE oauth_tokens SET active = ? WHERE authorization_id IN ("+live+")", false, email).Error; err != nil {
+		return err
+	}
+	return tx.Exec("UPDATE oauth_authorizations SET revoked_at = ? WHERE subject = ? AND revoked_at IS NULL", utc(at), email).Error
 }
 
 // DeleteAdmin deletes an admin account and its sessions in one
@@ -132,6 +148,9 @@ func (s *Store) DeleteAdmin(ctx context.Context, email string) error {
 				Fields: []latchkey.FieldError{{Field: "email", Message: "is the last admin account"}}}
 		}
 		if err := tx.Where("email = ?", email).Delete(&sessionRow{}).Error; err != nil {
+			return err
+		}
+		if err := revokeOAuthOf(tx, email, time.Now()); err != nil {
 			return err
 		}
 		return tx.Where("email = ?", email).Delete(&adminRow{}).Error

@@ -20,6 +20,77 @@ func RunAdminTests(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DeleteAdmin", func(t *testing.T) { testDeleteAdmin(t, open(t)) })
 	t.Run("DeleteAdminConcurrently", func(t *testing.T) { testDeleteAdminConcurrently(t, open(t)) })
 	t.Run("ServerSecret", func(t *testing.T) { testServerSecret(t, open(t)) })
+	t.Run("AdminChangesRevokeOAuth", func(t *testing.T) { testAdminChangesRevokeOAuth(t, open(t)) })
+}
+
+// testAdminChangesRevokeOAuth: a new password, or the account's delete,
+// revokes the authorizations the admin gave Latchkey's own OAuth apps, in
+// every environment, with their tokens; another admin's stay live.
+func testAdminChangesRevokeOAuth(t *testing.T, root store.Store) {
+	for _, email := range []string{"ada@example.com", "bob@example.com", "cy@example.com"} {
+		if err := root.CreateAdmin(ctx, store.Admin{Email: email, PasswordHash: []byte("h"), CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type grant struct {
+		env   store.Store
+		auth  latchkey.OAuthAuthorization
+		token string
+	}
+	grants := map[string][]grant{}
+	for _, env := range []latchkey.Environment{latchkey.EnvDev, latchkey.EnvProd} {
+		s := root.In(env)
+		if _, err := s.PutOAuthServer(ctx, latchkey.OAuthServer{Enabled: true, AccessTokenTTL: latchkey.Duration(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutOAuthGroup(ctx, latchkey.OAuthGroup{Name: "readers", Permissions: []latchkey.Permission{latchkey.PermAppsRead}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutOAuthScope(ctx, latchkey.OAuthScope{Name: "read", Description: "Read", Groups: []string{"readers"}}); err != nil {
+			t.Fatal(err)
+		}
+		cid := "tool-" + string(env)
+		if _, err := s.CreateOAuthClient(ctx, latchkey.OAuthClient{Name: "tool", ClientID: cid, Label: "Tool", RedirectURI: "https://tool.example/cb",
+			Scopes: []string{"read"}, SecretHash: []byte("hash")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, email := range []string{"ada@example.com", "bob@example.com", "cy@example.com"} {
+			a, err := s.GrantOAuthAuthorization(ctx, cid, email, []string{"read"}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig := "sig-" + string(env) + "-" + email
+			if err := s.CreateOAuthToken(ctx, store.OAuthToken{Kind: store.OAuthAccess, Signature: sig, RequestID: "req-" + sig, ClientID: cid,
+				AuthorizationID: a.ID, Subject: email, Scopes: []string{"read"}, GrantedScopes: []string{"read"}, Session: []byte(`{}`),
+				RequestedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			grants[email] = append(grants[email], grant{s, a, sig})
+		}
+	}
+	live := func(email string) (auths, tokens int) {
+		t.Helper()
+		for _, g := range grants[email] {
+			if a, err := g.env.GetOAuthAuthorization(ctx, g.auth.ID); err == nil && a.RevokedAt == nil {
+				auths++
+			}
+			if tok, err := g.env.GetOAuthToken(ctx, store.OAuthAccess, g.token); err == nil && tok.Active {
+				tokens++
+			}
+		}
+		return auths, tokens
+	}
+	if err := root.SetAdminPassword(ctx, "ada@example.com", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.DeleteAdmin(ctx, "bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for email, want := range map[string]int{"ada@example.com": 0, "bob@example.com": 0, "cy@example.com": 2} {
+		if a, tk := live(email); a != want || tk != want {
+			t.Errorf("%s after the changes: %d live authorizations and %d active tokens, want %d of each", email, a, tk, want)
+		}
+	}
 }
 
 func testAdmins(t *testing.T, s store.Store) {
