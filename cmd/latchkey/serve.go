@@ -46,6 +46,10 @@ type Config struct {
 	// negative one turns it off.
 	RefreshMargin   time.Duration
 	RefreshInterval time.Duration
+	// SweepInterval is how often expired links, states and OAuth tokens,
+	// and traces past their retention, are deleted: 10 minutes when zero,
+	// never when negative (tests shorten it; there is no flag).
+	SweepInterval time.Duration
 	// EncryptionKeys are LATCHKEY_ENCRYPTION_KEY's keys; when empty, the key
 	// file in the data folder is used, and created on first run.
 	EncryptionKeys string
@@ -197,6 +201,9 @@ type Main struct {
 	// stopWorker ends the refresh worker; workerDone closes when it has.
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
+	// stopSweep ends the sweep; sweepDone closes when it has.
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
 	webhooks   *webhook.Dispatcher
 	// metricsServer serves /metrics on Config.MetricsAddr; metricsDone
 	// receives its Serve's end.
@@ -316,6 +323,14 @@ func (m *Main) Run(ctx context.Context) error {
 	} else {
 		close(m.workerDone)
 	}
+	if interval := m.Config.SweepInterval; interval >= 0 {
+		if interval == 0 {
+			interval = defaultSweepInterval
+		}
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopSweep, m.sweepDone = cancel, make(chan struct{})
+		go func() { defer close(m.sweepDone); sweep(sctx, st, m.Now, interval, m.Logger) }()
+	}
 	if m.Config.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", m.Config.MetricsAddr)
 		if err != nil {
@@ -363,6 +378,10 @@ func (m *Main) Close() error {
 	if m.stopWorker != nil {
 		m.stopWorker()
 		<-m.workerDone // refreshes in flight finish, so no provider answer is lost
+	}
+	if m.stopSweep != nil {
+		m.stopSweep()
+		<-m.sweepDone
 	}
 	if m.webhooks != nil {
 		m.webhooks.Close() // after the server and the worker, which emit events; undelivered ones stay stored

@@ -27,6 +27,10 @@ const (
 // newest; older ones are deleted as new ones come in.
 const KeepTraces = 50
 
+// TraceRetention is how long a trace is kept at most: the server's sweep
+// deletes older ones, also those of connections that are gone.
+const TraceRetention = 30 * 24 * time.Hour
+
 // Trace is one run of a flow of a connection, as a list of steps, each a
 // request Latchkey sent and the answer it got, with every secret masked:
 // the values of secret settings and tokens, credentials in headers, and

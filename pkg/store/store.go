@@ -194,6 +194,10 @@ type Store interface {
 	// GetTrace returns a trace of app with its steps; ErrNotFound when app
 	// has none of that id.
 	GetTrace(ctx context.Context, app, id string) (latchkey.Trace, error)
+	// PruneTraces deletes the traces that started before before, in the
+	// context's environment or, when it says none, in every one (the
+	// sweep), and says how many.
+	PruneTraces(ctx context.Context, before time.Time) (int64, error)
 	// AppendAudit records audit events, in one transaction.
 	AppendAudit(ctx context.Context, events ...latchkey.AuditEvent) error
 	// ListAudit returns audit events matching the filter, newest first.

@@ -91,6 +91,17 @@ func (s *Store) AppendTraces(ctx context.Context, traces ...latchkey.Trace) erro
 	return fail(err, "append %d traces", len(traces))
 }
 
+// PruneTraces deletes the traces started before before: the call's
+// environment's, or every environment's when it says none (the sweep).
+func (s *Store) PruneTraces(ctx context.Context, before time.Time) (int64, error) {
+	env, err := s.lookupEnv(ctx)
+	if err != nil {
+		return 0, err
+	}
+	res := inEnv(s.db.WithContext(ctx), env).Where("started_at < ?", utc(before)).Delete(&traceRow{})
+	return res.RowsAffected, fail(res.Error, "prune traces")
+}
+
 // traceInsert returns the INSERT statement of n trace rows.
 func traceInsert(n int, postgres bool) string {
 	return multiRowInsert("INSERT INTO traces (id, env, app, org, user_id, config, kind, name, started_at, duration_ms, ok, error, status, step_count, steps) VALUES ",

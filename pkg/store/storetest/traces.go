@@ -102,6 +102,17 @@ func testTraces(t *testing.T, s store.Store) {
 		t.Fatalf("bob's traces after a refused batch: got %d, want 1 (nothing written)", len(list))
 	}
 
+	// The sweep deletes what started before its time, of every connection.
+	if n, err := s.PruneTraces(ctx, t0.Add(30*time.Second)); err != nil || n != 1 {
+		t.Fatalf("PruneTraces before t0+30s: got %d (%v), want bob's one trace of t0 (ann's are later, or cut already)", n, err)
+	}
+	if list, _ := s.ListTraces(ctx, ann, 0); len(list) != latchkey.KeepTraces {
+		t.Fatalf("ann's traces after the prune: got %d, want %d (all later)", len(list), latchkey.KeepTraces)
+	}
+	if list, _ := s.ListTraces(ctx, bob, 0); len(list) != 0 {
+		t.Fatalf("bob's traces after the prune: got %d, want none", len(list))
+	}
+
 	if err := s.DeleteConnection(ctx, ann); err != nil {
 		t.Fatal(err)
 	}
