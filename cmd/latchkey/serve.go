@@ -204,7 +204,7 @@ type Main struct {
 	// stopSweep ends the sweep; sweepDone closes when it has.
 	stopSweep context.CancelFunc
 	sweepDone chan struct{}
-	webhooks   *webhook.Dispatcher
+	webhooks  *webhook.Dispatcher
 	// metricsServer serves /metrics on Config.MetricsAddr; metricsDone
 	// receives its Serve's end.
 	metricsServer *http.Server
