@@ -106,6 +106,7 @@ func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
 		{"connections", "#/connections", "#conn-table"},
 		{"connection", "#/connections/capacity/acme/ada/example", "#conn-events"},
 		{"webhooks", "#/apps/capacity/webhooks", "#webhook-url"},
+		{"app-traces", "#/apps/capacity/traces", "#app-traces"},
 		{"api-keys", "#/keys", "main table"},
 		{"audit-log", "#/audit", "main tbody tr"},
 		{"environments", "#/environments", "#environments"},

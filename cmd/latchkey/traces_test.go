@@ -138,6 +138,36 @@ func TestTracesShowEveryFlowWithSecretsMasked(t *testing.T) {
 		t.Fatalf("a call of an app there is not: got %d traces, want none", len(list))
 	}
 
+	// A user who refuses at the provider never connects: the failed
+	// authorization is found among the app's traces, with the provider's words.
+	link := decode(t, h.expect(http.StatusCreated, "POST", "/api/v1/apps/calls/orgs/acme/users/carol/connections/p/link", testAdminKey, "application/json", `{}`))
+	landing, _ := h.do("POST", strings.TrimPrefix(link["url"].(string), h.main.URL), "", "application/x-www-form-urlencoded", "")
+	env.provider.DenyNext()
+	cb := env.provider.Authorize(t, landing.Header.Get("Location"))
+	if resp, b := h.do("GET", "/oauth/callback?"+cb.RawQuery, "", "", ""); resp.StatusCode < 400 {
+		t.Fatalf("a refused authorization: got HTTP %d %s", resp.StatusCode, b)
+	}
+	var app traceList
+	if err := json.Unmarshal(h.expect(http.StatusOK, "GET", "/api/v1/apps/calls/traces?failed=true&kind=authorization", testAdminKey, "", ""), &app); err != nil {
+		t.Fatal(err)
+	}
+	if len(app.Traces) != 1 || app.Traces[0].User != "carol" || !strings.Contains(app.Traces[0].Error, "access_denied") {
+		t.Fatalf("the app's failed authorizations: got %+v, want carol's, saying access_denied", app.Traces)
+	}
+	if err := json.Unmarshal(h.expect(http.StatusOK, "GET", "/api/v1/apps/calls/traces?limit=2", testAdminKey, "", ""), &app); err != nil || len(app.Traces) != 2 {
+		t.Fatalf("the app's two newest traces: got %d (%v)", len(app.Traces), err)
+	}
+	older := decode(t, h.expect(http.StatusOK, "GET", "/api/v1/apps/calls/traces?before="+app.Traces[1].ID, testAdminKey, "", ""))
+	if n := len(older["traces"].([]any)); n == 0 {
+		t.Fatal("the page after the two newest traces is empty")
+	}
+	for _, q := range []string{"kind=login", "failed=yes", "limit=500", "before=trc_nope"} {
+		bad := string(h.expect(http.StatusUnprocessableEntity, "GET", "/api/v1/apps/calls/traces?"+q, testAdminKey, "", ""))
+		if field := strings.SplitN(q, "=", 2)[0]; !strings.Contains(bad, `"field":"`+field+`"`) {
+			t.Errorf("traces?%s: got %s, want an error naming %s", q, bad, field)
+		}
+	}
+
 	// Bad input and other tenants: a clear error, nothing else.
 	bad := decode(t, h.expect(http.StatusUnprocessableEntity, "GET", conn+"/traces?limit=0", testAdminKey, "", ""))
 	if !strings.Contains(string(mustJSON(t, bad)), `"field":"limit"`) {

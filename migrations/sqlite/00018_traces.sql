@@ -2,7 +2,8 @@
 -- call of a connection, as the steps Latchkey sent and the answers it got.
 -- Secrets are masked before a trace is written, and the steps are sealed
 -- all the same (answers hold the provider's data). A connection keeps its
--- newest 50; seq orders them.
+-- newest 50; seq orders them. An app's traces are listed too (its failed
+-- authorizations belong to users who never connected).
 
 -- +goose Up
 CREATE TABLE traces (
@@ -24,6 +25,7 @@ CREATE TABLE traces (
     steps       TEXT NOT NULL
 );
 CREATE INDEX traces_connection ON traces (env, app, org, user_id, config, seq);
+CREATE INDEX traces_app ON traces (env, app, seq);
 
 -- +goose Down
 DROP TABLE traces;

@@ -82,7 +82,7 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 			back += ": " + d
 		}
 	}
-	rec.Note("authorization: the user's return from the provider", http.MethodGet, e.callbackURL(ctx)+"?"+query.Encode(), back)
+	rec.Redirect("authorization: the user's return from the provider", http.MethodGet, e.callbackURL(ctx)+"?"+query.Encode(), back)
 	c, err := e.App(ctx, st.App)
 	if err != nil {
 		return res, err

@@ -39,6 +39,7 @@ var routePermissions = map[string]latchkey.Permission{
 	"GET /api/v1/apps/:app/orgs/:org/connections/:config/events":               latchkey.PermConnectionsRead,
 	"GET /api/v1/apps/:app/orgs/:org/users/:user/connections/:config/traces":   latchkey.PermConnectionsRead,
 	"GET /api/v1/apps/:app/orgs/:org/connections/:config/traces":               latchkey.PermConnectionsRead,
+	"GET /api/v1/apps/:app/traces":                                             latchkey.PermConnectionsRead,
 	"GET /api/v1/apps/:app/traces/:id":                                         latchkey.PermConnectionsRead,
 	"POST /api/v1/apps/:app/orgs/:org/connections/:config/refresh":             latchkey.PermConnectionsWrite,
 	"POST /api/v1/apps/:app/orgs/:org/users/:user/connections/:config/refresh": latchkey.PermConnectionsWrite,

@@ -16,6 +16,7 @@ import (
 func (s *Server) traceRoutes(g *echo.Group) {
 	g.GET("/apps/:app/orgs/:org/users/:user/connections/:config/traces", s.connectionTraces)
 	g.GET("/apps/:app/orgs/:org/connections/:config/traces", s.connectionTraces)
+	g.GET("/apps/:app/traces", s.appTraces)
 	g.GET("/apps/:app/traces/:id", s.getTrace)
 }
 
@@ -73,6 +74,48 @@ func (s *Server) connectionTraces(c echo.Context) error {
 	ctx := c.Request().Context()
 	s.flushTraces(ctx)
 	traces, err := s.store.ListTraces(ctx, key, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"traces": traces})
+}
+
+// appTraces lists the traces of an app's connections, newest first,
+// without their steps: ?kind=, ?org=, ?failed=true, ?before= (a trace's id,
+// for the next page), ?limit= (at most 200, 50 by default). A failed
+// authorization is found here, though its user never connected.
+func (s *Server) appTraces(c echo.Context) error {
+	app := c.Param("app")
+	if err := requireApp(c, app); err != nil {
+		return err
+	}
+	f := latchkey.TraceFilter{Kind: latchkey.TraceKind(c.QueryParam("kind")), Org: c.QueryParam("org"), Before: c.QueryParam("before"), Limit: 50}
+	var fe latchkey.FieldErrors
+	switch f.Kind {
+	case "", latchkey.TraceAuthorization, latchkey.TraceRefresh, latchkey.TraceAPI, latchkey.TraceProxy, latchkey.TraceVerify:
+	default:
+		fe.Add("kind", "must be authorization, refresh, api, proxy or verify")
+	}
+	switch v := c.QueryParam("failed"); v {
+	case "", "false":
+	case "true":
+		f.Failed = true
+	default:
+		fe.Add("failed", "must be true or false")
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			fe.Add("limit", "must be a whole number from 1 to 200")
+		}
+		f.Limit = n
+	}
+	if err := fe.Err("the query is invalid"); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	s.flushTraces(ctx)
+	traces, err := s.store.ListAppTraces(ctx, app, f)
 	if err != nil {
 		return err
 	}

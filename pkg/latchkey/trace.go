@@ -85,8 +85,23 @@ type TraceStep struct {
 	// method, URL, status and time.
 	ResponseBody string `json:"response_body,omitempty"`
 	Truncated    bool   `json:"truncated,omitempty"`
-	// Error is why no answer came (network, timeout, refused address).
+	// Error is why no answer came (network, timeout, refused address), or
+	// what the provider's redirect said (a refusal such as access_denied).
 	Error string `json:"error,omitempty"`
+	// Redirect marks the user's return from the provider (the callback's
+	// URL as it arrived), not a request Latchkey sent.
+	Redirect bool `json:"redirect,omitempty"`
+}
+
+// TraceFilter selects an app's traces: of one kind, one org, failed only,
+// older than the trace Before (an id), newest first, at most Limit (200
+// when 0 or more).
+type TraceFilter struct {
+	Kind   TraceKind
+	Org    string
+	Failed bool
+	Before string
+	Limit  int
 }
 
 // TraceBodyLimit is how many bytes of a request or answer body a trace

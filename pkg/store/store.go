@@ -191,6 +191,10 @@ type Store interface {
 	// ListTraces returns a connection's traces, newest first, without
 	// their steps: at most limit, latchkey.KeepTraces when limit is 0.
 	ListTraces(ctx context.Context, key latchkey.ConnectionKey, limit int) ([]latchkey.Trace, error)
+	// ListAppTraces returns the traces of an app's connections, newest
+	// first, without their steps, as the filter selects; a Before that is
+	// no trace of the app is EINVALID naming the field before.
+	ListAppTraces(ctx context.Context, app string, filter latchkey.TraceFilter) ([]latchkey.Trace, error)
 	// GetTrace returns a trace of app with its steps; ErrNotFound when app
 	// has none of that id.
 	GetTrace(ctx context.Context, app, id string) (latchkey.Trace, error)

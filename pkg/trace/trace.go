@@ -62,6 +62,7 @@ type step struct {
 	truncated  bool
 	err        string
 	keepBody   bool
+	redirect   bool
 }
 
 // Start begins a trace of kind for key in env, and returns a context that
@@ -137,16 +138,16 @@ func (r *Recorder) Secret(values ...string) {
 // minSecret is the length below which a value is not masked.
 const minSecret = 4
 
-// Note adds a step that is no request Latchkey sent: the user's return
-// from the provider (the callback's URL), or a check that failed before any
-// request went out.
-func (r *Recorder) Note(name, method, url, errText string) {
+// Redirect adds a step that is no request Latchkey sent: the user's return
+// from the provider, as the callback's URL arrived, with what the provider
+// said when it refused (errText).
+func (r *Recorder) Redirect(name, method, url, errText string) {
 	if r == nil {
 		return
 	}
 	now := time.Now()
 	r.mu.Lock()
-	r.steps = append(r.steps, &step{name: name, start: now, end: now, method: method, url: url, err: errText})
+	r.steps = append(r.steps, &step{name: name, start: now, end: now, method: method, url: url, err: errText, redirect: true})
 	r.mu.Unlock()
 }
 
@@ -243,7 +244,7 @@ func (r *Recorder) Trace() latchkey.Trace {
 	for _, s := range r.steps {
 		st := latchkey.TraceStep{Name: s.name, StartedAt: s.start.UTC(), Method: s.method, URL: m.url(s.url),
 			Request: m.headers(s.reqHeader), Status: s.status, Response: m.headers(s.respHeader),
-			Truncated: s.truncated, Error: m.text(s.err)}
+			Truncated: s.truncated, Error: m.text(s.err), Redirect: s.redirect}
 		if !s.end.IsZero() {
 			st.DurationMS = ms(s.end.Sub(s.start))
 		}

@@ -176,7 +176,7 @@ func TestTheWriterWritesMaskedTracesAndSkipsKeyless(t *testing.T) {
 	w := trace.NewWriter(&a, nil)
 	_, rec := trace.Start(context.Background(), w, latchkey.TraceAPI, key, "me")
 	rec.Secret("sekrit-value")
-	rec.Note("check", "GET", "https://p.example/me?token=sekrit-value", "")
+	rec.Redirect("return", "GET", "https://p.example/cb?token=sekrit-value", "")
 	rec.Finish(latchkey.Errorf(latchkey.EPROVIDER, "refused sekrit-value"))
 	_, keyless := trace.Start(context.Background(), w, latchkey.TraceAPI, latchkey.ConnectionKey{App: "crm", Org: "acme"}, "me")
 	keyless.Finish(nil)

@@ -16,6 +16,7 @@ import { APIKeys } from './screens/apikeys'
 import { Admins } from './screens/admins'
 import { Audit } from './screens/audit'
 import { Webhooks } from './screens/webhooks'
+import { AppTraces } from './screens/traces'
 import { OAuthServer } from './screens/oauthserver'
 import { markReady } from './parts'
 import { Environments } from './screens/environments'
@@ -65,6 +66,7 @@ function Shell() {
   else if (top === 'connections' && route.length === 4) page = <ConnectionPage app={route[1]} org={route[2]} config={route[3]} />
   else if (top === 'connections') page = <Connections />
   else if (top === 'apps' && name && sub === 'webhooks') page = <Webhooks name={name} />
+  else if (top === 'apps' && name && sub === 'traces') page = <AppTraces name={name} />
   else if (top === 'apps' && name) page = <AppPage name={name} />
   else if (top === 'catalog') page = <Catalog name={name} />
   else if (top === 'keys') page = <APIKeys />

@@ -307,6 +307,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps/{app}/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
+            };
+            cookie?: never;
+        };
+        /** The traces of all the app's connections, newest first, without their steps: failed authorizations of users who never connected too */
+        get: operations["appTraces"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apps/{app}/traces/{id}": {
         parameters: {
             query?: never;
@@ -2021,8 +2041,10 @@ export interface components {
             response_body?: string;
             /** @description A body was cut at 8 KiB. */
             truncated?: boolean;
-            /** @description Why no answer came. */
+            /** @description Why no answer came, or what the provider's redirect said when it refused. */
             error?: string;
+            /** @description The user's return from the provider (the callback's URL as it arrived), not a request Latchkey sent. */
+            redirect?: boolean;
         };
         AuditEvent: {
             id: number;
@@ -3030,6 +3052,49 @@ export interface operations {
                 org: components["parameters"]["org"];
                 /** @description The OAuth config's name. */
                 config: components["parameters"]["config"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The traces. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        traces: components["schemas"]["Trace"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
+            422: components["responses"]["Invalid"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    appTraces: {
+        parameters: {
+            query?: {
+                kind?: "authorization" | "refresh" | "api" | "proxy" | "verify";
+                org?: string;
+                /** @description true: failed traces only. */
+                failed?: "true" | "false";
+                /** @description A trace's id: the page of older ones. */
+                before?: string;
+                /** @description At most 200, 50 by default. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app's name. */
+                app: components["parameters"]["app"];
             };
             cookie?: never;
         };

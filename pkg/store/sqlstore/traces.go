@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -123,6 +124,50 @@ func (s *Store) ListTraces(ctx context.Context, key latchkey.ConnectionKey, limi
 		Select("seq, id, env, app, org, user_id, config, kind, name, started_at, duration_ms, ok, error, status, step_count").Find(&rows).Error
 	if err != nil {
 		return nil, fail(err, "list the traces of connection %s", connName(key))
+	}
+	out := make([]latchkey.Trace, len(rows))
+	for i, r := range rows {
+		out[i] = r.trace()
+	}
+	return out, nil
+}
+
+// ListAppTraces returns an app's traces, newest first, without their steps.
+func (s *Store) ListAppTraces(ctx context.Context, app string, f latchkey.TraceFilter) ([]latchkey.Trace, error) {
+	env, err := s.envOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 200
+	}
+	q := s.db.WithContext(ctx).Where("env = ? AND app = ?", env, app)
+	if f.Kind != "" {
+		q = q.Where("kind = ?", string(f.Kind))
+	}
+	if f.Org != "" {
+		q = q.Where("org = ?", f.Org)
+	}
+	if f.Failed {
+		q = q.Where("ok = ?", false)
+	}
+	if f.Before != "" {
+		var seqs []int64
+		if err := s.db.WithContext(ctx).Model(&traceRow{}).Where("env = ? AND app = ? AND id = ?", env, app, f.Before).Pluck("seq", &seqs).Error; err != nil {
+			return nil, fail(err, "read trace %s", f.Before)
+		}
+		if len(seqs) == 0 {
+			return nil, &latchkey.Error{Code: latchkey.EINVALID, Message: fmt.Sprintf("app %q has no trace %q to page from", app, f.Before),
+				Fields: []latchkey.FieldError{{Field: "before", Message: "is no trace of the app (it may have been deleted since)"}}}
+		}
+		q = q.Where("seq < ?", seqs[0])
+	}
+	var rows []traceRow
+	err = q.Order("seq DESC").Limit(limit).
+		Select("seq, id, env, app, org, user_id, config, kind, name, started_at, duration_ms, ok, error, status, step_count").Find(&rows).Error
+	if err != nil {
+		return nil, fail(err, "list the traces of app %q", app)
 	}
 	out := make([]latchkey.Trace, len(rows))
 	for i, r := range rows {

@@ -102,6 +102,41 @@ func testTraces(t *testing.T, s store.Store) {
 		t.Fatalf("bob's traces after a refused batch: got %d, want 1 (nothing written)", len(list))
 	}
 
+	// An app's traces: every connection's, newest first, filtered, paged;
+	// another app's are not among them.
+	ghost := key("crm", "beta", "never-connected", "main")
+	failedAuth := aTrace(ghost, latchkey.TraceAuthorization, t0.Add(time.Hour))
+	failedAuth.OK, failedAuth.Error = false, "Example did not grant access (provider error: access_denied)"
+	otherApp := aTrace(key("other", "acme", "ann", "main"), latchkey.TraceAPI, t0.Add(2*time.Hour))
+	if err := s.AppendTraces(ctx, failedAuth, otherApp); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.ListAppTraces(ctx, "crm", latchkey.TraceFilter{})
+	if err != nil || len(all) != latchkey.KeepTraces+2 || all[0].ID != failedAuth.ID || all[0].Steps != nil {
+		t.Fatalf("ListAppTraces(crm): got %d (%v), want ann's %d, bob's and the failed authorization first", len(all), err, latchkey.KeepTraces)
+	}
+	for _, tr := range all {
+		if tr.App != "crm" {
+			t.Fatalf("ListAppTraces(crm) lists a trace of %s", tr.App)
+		}
+	}
+	if got, _ := s.ListAppTraces(ctx, "crm", latchkey.TraceFilter{Failed: true}); len(got) != 1 || got[0].ID != failedAuth.ID {
+		t.Fatalf("crm's failed traces: got %+v, want the failed authorization", got)
+	}
+	if got, _ := s.ListAppTraces(ctx, "crm", latchkey.TraceFilter{Kind: latchkey.TraceProxy}); len(got) != 1 || got[0].User != "bob" {
+		t.Fatalf("crm's proxied calls: got %+v, want bob's one", got)
+	}
+	if got, _ := s.ListAppTraces(ctx, "crm", latchkey.TraceFilter{Org: "beta"}); len(got) != 1 || got[0].Org != "beta" {
+		t.Fatalf("crm's traces in beta: got %+v", got)
+	}
+	page, _ := s.ListAppTraces(ctx, "crm", latchkey.TraceFilter{Limit: 10})
+	next, _ := s.ListAppTraces(ctx, "crm", latchkey.TraceFilter{Limit: 10, Before: page[9].ID})
+	if len(page) != 10 || len(next) != 10 || next[0].ID != all[10].ID {
+		t.Fatalf("paging: got %d then %d, the second page starting at %s, want %s", len(page), len(next), next[0].ID, all[10].ID)
+	}
+	_, err = s.ListAppTraces(ctx, "crm", latchkey.TraceFilter{Before: otherApp.ID})
+	wantField(t, "paging from another app's trace", err, "before")
+
 	// The sweep deletes what started before its time, of every connection.
 	if n, err := s.PruneTraces(ctx, t0.Add(30*time.Second)); err != nil || n != 1 {
 		t.Fatalf("PruneTraces before t0+30s: got %d (%v), want bob's one trace of t0 (ann's are later, or cut already)", n, err)

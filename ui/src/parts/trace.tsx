@@ -33,7 +33,8 @@ function StepView({ s, n }: { s: Step; n: number }) {
   return <details class={'trace-step' + (failed ? ' trace-step-failed' : '')} open={failed}>
     <summary><span class="trace-n">{n}.</span> <strong>{s.name}</strong>{' '}
       {s.method && <code>{s.method}</code>} <code class="trace-url">{s.url}</code>
-      {' → '}{s.error ? 'no answer' : s.status ? `HTTP ${s.status}` : '—'} <span class="hint">({ms(s.duration_ms)})</span></summary>
+      {' → '}{s.redirect ? (s.error ? 'refused' : 'back with a code') : s.error ? 'no answer' : s.status ? `HTTP ${s.status}` : '—'}
+      {!s.redirect && <span class="hint"> ({ms(s.duration_ms)})</span>}</summary>
     <dl class="values trace-detail">
       <dt>Sent</dt><dd>{fmtTime(s.started_at)}</dd>
       <Headers h={s.request_headers} label="Request headers" />
@@ -41,8 +42,9 @@ function StepView({ s, n }: { s: Step; n: number }) {
       <Headers h={s.response_headers} label="Answer headers" />
       {s.response_body && <><dt>Answer</dt><dd><pre>{s.response_body}</pre></dd></>}
       {s.truncated && <><dt>Note</dt><dd>a body was cut at 8 KiB</dd></>}
-      {s.error && <><dt>Error</dt><dd><code>{s.error}</code></dd></>}
-      {!s.request_headers && !s.response_body && !s.error && <><dt>Detail</dt><dd class="hint">A call that succeeded is kept as its URL, status and time; headers and bodies are kept for the OAuth flows and for refusals.</dd></>}
+      {s.error && <><dt>{s.redirect ? 'The provider said' : 'Error'}</dt><dd><code>{s.error}</code></dd></>}
+      {s.redirect && !s.error && <><dt>Detail</dt><dd class="hint">The provider sent the user back to Latchkey; the code and state are masked.</dd></>}
+      {!s.redirect && !s.request_headers && !s.response_body && !s.error && <><dt>Detail</dt><dd class="hint">A call that succeeded is kept as its URL, status and time; headers and bodies are kept for the OAuth flows and for refusals.</dd></>}
     </dl>
   </details>
 }
@@ -61,10 +63,39 @@ export function TraceView({ app, id }: { app: string; id: string }) {
   </div>
 }
 
+/** connectionHash is the hash of the page of a trace's connection (an org's own without a user). */
+function connectionHash(t: Trace): string {
+  return `#/connections/${enc(t.app)}/${enc(t.org)}/` + (t.user ? `${enc(t.user)}/` : '') + enc(t.config)
+}
+
+/**
+ * TraceTable lists traces, each opening into its steps; withConnection adds
+ * the column of the connection each belongs to (an app's listing).
+ */
+export function TraceTable({ app, traces, id, caption, withConnection }: { app: string; traces: Trace[]; id: string; caption: string; withConnection?: boolean }) {
+  const [open, setOpen] = useState<string>()
+  const cols = withConnection ? 6 : 5
+  return <table id={id} tabIndex={0}>
+    <caption class="sr">{caption}</caption>
+    <thead><tr><th scope="col">Time</th>{withConnection && <th scope="col">Connection</th>}<th scope="col">Flow</th><th scope="col">Result</th><th scope="col">Took</th><th scope="col">Steps</th></tr></thead>
+    <tbody>{traces.map(t => <>
+      <tr class={t.ok ? '' : 'trace-failed'}>
+        <td>{fmtTime(t.started_at)}</td>
+        {withConnection && <td><a href={connectionHash(t)}>{t.org} / {t.user || '(org)'}</a> <code>{t.config}</code></td>}
+        <td>{traceKinds[t.kind]}{t.name ? <> <code>{t.name}</code></> : null}</td>
+        <td class="trace-result">{outcome(t)}{t.error && <><br /><span class="hint">{t.error}</span></>}</td>
+        <td>{ms(t.duration_ms)}</td>
+        <td><button type="button" class="link" aria-expanded={open === t.id} aria-controls={'trace-' + t.id}
+          onClick={() => setOpen(open === t.id ? undefined : t.id)}>{open === t.id ? 'Hide' : 'Show'} {t.step_count} step{t.step_count === 1 ? '' : 's'}</button></td>
+      </tr>
+      {open === t.id && <tr><td colSpan={cols}><TraceView app={app} id={t.id} /></td></tr>}
+    </>)}</tbody>
+  </table>
+}
+
 /** ConnectionTraces lists the traces of the connection at path (…/connections/{config}), newest first. */
 export function ConnectionTraces({ app, path, reload }: { app: string; path: string; reload?: number }) {
   const [onlyFailed, setOnlyFailed] = useState(false)
-  const [open, setOpen] = useState<string>()
   const [list, err] = useLoad(async () =>
     (await api<Answer<'/apps/{app}/orgs/{org}/connections/{config}/traces', 'get'>>('GET', path + '/traces')).traces, [path, reload ?? 0])
   const shown = (list ?? []).filter(t => !onlyFailed || !t.ok)
@@ -73,21 +104,8 @@ export function ConnectionTraces({ app, path, reload }: { app: string; path: str
     <p class="hint">Each authorization, refresh, check and the last API calls of this connection, newest first (the last 50), with every request Latchkey sent and the provider's answer. Secrets are masked.</p>
     <ErrorBox err={err} />
     <label class="check"><input type="checkbox" id="traces-failed" checked={onlyFailed} onChange={e => setOnlyFailed((e.target as HTMLInputElement).checked)} /> Only failures</label>
-    {list && shown.length === 0 ? <p>No trace{onlyFailed ? ' of a failure' : ''} yet.</p> : <table id="conn-traces" tabIndex={0}>
-      <caption class="sr">Flow traces of the connection, newest first</caption>
-      <thead><tr><th scope="col">Time</th><th scope="col">Flow</th><th scope="col">Result</th><th scope="col">Took</th><th scope="col">Steps</th></tr></thead>
-      <tbody>{shown.map(t => <>
-        <tr class={t.ok ? '' : 'trace-failed'}>
-          <td>{fmtTime(t.started_at)}</td>
-          <td>{traceKinds[t.kind]}{t.name ? <> <code>{t.name}</code></> : null}</td>
-          <td>{outcome(t)}{t.error && <><br /><span class="hint">{t.error}</span></>}</td>
-          <td>{ms(t.duration_ms)}</td>
-          <td><button type="button" class="link" aria-expanded={open === t.id} aria-controls={'trace-' + t.id}
-            onClick={() => setOpen(open === t.id ? undefined : t.id)}>{open === t.id ? 'Hide' : 'Show'} {t.step_count} step{t.step_count === 1 ? '' : 's'}</button></td>
-        </tr>
-        {open === t.id && <tr><td colSpan={5}><TraceView app={app} id={t.id} /></td></tr>}
-      </>)}</tbody>
-    </table>}
+    {list && shown.length === 0 ? <p>No trace{onlyFailed ? ' of a failure' : ''} yet.</p> :
+      <TraceTable app={app} traces={shown} id="conn-traces" caption="Flow traces of the connection, newest first" />}
   </section>
 }
 

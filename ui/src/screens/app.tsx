@@ -86,7 +86,7 @@ export function AppPage({ name }: { name: string }) {
   return <>
     <h1>App {name}</h1>
     {typeof app.callback_url === 'string' && <p class="app-callback">Callback URL to register at the provider: <CopyValue id="app-callback-url" value={app.callback_url} label="callback URL" /></p>}
-    <p><a href={`#/apps/${enc(name)}/orgs`}>Org installs</a> · <a href={`#/apps/${enc(name)}/connections`}>Connections</a> · <a href={`#/apps/${enc(name)}/webhooks`}>Webhooks</a> ·{' '}
+    <p><a href={`#/apps/${enc(name)}/orgs`}>Org installs</a> · <a href={`#/apps/${enc(name)}/connections`}>Connections</a> · <a href={`#/apps/${enc(name)}/webhooks`}>Webhooks</a> · <a href={`#/apps/${enc(name)}/traces`}>Flow traces</a> ·{' '}
       <button type="button" class="link" onClick={exportYAML}>Export YAML</button> · <button type="button" class="link danger" onClick={remove}>Delete app</button></p>
     <form onSubmit={save} novalidate>
       {err && <ErrorSummary err={err} id="save-summary" target={fieldTarget} />}
