@@ -75,7 +75,7 @@ function connectionHash(t: Trace): string {
 export function TraceTable({ app, traces, id, caption, withConnection }: { app: string; traces: Trace[]; id: string; caption: string; withConnection?: boolean }) {
   const [open, setOpen] = useState<string>()
   const cols = withConnection ? 6 : 5
-  return <table id={id} tabIndex={0}>
+  return <table id={id} class="trace-table" tabIndex={0}>
     <caption class="sr">{caption}</caption>
     <thead><tr><th scope="col">Time</th>{withConnection && <th scope="col">Connection</th>}<th scope="col">Flow</th><th scope="col">Result</th><th scope="col">Took</th><th scope="col">Steps</th></tr></thead>
     <tbody>{traces.map(t => <>
