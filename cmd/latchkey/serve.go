@@ -270,11 +270,10 @@ func (m *Main) Run(ctx context.Context) error {
 	m.webhooks.Start()
 	var sink trace.Sink
 	if !m.Config.NoTraces {
-		// One wrapped transport: the engine's requests and the proxy's are
-		// recorded in the trace their context carries.
+		// The engine and the API server each wrap their transport to record
+		// requests in the trace their context carries.
 		m.traces = trace.NewWriter(st, m.Logger)
 		sink = m.traces
-		httpClient = trace.Client(httpClient)
 	}
 	engine := flow.New(flow.Config{
 		Traces: sink,
