@@ -107,16 +107,45 @@ func (m masker) headers(h http.Header) map[string]string {
 	return out
 }
 
+// parsedURL is a step's URL read once, for learn and for the masker.
+type parsedURL struct {
+	raw string
+	u   *url.URL   // nil when raw does not parse
+	q   url.Values // u's query
+}
+
+func parseURL(raw string) parsedURL {
+	p := parsedURL{raw: raw}
+	if raw == "" {
+		return p
+	}
+	if u, err := url.Parse(raw); err == nil {
+		p.u, p.q = u, u.Query()
+	}
+	return p
+}
+
+// learn tells add the values of credential parameters of p's query.
+func (p parsedURL) learn(add func(string)) {
+	for k, vs := range p.q {
+		if sensitive(k) {
+			for _, v := range vs {
+				add(v)
+			}
+		}
+	}
+}
+
 // url masks a URL: its password, its credential parameters, and the known
 // secrets in each part, found decoded (before escaping can hide them) and
 // escaped again around the mask.
-func (m masker) url(raw string) string {
-	if raw == "" {
+func (m masker) url(p parsedURL) string {
+	if p.raw == "" {
 		return ""
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return m.text(raw)
+	u := p.u
+	if u == nil {
+		return m.text(p.raw)
 	}
 	var b strings.Builder
 	if u.Scheme != "" {
@@ -137,7 +166,7 @@ func (m masker) url(raw string) string {
 	b.WriteString(escapeAround(m.text(u.Path), func(s string) string { return (&url.URL{Path: s}).EscapedPath() }))
 	if u.RawQuery != "" {
 		b.WriteByte('?')
-		b.WriteString(m.query(u.Query()))
+		b.WriteString(m.query(p.q))
 	}
 	if u.Fragment != "" {
 		b.WriteByte('#')
@@ -177,34 +206,63 @@ func (m masker) query(q url.Values) string {
 	return b.String()
 }
 
-// body masks a request's or an answer's body: JSON and form fields with
-// credential names, then every known secret. A body that is not text is
-// described, not kept.
-func (m masker) body(contentType string, b []byte) string {
+// parsedBody is a request's or an answer's body read once, for learn and
+// for the masker: its JSON document or its form, when it is one.
+type parsedBody struct {
+	raw    []byte
+	doc    any // the JSON document, when hasDoc
+	hasDoc bool
+	form   url.Values // the form, when not nil
+}
+
+func parseBody(contentType string, b []byte) parsedBody {
+	p := parsedBody{raw: b}
 	if len(b) == 0 {
-		return ""
+		return p
 	}
 	ct := strings.ToLower(contentType)
 	trimmed := bytes.TrimSpace(b)
 	switch {
 	case strings.Contains(ct, "json") || (len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')):
-		var doc any
 		d := json.NewDecoder(bytes.NewReader(b))
 		d.UseNumber()
-		if d.Decode(&doc) == nil {
-			if out, err := json.MarshalIndent(maskJSON(doc), "", "  "); err == nil {
-				return m.text(string(out))
-			}
-		}
+		p.hasDoc = d.Decode(&p.doc) == nil
 	case strings.Contains(ct, "application/x-www-form-urlencoded"):
 		if q, err := url.ParseQuery(string(b)); err == nil {
-			return m.text(m.query(q))
+			p.form = q
 		}
 	}
-	if !utf8.Valid(b) {
-		return fmt.Sprintf("(%d bytes that are not text)", len(b))
+	return p
+}
+
+// learn tells add the text values p holds under credential names.
+func (p parsedBody) learn(add func(string)) {
+	switch {
+	case p.hasDoc:
+		walkSensitive(p.doc, add)
+	case p.form != nil:
+		parsedURL{q: p.form}.learn(add)
 	}
-	return m.text(string(b))
+}
+
+// body masks a body: JSON and form fields with credential names, then
+// every known secret. A body that is not text is described, not kept.
+func (m masker) body(p parsedBody) string {
+	if len(p.raw) == 0 {
+		return ""
+	}
+	if p.hasDoc {
+		if out, err := json.MarshalIndent(maskJSON(p.doc), "", "  "); err == nil {
+			return m.text(string(out))
+		}
+	}
+	if p.form != nil {
+		return m.text(m.query(p.form))
+	}
+	if !utf8.Valid(p.raw) {
+		return fmt.Sprintf("(%d bytes that are not text)", len(p.raw))
+	}
+	return m.text(string(p.raw))
 }
 
 // maskJSON masks the text values of credential-named members, at any
@@ -247,48 +305,6 @@ func maskText(v any) (any, bool) {
 		return out, true
 	}
 	return v, false
-}
-
-// learn adds to secrets the values that a URL's query and a body hold
-// under credential names.
-func learn(secrets []string, rawURL, contentType string, body []byte) []string {
-	add := func(v string) {
-		// Eight bytes at least: a field such as "state": "open" is no
-		// credential, and masking "open" everywhere would garble the trace.
-		if len(v) >= 8 && v != Masked {
-			secrets = append(secrets, v)
-		}
-	}
-	addQuery := func(q url.Values) {
-		for k, vs := range q {
-			if sensitive(k) {
-				for _, v := range vs {
-					add(v)
-				}
-			}
-		}
-	}
-	if rawURL != "" {
-		if u, err := url.Parse(rawURL); err == nil {
-			addQuery(u.Query())
-		}
-	}
-	if len(body) == 0 {
-		return secrets
-	}
-	trimmed := bytes.TrimSpace(body)
-	switch {
-	case len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '['):
-		var doc any
-		if json.Unmarshal(trimmed, &doc) == nil {
-			walkSensitive(doc, add)
-		}
-	case strings.Contains(strings.ToLower(contentType), "application/x-www-form-urlencoded"):
-		if q, err := url.ParseQuery(string(body)); err == nil {
-			addQuery(q)
-		}
-	}
-	return secrets
 }
 
 // walkSensitive calls add with each text value of a credential-named

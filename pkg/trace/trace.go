@@ -230,26 +230,42 @@ func defaultStep(k latchkey.TraceKind) string {
 func (r *Recorder) Trace() latchkey.Trace {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// What credential-named fields and parameters hold is a secret
-	// wherever else it shows (a token echoed in a message).
+	// Each URL and body is read once. What credential-named fields and
+	// parameters hold is a secret wherever else it shows (a token echoed in
+	// a message): it is learnt from every step before any is masked.
+	type parsedStep struct {
+		u         parsedURL
+		req, resp parsedBody
+	}
 	secrets := slices.Clone(r.secrets)
-	for _, s := range r.steps {
-		secrets = learn(secrets, s.url, s.reqHeader.Get("Content-Type"), s.reqBody)
-		secrets = learn(secrets, "", s.respHeader.Get("Content-Type"), s.respBody)
+	add := func(v string) {
+		// Eight bytes at least: a field such as "state": "open" is no
+		// credential, and masking "open" everywhere would garble the trace.
+		if len(v) >= 8 && v != Masked {
+			secrets = append(secrets, v)
+		}
+	}
+	parsed := make([]parsedStep, len(r.steps))
+	for i, s := range r.steps {
+		p := parsedStep{u: parseURL(s.url), req: parseBody(s.reqHeader.Get("Content-Type"), s.reqBody),
+			resp: parseBody(s.respHeader.Get("Content-Type"), s.respBody)}
+		p.u.learn(add)
+		p.req.learn(add)
+		p.resp.learn(add)
+		parsed[i] = p
 	}
 	m := newMasker(secrets)
 	t := r.t
 	t.Error, t.Name = m.text(t.Error), m.text(t.Name)
 	t.Steps = make([]latchkey.TraceStep, 0, len(r.steps))
-	for _, s := range r.steps {
-		st := latchkey.TraceStep{Name: s.name, StartedAt: s.start.UTC(), Method: s.method, URL: m.url(s.url),
-			Request: m.headers(s.reqHeader), Status: s.status, Response: m.headers(s.respHeader),
-			Truncated: s.truncated, Error: m.text(s.err), Redirect: s.redirect}
+	for i, s := range r.steps {
+		p := parsed[i]
+		st := latchkey.TraceStep{Name: s.name, StartedAt: s.start.UTC(), Method: s.method, URL: m.url(p.u),
+			Request: m.headers(s.reqHeader), RequestBody: m.body(p.req), Status: s.status, Response: m.headers(s.respHeader),
+			ResponseBody: m.body(p.resp), Truncated: s.truncated, Error: m.text(s.err), Redirect: s.redirect}
 		if !s.end.IsZero() {
 			st.DurationMS = ms(s.end.Sub(s.start))
 		}
-		st.RequestBody = m.body(s.reqHeader.Get("Content-Type"), s.reqBody)
-		st.ResponseBody = m.body(s.respHeader.Get("Content-Type"), s.respBody)
 		if s.status != 0 {
 			t.Status = s.status
 		}
