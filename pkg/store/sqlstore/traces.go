@@ -32,6 +32,9 @@ type traceRow struct {
 
 func (traceRow) TableName() string { return "traces" }
 
+// traceSummary is the columns of a listed trace: all but its sealed steps.
+const traceSummary = "seq, id, env, app, org, user_id, config, kind, name, started_at, duration_ms, ok, error, status, step_count"
+
 // traceColumns is the number of values of one trace row as inserted.
 const traceColumns = 15
 
@@ -121,7 +124,7 @@ func (s *Store) ListTraces(ctx context.Context, key latchkey.ConnectionKey, limi
 	}
 	var rows []traceRow
 	err = whereKey(s.db.WithContext(ctx), env, key).Order("seq DESC").Limit(limit).
-		Select("seq, id, env, app, org, user_id, config, kind, name, started_at, duration_ms, ok, error, status, step_count").Find(&rows).Error
+		Select(traceSummary).Find(&rows).Error
 	if err != nil {
 		return nil, fail(err, "list the traces of connection %s", connName(key))
 	}
@@ -165,7 +168,7 @@ func (s *Store) ListAppTraces(ctx context.Context, app string, f latchkey.TraceF
 	}
 	var rows []traceRow
 	err = q.Order("seq DESC").Limit(limit).
-		Select("seq, id, env, app, org, user_id, config, kind, name, started_at, duration_ms, ok, error, status, step_count").Find(&rows).Error
+		Select(traceSummary).Find(&rows).Error
 	if err != nil {
 		return nil, fail(err, "list the traces of app %q", app)
 	}
