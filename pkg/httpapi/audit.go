@@ -130,13 +130,9 @@ func (s *Server) listAudit(c echo.Context) error {
 			*dst = n
 		}
 	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return &latchkey.Error{Code: latchkey.EINVALID, Message: "the query is invalid",
-				Fields: []latchkey.FieldError{{Field: "limit", Message: "must be a whole number from 1 to 1000"}}}
-		}
-		f.Limit = n
+	var fe latchkey.FieldErrors
+	if f.Limit = queryLimit(c, &fe, 0, 1000); len(fe) > 0 {
+		return fe.Err("the query is invalid")
 	}
 	events, err := s.store.ListAudit(c.Request().Context(), f)
 	if err != nil {
@@ -171,13 +167,7 @@ func (s *Server) connectionEvents(c echo.Context) error {
 	}
 	f := latchkey.AuditFilter{Connection: &key, Limit: 50}
 	var fe latchkey.FieldErrors
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			fe.Add("limit", "must be a whole number from 1 to 200")
-		}
-		f.Limit = n
-	}
+	f.Limit = queryLimit(c, &fe, 50, 200)
 	if v := c.QueryParam("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,13 +29,7 @@ func (s *Server) searchConnections(c echo.Context) error {
 	default:
 		fe.Add("status", "must be active, expired, needs_reauth or refresh_failed")
 	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxConnectionPage {
-			fe.Add("limit", "must be a whole number from 1 to %d", store.MaxConnectionPage)
-		}
-		q.Limit = n
-	}
+	q.Limit = queryLimit(c, &fe, 0, store.MaxConnectionPage)
 	if v := c.QueryParam("after"); v != "" {
 		k, ok := decodeCursor(v)
 		if !ok {

@@ -62,14 +62,10 @@ func (s *Server) connectionTraces(c echo.Context) error {
 	if err := requireApp(c, key.App); err != nil {
 		return err
 	}
-	limit := latchkey.KeepTraces
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > latchkey.KeepTraces {
-			return &latchkey.Error{Code: latchkey.EINVALID, Message: "the query is invalid",
-				Fields: []latchkey.FieldError{{Field: "limit", Message: "must be a whole number from 1 to " + strconv.Itoa(latchkey.KeepTraces)}}}
-		}
-		limit = n
+	var fe latchkey.FieldErrors
+	limit := queryLimit(c, &fe, latchkey.KeepTraces, latchkey.KeepTraces)
+	if err := fe.Err("the query is invalid"); err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	s.flushTraces(ctx)
@@ -89,8 +85,9 @@ func (s *Server) appTraces(c echo.Context) error {
 	if err := requireApp(c, app); err != nil {
 		return err
 	}
-	f := latchkey.TraceFilter{Kind: latchkey.TraceKind(c.QueryParam("kind")), Org: c.QueryParam("org"), Before: c.QueryParam("before"), Limit: 50}
 	var fe latchkey.FieldErrors
+	f := latchkey.TraceFilter{Kind: latchkey.TraceKind(c.QueryParam("kind")), Org: c.QueryParam("org"), Before: c.QueryParam("before"),
+		Limit: queryLimit(c, &fe, 50, 200)}
 	switch f.Kind {
 	case "", latchkey.TraceAuthorization, latchkey.TraceRefresh, latchkey.TraceAPI, latchkey.TraceProxy, latchkey.TraceVerify:
 	default:
@@ -102,13 +99,6 @@ func (s *Server) appTraces(c echo.Context) error {
 		f.Failed = true
 	default:
 		fe.Add("failed", "must be true or false")
-	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			fe.Add("limit", "must be a whole number from 1 to 200")
-		}
-		f.Limit = n
 	}
 	if err := fe.Err("the query is invalid"); err != nil {
 		return err
@@ -135,6 +125,21 @@ func (s *Server) getTrace(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, t)
+}
+
+// queryLimit reads ?limit=, a page's size from 1 to max, def when absent;
+// another value is a field error in fe.
+func queryLimit(c echo.Context, fe *latchkey.FieldErrors, def, max int) int {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		fe.Add("limit", "must be a whole number from 1 to %d", max)
+		return def
+	}
+	return n
 }
 
 // flushTraces waits, briefly, for this replica's queued traces to be
