@@ -6,6 +6,7 @@ import { useState } from 'preact/hooks'
 import { api, enc, type Answer, type Schemas } from '../api'
 import { ErrorBox } from './errors'
 import { fmtTime } from './format'
+import { connectionHref } from './links'
 import { useLoad } from './load'
 
 type Trace = Schemas['Trace']
@@ -63,11 +64,6 @@ export function TraceView({ app, id }: { app: string; id: string }) {
   </div>
 }
 
-/** connectionHash is the hash of the page of a trace's connection (an org's own without a user). */
-function connectionHash(t: Trace): string {
-  return `#/connections/${enc(t.app)}/${enc(t.org)}/` + (t.user ? `${enc(t.user)}/` : '') + enc(t.config)
-}
-
 /**
  * TraceTable lists traces, each opening into its steps; withConnection adds
  * the column of the connection each belongs to (an app's listing).
@@ -81,7 +77,7 @@ export function TraceTable({ app, traces, id, caption, withConnection }: { app: 
     <tbody>{traces.map(t => <>
       <tr class={t.ok ? '' : 'trace-failed'}>
         <td>{fmtTime(t.started_at)}</td>
-        {withConnection && <td><a href={connectionHash(t)}>{t.org} / {t.user || '(org)'}</a> <code>{t.config}</code></td>}
+        {withConnection && <td><a href={connectionHref(t)}>{t.org} / {t.user || '(org)'}</a> <code>{t.config}</code></td>}
         <td>{traceKinds[t.kind]}{t.name ? <> <code>{t.name}</code></> : null}</td>
         <td class="trace-result">{outcome(t)}{t.error && <><br /><span class="hint">{t.error}</span></>}</td>
         <td>{ms(t.duration_ms)}</td>

@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api, enc, type Answer, type Schemas } from '../api'
 import { go, hashQuery } from '../router'
-import { ErrorBox, Field, fmtTime, SelectField, useLoad } from '../parts'
+import { connectionHref, ErrorBox, Field, fmtTime, SelectField, useLoad } from '../parts'
 
 type Page = Answer<'/connections', 'get'>
 type Conn = Schemas['Connection']
@@ -18,11 +18,6 @@ const statuses: [string, string][] = [['', 'Any status'], ['active', 'active'], 
 /** The filters the hash's query holds, by their API name. */
 const filterNames = ['app', 'config', 'status', 'org', 'user', 'q'] as const
 type Filters = Record<typeof filterNames[number], string>
-
-/** connectionHref is the hash of a connection's detail: #/connections/{app}/{org}/{user}/{config}, without the user for an org's own. */
-export function connectionHref(c: Pick<Conn, 'app' | 'org' | 'user' | 'config'>) {
-  return `#/connections/${enc(c.app)}/${enc(c.org)}/` + (c.user ? `${enc(c.user)}/` : '') + enc(c.config)
-}
 
 /** Connections is the list across apps; app presets (and fixes) the app filter (#/apps/{app}/connections). */
 export function Connections({ app }: { app?: string }) {
