@@ -72,7 +72,6 @@ func (e *Engine) Callback(ctx context.Context, query url.Values, browserNonce st
 	res = Result{Key: st.ConnectionKey, ReturnTo: st.ReturnTo, Popup: st.Popup}
 	ctx, rec := trace.Start(ctx, e.cfg.Traces, latchkey.TraceAuthorization, st.ConnectionKey, "")
 	defer func() { rec.Finish(err) }()
-	rec.Secret(st.CodeVerifier)
 	// The user's return from the provider, as the callback's URL, its code
 	// and state masked by name.
 	back := ""

@@ -327,7 +327,6 @@ func (e *Engine) askRefresh(ctx context.Context, cc *compiledConfig, old latchke
 	rt := old.Values[cc.cfg.RefreshTokenVariableName]
 	vals["refresh_token"] = rt
 	tctx, rec := trace.Start(ctx, e.cfg.Traces, latchkey.TraceRefresh, old.ConnectionKey, "")
-	rec.Secret(rt, old.Values[cc.cfg.AccessTokenVariableName])
 	tok, err := e.send(tctx, cc, tokenRequest{url: cc.refreshURL, urlField: "refresh_token_url", body: cc.refreshBody, field: "refresh_token_body", expect: true, rules: &cc.refreshRules}, vals)
 	rec.Finish(err)
 	if err != nil {
