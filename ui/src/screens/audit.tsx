@@ -59,7 +59,7 @@ export function Audit() {
   const [data, err] = useLoad(() => api<Answer<'/audit', 'get'>>('GET', '/audit?' + params.toString()), [params.toString()])
   const [keys] = useLoad(() => api<Answer<'/apikeys', 'get'>>('GET', '/apikeys'), [])
   const byID = new Map((keys?.api_keys ?? []).map(k => [k.id, k]))
-  const [admins] = useLoad(() => api<Answer<'/admins', 'get'>>('GET', '/admins').catch(() => ({ admins: [] })), [])
+  const [admins, adminsErr] = useLoad(() => api<Answer<'/admins', 'get'>>('GET', '/admins'), [])
   // The actor filter picks by name; the server filters by the actor's id.
   const actors: [string, string][] = [['', 'anyone'],
     ...(admins?.admins ?? []).map(a => ['admin:' + a.email, 'admin ' + a.email] as [string, string]),
@@ -88,6 +88,7 @@ export function Audit() {
       </div>
     </form>
     <ErrorBox err={shownErr} />
+    <ErrorBox err={adminsErr} />
     {data && (data.events.length === 0 ? <p id="audit-none">No events{filtered ? ' match these filters' : ''}.</p> :
       <table class="audit" tabIndex={0} aria-label="Audit events"><thead><tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">App</th><th scope="col">Org</th><th scope="col">User</th><th scope="col">Config</th><th scope="col">Detail</th></tr></thead>
         <tbody>{data.events.map(e => {

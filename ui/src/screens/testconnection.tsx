@@ -2,7 +2,7 @@
 // shown step by step, ending with the config's verification call.
 import { useState } from 'preact/hooks'
 import { api, APIError, enc, type Answer, type Schemas } from '../api'
-import { Field, fmtTime, LatestTrace, traceIDs } from '../parts'
+import { ErrorBox, Field, fmtTime, LatestTrace, traceIDs } from '../parts'
 import { connect, ConnectError } from '../../../sdk/js/dist/index.js'
 
 type Step = { label: string; state: 'done' | 'waiting' | 'failed'; detail?: string }
@@ -12,14 +12,16 @@ export function TestConnection({ app, cfg, p }: { app: string; cfg: Schemas['OAu
   const [user, setUser] = useState('test-user')
   const [steps, setSteps] = useState<Step[]>([])
   const [err, setErr] = useState<APIError>()
-  // The trace of the run: the callback's, newer than those of before it.
-  const [traced, setTraced] = useState<{ path: string; before: string[] }>()
+  // The trace of the run: the callback's, newer than those of before it
+  // (read once the popup is open: the click's activation opens it).
+  const [traced, setTraced] = useState<{ path: string; before: string[]; err?: unknown }>()
   const start = async () => {
     setErr(undefined)
     setTraced(undefined)
     const path = `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}`
-    const before = await traceIDs(path).catch(() => [] as string[])
-    const showTrace = () => setTraced({ path, before })
+    let before: string[] = []
+    let traceErr: unknown
+    const showTrace = () => setTraced({ path, before, err: traceErr })
     let shown: Step[] = []
     const show = (s: Step[]) => { shown = s; setSteps(s) }
     show([{ label: 'Create a link', state: 'waiting', detail: `POST …/orgs/${org}/users/${user}/connections/${cfg.name}/link {"popup": true}` }])
@@ -31,6 +33,7 @@ export function TestConnection({ app, cfg, p }: { app: string; cfg: Schemas['OAu
       await connect({
         popup: { width: 600, height: 720 },
         url: async () => {
+          try { before = await traceIDs(path) } catch (x) { traceErr = x }
           const link = await api<Answer<'/apps/{app}/orgs/{org}/users/{user}/connections/{config}/link', 'post', 201>>('POST', `/apps/${enc(app)}/orgs/${enc(org)}/users/${enc(user)}/connections/${enc(cfg.name)}/link`, { popup: true })
           created = { label: 'Link created', state: 'done', detail: `201: a link to the landing page, valid until ${fmtTime(link.expires_at)}` }
           show([created, { label: 'Authorization', state: 'waiting', detail: 'In the popup window: allow access, then sign in at the provider.' }])
@@ -77,6 +80,6 @@ export function TestConnection({ app, cfg, p }: { app: string; cfg: Schemas['OAu
       {steps.map(s => <li class={'step-' + s.state}><strong>{s.label}</strong>: {s.state === 'waiting' ? 'in progress' : s.state === 'done' ? 'done' : 'failed'}
         {s.detail && <><br /><span class="hint">{s.detail}</span></>}</li>)}
     </ol>}
-    {traced && <LatestTrace app={app} path={traced.path} kind="authorization" before={traced.before} />}
+    {traced && (traced.err ? <ErrorBox err={traced.err} /> : <LatestTrace app={app} path={traced.path} kind="authorization" before={traced.before} />)}
   </details>
 }
