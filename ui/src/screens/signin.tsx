@@ -23,7 +23,7 @@ export function SignIn({ onDone, notice }: { onDone: (s: Session) => void; notic
       <Field id="password" label="Password" type="password" autocomplete="current-password" value={password} onInput={setPassword} error={err?.fieldError('password')} required />
       <button class="primary" type="submit">Sign in</button>
     </form>
-    <p class="hint">Accounts are made with <code>latchkey admins create --email you@example.com</code>; the first one is printed when the server first starts.</p>
+    <p class="hint">The first account is printed when the server first starts; then an admin adds others on the Admins screen, or with <code>latchkey admins create --email you@example.com</code>.</p>
   </main>
 }
 
