@@ -121,7 +121,9 @@ func TestBrowserEditorKeepsWhatIsTypedAndShowsEveryError(t *testing.T) {
 	// Leaving with an unsaved edit asks; saying no stays.
 	var hash string
 	var asked bool
+	// (The guard is set once the edit is rendered: the save bar says so.)
 	browse(t, ctx, "leave with an unsaved edit", setInput("#app-label", "Capacity, renamed"),
+		chromedp.WaitVisible(`//span[@id="save-status"][contains(., "Unsaved changes")]`),
 		chromedp.Evaluate(`window.__asked = false; window.confirm = () => { window.__asked = true; return false }`, nil),
 		chromedp.Click(`//nav//a[text()="API keys"]`), chromedp.Sleep(200*time.Millisecond),
 		chromedp.Evaluate(`window.__asked`, &asked), chromedp.Evaluate(`location.hash`, &hash))
@@ -173,7 +175,7 @@ func TestBrowserConnectionsAndSession(t *testing.T) {
 	refreshes := provider.RefreshCalls()
 	h.clock.Advance(time.Minute)
 	var msg string
-	browse(t, ctx, "open the connections", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/connections"), chromedp.WaitVisible(".status-active", chromedp.ByQuery),
+	browse(t, ctx, "open the connections", openUI(h, "#/apps/capacity/connections"), chromedp.WaitVisible(".status-active", chromedp.ByQuery),
 		chromedp.Click(`//a[contains(., "acme / u1")]`), chromedp.WaitVisible("#conn-detail", chromedp.ByQuery))
 	step(t, ctx, "refresh now", chromedp.Click(`//button[text()="Refresh now"]`), chromedp.WaitVisible(`//p[@role="status"][contains(., "Refreshed")]`),
 		chromedp.Text(`//p[@role="status"][contains(., "Refreshed")]`, &msg))
@@ -207,7 +209,7 @@ func TestBrowserConnectionsAndSession(t *testing.T) {
 	narrow("the app editor", h.main.URL+"/ui/#/apps/capacity", "#c0-token_url")
 	// The org page names acme, connected without installing, and beta, installed.
 	var orgsPage string
-	browse(t, ctx, "the org page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
+	browse(t, ctx, "the org page", chromedp.EmulateViewport(1280, 900), openUI(h, "#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
 		chromedp.Sleep(300*time.Millisecond), chromedp.Text("main", &orgsPage, chromedp.ByQuery))
 	if !strings.Contains(orgsPage, "beta") || !strings.Contains(orgsPage, "acme") {
 		t.Errorf("the org page: got %q, want beta (installed) and acme (connected without installing)", orgsPage)
@@ -215,7 +217,7 @@ func TestBrowserConnectionsAndSession(t *testing.T) {
 
 	narrow("the org installs", h.main.URL+"/ui/#/apps/capacity/orgs", "#install-org")
 	var installURL string
-	browse(t, ctx, "issue an install link", chromedp.EmulateViewport(375, 900), chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
+	browse(t, ctx, "issue an install link", chromedp.EmulateViewport(375, 900), openUI(h, "#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
 		setInput("#install-org", "acme"), chromedp.Click(`//button[text()="Create install link"]`), chromedp.WaitVisible("#install-link-url", chromedp.ByQuery))
 	var wide bool
 	browse(t, ctx, "the install link at 375 px", chromedp.Evaluate(`document.documentElement.scrollWidth > innerWidth`, &wide),
@@ -235,7 +237,7 @@ func TestBrowserConnectionsAndSession(t *testing.T) {
 	// Every time on the audit log is written one way, the times inside
 	// details (the install link's expiry) too.
 	var times []string
-	browse(t, ctx, "the audit log", chromedp.Navigate(h.main.URL+"/ui/#/audit"), chromedp.WaitVisible("tbody tr", chromedp.ByQuery),
+	browse(t, ctx, "the audit log", openUI(h, "#/audit"), chromedp.WaitVisible("tbody tr", chromedp.ByQuery),
 		chromedp.Evaluate(`[...document.querySelectorAll('tbody td')].map(td => td.textContent).filter(s => /\d{4}/.test(s) && /\d:\d\d/.test(s))`, &times))
 	rfc3339 := regexp.MustCompile(`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}`)
 	ours := regexp.MustCompile(`^(.* )?\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}:\d{2} \S+$`)
