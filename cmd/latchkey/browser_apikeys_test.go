@@ -32,7 +32,7 @@ func TestBrowserAPIKeysShowTheirLastUse(t *testing.T) {
 
 	signInToUI(t, ctx, h)
 	var usedCell, idleCell, header string
-	browse(t, ctx, "open the API keys", chromedp.Navigate(h.main.URL+"/ui/#/keys"), chromedp.WaitVisible(`tr[data-key="`+usedID+`"]`, chromedp.ByQuery),
+	browse(t, ctx, "open the API keys", openUI(h, "#/keys"), chromedp.WaitVisible(`tr[data-key="`+usedID+`"]`, chromedp.ByQuery),
 		chromedp.Text("table.apikeys thead", &header, chromedp.ByQuery),
 		chromedp.Text(`tr[data-key="`+usedID+`"] td.last-used`, &usedCell, chromedp.ByQuery),
 		chromedp.Text(`tr[data-key="`+idleID+`"] td.last-used`, &idleCell, chromedp.ByQuery))

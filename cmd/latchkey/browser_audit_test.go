@@ -39,7 +39,7 @@ func TestBrowserAuditLogFiltersOnTheServer(t *testing.T) {
 			chromedp.Evaluate(`[...document.querySelectorAll('table.audit tbody tr')].map(tr => tr.children[4].textContent)`, &orgs))
 		return actors, orgs
 	}
-	browse(t, ctx, "open the audit log", chromedp.Navigate(h.main.URL+"/ui/#/audit"), chromedp.WaitVisible("#audit-actor", chromedp.ByQuery))
+	browse(t, ctx, "open the audit log", openUI(h, "#/audit"), chromedp.WaitVisible("#audit-actor", chromedp.ByQuery))
 	// The actor is picked by name; the filter is the key's id.
 	var label string
 	browse(t, ctx, "pick the key by its name", chromedp.WaitReady(`#audit-actor option[value="`+id+`"]`, chromedp.ByQuery),

@@ -56,12 +56,12 @@ func TestBrowserStartFromTheCatalog(t *testing.T) {
 	}
 
 	var inEditor, nameErr string
-	browse(t, ctx, "the editor shows it", chromedp.Navigate(h.main.URL+"/ui/#/apps/asana"), chromedp.WaitVisible("#app-callback-url", chromedp.ByQuery),
+	browse(t, ctx, "the editor shows it", openUI(h, "#/apps/asana"), chromedp.WaitVisible("#app-callback-url", chromedp.ByQuery),
 		chromedp.Text("#app-callback-url", &inEditor, chromedp.ByQuery))
 	if inEditor != callback {
 		t.Errorf("the editor's callback URL: got %q, want %q", inEditor, callback)
 	}
-	browse(t, ctx, "a second asana is refused", chromedp.Navigate(h.main.URL+"/ui/#/catalog/asana"), chromedp.WaitVisible("#catalog-app-name", chromedp.ByQuery),
+	browse(t, ctx, "a second asana is refused", openUI(h, "#/catalog/asana"), chromedp.WaitVisible("#catalog-app-name", chromedp.ByQuery),
 		chromedp.Click(`//button[text()="Create app"]`),
 		chromedp.WaitVisible(`[data-field="catalog-app-name"] .field-error`, chromedp.ByQuery),
 		chromedp.Text(`[data-field="catalog-app-name"] .field-error`, &nameErr, chromedp.ByQuery))

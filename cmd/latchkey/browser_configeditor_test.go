@@ -82,7 +82,7 @@ func TestBrowserConfigEditorInSections(t *testing.T) {
 	open := func(what string) {
 		t.Helper()
 		// (Unsaved edits would hold the reload at the browser's question.)
-		if !step(t, ctx, what, chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"), chromedp.Reload(), chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery)) {
+		if !step(t, ctx, what, openUI(h, "#/apps/capacity"), chromedp.Reload(), chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery)) {
 			t.FailNow()
 		}
 	}

@@ -53,7 +53,7 @@ func signInAndTime(t *testing.T, ctx context.Context, h *harness) uiTimes {
 	t.Helper()
 	var out uiTimes
 	const awaitReady = `new Promise(r => { const f = () => window.__latchkeyReady !== undefined && document.querySelector(%q) ? r(window.__latchkeyReady - window.__t0) : setTimeout(f, 5); f() })`
-	browse(t, ctx, "open the sign-in screen", network.ClearBrowserCookies(), chromedp.Navigate(h.main.URL+"/ui/#/apps"), chromedp.WaitVisible("#email", chromedp.ByQuery),
+	browse(t, ctx, "open the sign-in screen", network.ClearBrowserCookies(), openUI(h, "#/apps"), chromedp.WaitVisible("#email", chromedp.ByQuery),
 		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
 		chromedp.Evaluate(`window.__latchkeyReady = undefined; window.__t0 = performance.now(); document.querySelector('button[type=submit]').click()`, nil),
 		chromedp.Evaluate(fmt.Sprintf(awaitReady, "#app-doc"), &out.firstScreen, awaitPromise))
@@ -145,7 +145,7 @@ func TestBrowserConnectionsAcrossApps(t *testing.T) {
 		t.Helper()
 		step(t, ctx, what, chromedp.WaitVisible(fmt.Sprintf(`//p[@id="conn-total"][contains(., %q)]`, want)))
 	}
-	browse(t, ctx, "the list", chromedp.Navigate(h.main.URL+"/ui/#/connections"), chromedp.WaitVisible("#conn-table", chromedp.ByQuery))
+	browse(t, ctx, "the list", openUI(h, "#/connections"), chromedp.WaitVisible("#conn-table", chromedp.ByQuery))
 	waitTotal("the total of every connection", "10,001 connections; showing 1–50")
 	checkPage(t, ctx, "30-connections")
 	step(t, ctx, "the next page", chromedp.Click("#conn-next", chromedp.ByQuery), chromedp.WaitVisible(`//p[@id="conn-total"][contains(., "showing 51–100")]`))
@@ -177,7 +177,7 @@ func TestBrowserConnectionsAcrossApps(t *testing.T) {
 	}
 
 	// The app editor's link: the same screen with the app preset.
-	step(t, ctx, "the app's connections", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/connections?q=u1"),
+	step(t, ctx, "the app's connections", openUI(h, "#/apps/capacity/connections?q=u1"),
 		chromedp.WaitVisible(`//p[@id="conn-total"][contains(., "1 connection;")]`))
 
 	// The detail of acme/u1, connected through the fake provider.

@@ -91,7 +91,7 @@ func TestBrowserOAuthServer(t *testing.T) {
 
 	// The admin sees the authorization and revokes it.
 	var state string
-	browse(t, ctx, "revoke the authorization", chromedp.Navigate(h.main.URL+"/ui/#/oauth"),
+	browse(t, ctx, "revoke the authorization", openUI(h, "#/oauth"),
 		chromedp.WaitVisible(`//section[@aria-labelledby="oauth-authorizations"]//button[starts-with(., "Revoke")]`),
 		chromedp.Evaluate(`window.confirm = () => true`, nil),
 		chromedp.Click(`//section[@aria-labelledby="oauth-authorizations"]//button[starts-with(., "Revoke")]`),

@@ -31,7 +31,7 @@ func TestBrowserOrgSettingsAndInstallLinks(t *testing.T) {
 
 	// The org's editor: values shown, secrets masked (never in a field).
 	var clientID, secret string
-	browse(t, ctx, "open acme's settings", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
+	browse(t, ctx, "open acme's settings", openUI(h, "#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
 		chromedp.Click(`//a[starts-with(., "acme")]`), chromedp.WaitVisible("#org-setting-client_id", chromedp.ByQuery),
 		chromedp.Value("#org-setting-client_id", &clientID, chromedp.ByQuery), chromedp.Value("#org-setting-client_secret", &secret, chromedp.ByQuery))
 	if clientID != "old-id" || secret != "" {
@@ -71,7 +71,7 @@ func TestBrowserOrgSettingsAndInstallLinks(t *testing.T) {
 	// An install link: the URL to copy, its expiry, then revoked.
 	var url, shown, state string
 	browse(t, ctx, "create an install link", chromedp.Evaluate(`window.confirm = () => true`, nil),
-		chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
+		openUI(h, "#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
 		setInput("#install-org", "beta"), chromedp.Click(`//button[text()="Create install link"]`),
 		chromedp.WaitVisible("#install-link-value", chromedp.ByQuery), chromedp.Text("#install-link-value", &shown, chromedp.ByQuery),
 		chromedp.AttributeValue("#install-link-url", "href", &url, nil, chromedp.ByQuery))
@@ -157,7 +157,7 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 
 	// An unsaved edit in dev: switching is asked about, and refused keeps dev.
 	var env string
-	browse(t, ctx, "edit the app unsaved", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"), chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery),
+	browse(t, ctx, "edit the app unsaved", openUI(h, "#/apps/capacity"), chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery),
 		setInput("#c0-token_url", "https://changed.example/token"),
 		chromedp.Evaluate(`window.__asked = 0; window.confirm = () => { window.__asked++; return false }`, nil),
 		switchEnvironment("staging"),
@@ -172,7 +172,7 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 		strings.Replace(doc, "name: capacity\nlabel: Capacity", "name: only-dev\nlabel: Only in dev", 1))
 	var listed string
 	step(t, ctx, "switch to staging", chromedp.Evaluate(`window.confirm = () => true`, nil),
-		chromedp.Navigate(h.main.URL+"/ui/#/apps"), chromedp.WaitVisible(`//main//a[text()="only-dev"]`),
+		openUI(h, "#/apps"), chromedp.WaitVisible(`//main//a[text()="only-dev"]`),
 		switchEnvironment("staging"),
 		chromedp.WaitVisible(`//main//a[text()="capacity"]`), chromedp.Sleep(300*time.Millisecond), chromedp.Text("main", &listed, chromedp.ByQuery))
 	if strings.Contains(listed, "only-dev") {
@@ -182,7 +182,7 @@ func TestBrowserEnvironmentsAndPromotion(t *testing.T) {
 	// Back in dev, delete staging: the server says it holds an app, then it goes.
 	var conflict string
 	step(t, ctx, "delete staging", switchEnvironment("dev"),
-		chromedp.Navigate(h.main.URL+"/ui/#/environments"), chromedp.WaitVisible("#env-staging", chromedp.ByQuery),
+		openUI(h, "#/environments"), chromedp.WaitVisible("#env-staging", chromedp.ByQuery),
 		chromedp.Click(`//tr[@id="env-staging"]//button[contains(., "Delete")]`), chromedp.WaitVisible("#env-delete-error", chromedp.ByQuery),
 		chromedp.Text("#env-delete-error", &conflict, chromedp.ByQuery))
 	if !strings.Contains(conflict, "force") && !strings.Contains(conflict, "app") {

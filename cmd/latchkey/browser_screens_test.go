@@ -118,7 +118,7 @@ func TestBrowserEveryScreenIsAccessibleInLightAndDark(t *testing.T) {
 			emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}))
 		for _, s := range screens {
 			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			err := chromedp.Run(wctx, chromedp.Navigate(h.main.URL+"/ui/"+s.route), chromedp.WaitVisible(s.ready, chromedp.ByQuery))
+			err := chromedp.Run(wctx, openUI(h, s.route), chromedp.WaitVisible(s.ready, chromedp.ByQuery))
 			cancel()
 			if err != nil {
 				t.Errorf("%s (%s): its data did not show: %v", s.name, s.route, err)

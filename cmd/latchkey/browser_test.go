@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,21 @@ const axePath = "../../ui/node_modules/axe-core/axe.min.js"
 
 // outputDir receives the screenshots, for review; it is not committed.
 const outputDir = "../../test-output"
+
+// openUI moves the builder UI to route (a hash such as "#/apps/crm"): a
+// full load when the UI is not the page yet, else a change of the page's
+// hash, as a link does. chromedp.Navigate to a URL that differs only in its
+// fragment waits for a load event a same-document navigation may never
+// fire, and sporadically never returns (chromedp issue 1091).
+func openUI(h *harness, route string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var at string
+		if err := chromedp.Evaluate(`location.origin + location.pathname`, &at).Do(ctx); err == nil && at == h.main.URL+"/ui/" {
+			return chromedp.Evaluate(`location.hash = `+strconv.Quote(route)+`, true`, nil).Do(ctx)
+		}
+		return chromedp.Navigate(h.main.URL + "/ui/" + route).Do(ctx)
+	})
+}
 
 // newBrowser starts a headless Chromium with a fresh profile; extra
 // options change chromedp's defaults. Without Chromium the test is skipped,
@@ -213,7 +229,7 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 	// The install link, issued from the UI, and the install prompt.
 	var installURL string
 	// The editor holds the unsaved broken URL: leaving it asks first.
-	browse(t, ctx, "issue an install link", chromedp.Evaluate(`window.confirm = () => true`, nil), chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
+	browse(t, ctx, "issue an install link", chromedp.Evaluate(`window.confirm = () => true`, nil), openUI(h, "#/apps/capacity/orgs"), chromedp.WaitVisible("#install-org", chromedp.ByQuery),
 		setInput("#install-org", "acme"), chromedp.Click(`//button[text()="Create install link"]`),
 		chromedp.WaitVisible("#install-link-url", chromedp.ByQuery), chromedp.AttributeValue("#install-link-url", "href", &installURL, nil, chromedp.ByQuery))
 	checkPage(t, ctx, "05-org-installs")
@@ -234,7 +250,7 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 	// The org page lists the link as used; a second one, revoked from the
 	// UI, opens nothing.
 	var state, revokedURL string
-	browse(t, ctx, "see the used link", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/orgs"), chromedp.WaitVisible(".install-link-state", chromedp.ByQuery),
+	browse(t, ctx, "see the used link", openUI(h, "#/apps/capacity/orgs"), chromedp.WaitVisible(".install-link-state", chromedp.ByQuery),
 		chromedp.Text(".install-link-state", &state, chromedp.ByQuery))
 	if state != "used" {
 		t.Fatalf("the install link's state: got %q, want used", state)
@@ -261,14 +277,14 @@ func TestBrowserBuilderAndEndUserPages(t *testing.T) {
 	checkPage(t, ctx, "10-connected")
 
 	// The connection is active in the UI.
-	browse(t, ctx, "see the connection", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/connections"),
+	browse(t, ctx, "see the connection", openUI(h, "#/apps/capacity/connections"),
 		chromedp.WaitVisible(".status-active", chromedp.ByQuery))
 	checkPage(t, ctx, "11-connections")
 
 	// Test connection: the real flow in a popup, whose result page posts
 	// its outcome back to the editor (under the pages' real CSP: the
 	// popup is a new target, not bypassed).
-	browse(t, ctx, "open the test connection panel", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"),
+	browse(t, ctx, "open the test connection panel", openUI(h, "#/apps/capacity"),
 		chromedp.WaitVisible("#c0-token_url", chromedp.ByQuery),
 		chromedp.Click(`//fieldset[@class="config"]//summary[contains(., "Test connection")]`),
 		chromedp.WaitVisible("#c0-t-org", chromedp.ByQuery), setInput("#c0-t-org", "acme"), setInput("#c0-t-user", "u-44"))

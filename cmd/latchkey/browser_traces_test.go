@@ -28,7 +28,7 @@ func TestBrowserAppTracesFindAFailedAuthorization(t *testing.T) {
 
 	signInToUI(t, ctx, h)
 	var rows []string
-	browse(t, ctx, "open the app's traces from the app", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"),
+	browse(t, ctx, "open the app's traces from the app", openUI(h, "#/apps/capacity"),
 		chromedp.Click(`//a[text()="Flow traces"]`), chromedp.WaitVisible("#app-traces", chromedp.ByQuery),
 		chromedp.Evaluate(`[...document.querySelectorAll('#app-traces tbody tr')].map(tr => tr.textContent)`, &rows))
 	if len(rows) != 2 || !strings.Contains(rows[0], "refuser") || !strings.Contains(rows[1], "ada") {
@@ -51,7 +51,7 @@ func TestBrowserAppTracesFindAFailedAuthorization(t *testing.T) {
 	}
 	checkPage(t, ctx, "traces-02-failure")
 
-	browse(t, ctx, "a flow with no trace", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/traces?kind=proxy"),
+	browse(t, ctx, "a flow with no trace", openUI(h, "#/apps/capacity/traces?kind=proxy"),
 		chromedp.WaitVisible("#traces-none", chromedp.ByQuery))
 	if e := errs(); len(e) > 0 {
 		t.Errorf("console errors: %v", e)

@@ -28,7 +28,7 @@ func TestBrowserWebhooksShowTheSecretOnceAndTheDeliveryLog(t *testing.T) {
 
 	signInToUI(t, ctx, h)
 	var secret string
-	browse(t, ctx, "open the webhooks", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity/webhooks"))
+	browse(t, ctx, "open the webhooks", openUI(h, "#/apps/capacity/webhooks"))
 	if !step(t, ctx, "the form shows", chromedp.WaitVisible("#webhook-url", chromedp.ByQuery)) {
 		var page string
 		browse(t, ctx, "read the page", chromedp.Text("body", &page, chromedp.ByQuery))

@@ -209,7 +209,7 @@ func TestBrowserRenamingAConfigWithConnections(t *testing.T) {
 	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
 		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
 		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible("#app-doc", chromedp.ByQuery))
-	browse(t, ctx, "rename the config", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"),
+	browse(t, ctx, "rename the config", openUI(h, "#/apps/capacity"),
 		chromedp.WaitVisible("#c0-name", chromedp.ByQuery), setInput("#c0-name", "renamed"),
 		// Decline first: nothing is saved.
 		chromedp.Evaluate(`window.confirm = m => { window.__asked = m; return false }; true`, nil),

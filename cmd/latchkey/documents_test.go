@@ -302,7 +302,7 @@ func TestBrowserExportLeavesSecretsOut(t *testing.T) {
 	browse(t, ctx, "sign in", chromedp.Navigate(h.main.URL+"/ui/"), chromedp.WaitVisible("#email", chromedp.ByQuery),
 		setInput("#email", testAdminEmail), setInput("#password", testAdminPassword),
 		chromedp.Click(`button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible("#app-doc", chromedp.ByQuery))
-	browse(t, ctx, "open the app", chromedp.Navigate(h.main.URL+"/ui/#/apps/capacity"),
+	browse(t, ctx, "open the app", openUI(h, "#/apps/capacity"),
 		chromedp.WaitVisible(`//button[text()="Export YAML"]`))
 	browse(t, ctx, "hook the download",
 		// Keep the blob the export would download, and download nothing.

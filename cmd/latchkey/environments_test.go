@@ -245,7 +245,7 @@ func TestBrowserEnvironmentSwitcher(t *testing.T) {
 		chromedp.WaitVisible(`//td[text()="CRM in production"]`))
 	checkPage(t, ctx, "env-prod-apps")
 	var env string
-	browse(t, ctx, "the audit screen keeps prod", chromedp.Navigate(h.main.URL+"/ui/#/audit"), chromedp.WaitVisible("header select", chromedp.ByQuery),
+	browse(t, ctx, "the audit screen keeps prod", openUI(h, "#/audit"), chromedp.WaitVisible("header select", chromedp.ByQuery),
 		chromedp.Value("header select", &env, chromedp.ByQuery))
 	if env != "prod" {
 		t.Fatalf("the audit screen's switcher: got %q, want prod", env)
@@ -256,7 +256,7 @@ func TestBrowserEnvironmentSwitcher(t *testing.T) {
 	var diff, done string
 	browse(t, ctx, "promote from dev", chromedp.SetValue("header select", "dev", chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelector('header select').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
-		chromedp.Navigate(h.main.URL+"/ui/#/apps/crm"), chromedp.WaitVisible("#promote-to", chromedp.ByQuery),
+		openUI(h, "#/apps/crm"), chromedp.WaitVisible("#promote-to", chromedp.ByQuery),
 		chromedp.Click(`//button[text()="Show changes"]`), chromedp.WaitVisible("#promote-diff", chromedp.ByQuery),
 		chromedp.Text("#promote-diff", &diff, chromedp.ByQuery))
 	if !strings.Contains(diff, "- ") || !strings.Contains(diff, "CRM with a test client") {
