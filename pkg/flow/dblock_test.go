@@ -71,8 +71,8 @@ func postgresLocker(t *testing.T, dsn string) *dbLocker {
 	}}
 }
 
-// hold takes the lock now and releases it after d, returning when the lock
-// was released (on a channel closed then).
+// hold takes the lock now and releases it after d; the channel gives the
+// time the release was sent.
 func (l *dbLocker) hold(t *testing.T, d time.Duration) (released <-chan time.Time) {
 	t.Helper()
 	ctx := context.Background()
@@ -88,11 +88,15 @@ func (l *dbLocker) hold(t *testing.T, d time.Duration) (released <-chan time.Tim
 	}
 	out := make(chan time.Time, 1)
 	time.AfterFunc(d, func() {
+		// The time the release is sent: the database frees the lock as it
+		// runs the ROLLBACK, before its answer arrives here, so a waiter may
+		// reach the provider before ExecContext returns.
+		sent := time.Now()
 		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 			t.Errorf("locker: releasing the lock: %v", err)
 		}
 		conn.Close()
-		out <- time.Now()
+		out <- sent
 	})
 	return out
 }
