@@ -355,8 +355,8 @@ func isJSONType(ctype string) bool {
 // readJSON reads the request's body into v as one JSON value: a body in
 // another Content-Type gets 415; one that is not valid UTF-8, not JSON, or
 // has anything after the value gets 400; a field v does not have (unless
-// lenient), a value of the wrong type or a string holding NUL gets 422
-// naming the field.
+// lenient), a value of the wrong type, a null where the field takes none
+// or a string holding NUL gets 422 naming the field.
 func readJSON(c echo.Context, v any, how jsonBody) error {
 	ctype := c.Request().Header.Get(echo.HeaderContentType)
 	body, err := io.ReadAll(c.Request().Body)
@@ -397,6 +397,9 @@ func readJSON(c echo.Context, v any, how jsonBody) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fieldError(latchkey.EBADREQUEST, "the body has data after its JSON value", "", "must be one JSON value and nothing after it")
+	}
+	if f, ok := latchkey.NullField(body, reflect.TypeOf(v).Elem()); ok {
+		return fieldError(latchkey.EINVALID, "the body has a null value", f, latchkey.NullMessage)
 	}
 	var fe latchkey.FieldErrors
 	latchkey.CheckStrings(v, "", &fe)

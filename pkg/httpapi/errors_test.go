@@ -58,6 +58,9 @@ func TestErrorsAreJSONOnTheAPIAndPagesForPeople(t *testing.T) {
 		{"a wrong method", "POST", "/healthz", "", "", 405, []string{`"code":"method_not_allowed"`}, nil},
 		{"a body over 1 MiB", "PUT", "/api/v1/apps/x", admin, strings.Repeat("a", 1<<20+10), 413, []string{`"code":"too_large"`}, nil},
 		{"a document that is no object", "PUT", "/api/v1/apps/x", admin, "[1, 2]", 422, []string{`"code":"invalid"`, `"details"`}, nil},
+		{"a null in an app document", "PUT", "/api/v1/apps/x", admin, `{"name": null}`, 422, []string{`"code":"invalid"`, `"field":"name"`, "must not be null"}, nil},
+		{"a null in a request body", "POST", "/api/v1/apikeys", admin, `{"scope": "admin", "name": null}`, 422, []string{`"code":"invalid"`, `"field":"name"`, "must not be null"}, nil},
+		{"a null body", "POST", "/api/v1/apikeys", admin, `null`, 422, []string{`"code":"invalid"`, "must not be null"}, nil},
 		{"an unknown link, as a page", "GET", "/connect/nope", "", "", 404, []string{"<!doctype html>", "cannot be used"}, []string{`"code"`}},
 		{"a callback without state, as a page", "GET", "/oauth/callback?code=abc", "", "", 400, []string{"<!doctype html>", "no state"}, []string{"abc"}},
 		{"health", "GET", "/healthz", "", "", 200, []string{`"status":"ok"`}, nil},
@@ -106,5 +109,29 @@ func TestTokenResponsesAreNotCached(t *testing.T) {
 	srv.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("got HTTP %d with Cache-Control %q, want 200 with no-store", rec.Code, rec.Header().Get("Cache-Control"))
+	}
+}
+
+// TestANullSettingValueStandsForEmpty checks the one body where the API
+// takes null: an org's setting values, where it clears a value.
+func TestANullSettingValueStandsForEmpty(t *testing.T) {
+	srv, admin := newServer(t)
+	for _, step := range []struct{ method, url, body string }{
+		{"PUT", "/api/v1/apps/a", `{"settings": [{"name": "team", "level": "org"}]}`},
+		{"PUT", "/api/v1/apps/a/orgs/o/settings", `{"team": "blue"}`},
+		{"PUT", "/api/v1/apps/a/orgs/o/settings", `{"team": null}`},
+	} {
+		req := httptest.NewRequest(step.method, step.url, strings.NewReader(step.body))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Content-Type", "application/json")
+		if rec := serveChecked(t, srv, req, []byte(step.body)); rec.Code >= 300 {
+			t.Fatalf("%s %s %s: got HTTP %d %s, want success", step.method, step.url, step.body, rec.Code, rec.Body)
+		}
+	}
+	req := httptest.NewRequest("GET", "/api/v1/apps/a/orgs/o/settings", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	rec := serveChecked(t, srv, req, nil)
+	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "blue") {
+		t.Fatalf("got HTTP %d %s, want 200 with the value cleared", rec.Code, rec.Body)
 	}
 }

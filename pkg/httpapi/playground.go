@@ -3,10 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"strings"
+	"reflect"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,27 +25,6 @@ func invalidField(field, msg string) error {
 		Fields: []latchkey.FieldError{{Field: field, Message: msg}}}
 }
 
-// decodeStrict reads the JSON body into v, refusing unknown fields so that a
-// misspelt field is named rather than ignored.
-func decodeStrict(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		field, msg := "", err.Error()
-		var te *json.UnmarshalTypeError
-		if errors.Is(err, io.EOF) {
-			msg = "the body is empty"
-		} else if errors.As(err, &te) {
-			field, msg = te.Field, "must be a JSON "+te.Type.Kind().String()
-		} else if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			field, msg = strings.Trim(f, `"`), "is not a field of this request"
-		}
-		return &latchkey.Error{Code: latchkey.EINVALID, Message: "the body must be a JSON object with the documented fields",
-			Fields: []latchkey.FieldError{{Field: field, Message: msg}}}
-	}
-	return nil
-}
-
 // renderPlayground renders an OAuth config of an app for sample values: the
 // link URL and the token request, secrets masked. "config" is the name of a
 // saved config or a config document being edited.
@@ -59,7 +36,7 @@ func (s *Server) renderPlayground(c echo.Context) error {
 		Config json.RawMessage   `json:"config"`
 		Values map[string]string `json:"values"`
 	}
-	if err := decodeStrict(c, &req); err != nil {
+	if err := readJSON(c, &req, jsonBody{}); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -83,6 +60,9 @@ func (s *Server) renderPlayground(c echo.Context) error {
 	case raw[0] == '{':
 		if err := json.Unmarshal(raw, &cfg); err != nil {
 			return invalidField("config", "is not an OAuth config document: "+err.Error())
+		}
+		if f, ok := latchkey.NullField(raw, reflect.TypeFor[latchkey.OAuthConfig]()); ok {
+			return invalidField("config."+f, latchkey.NullMessage)
 		}
 		if cfg.Name == "" {
 			return invalidField("config.name", "is required")
@@ -108,7 +88,7 @@ func (s *Server) extractPlayground(c echo.Context) error {
 		Response    string `json:"response"`
 		ContentType string `json:"content_type"`
 	}
-	if err := decodeStrict(c, &req); err != nil {
+	if err := readJSON(c, &req, jsonBody{}); err != nil {
 		return err
 	}
 	x, err := flow.PreviewExtraction(c.Request().Context(), req.Path, req.Response, req.ContentType)

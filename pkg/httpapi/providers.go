@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,7 +56,7 @@ func (s *Server) createAppFromProvider(c echo.Context) error {
 	var body struct {
 		Name string `json:"name"`
 	}
-	if err := decodeOptionalJSON(c, &body); err != nil {
+	if err := readJSON(c, &body, jsonBody{optional: true}); err != nil {
 		return err
 	}
 	app, err := s.catalog.NewApp(c.Param("name"), body.Name)
@@ -92,7 +90,7 @@ func (s *Server) discoverProvider(c echo.Context) error {
 		Issuer string `json:"issuer"`
 		Name   string `json:"name"`
 	}
-	if err := decodeOptionalJSON(c, &body); err != nil {
+	if err := readJSON(c, &body, jsonBody{optional: true}); err != nil {
 		return err
 	}
 	if u, err := url.Parse(body.Issuer); err != nil || u.Scheme != "https" {
@@ -112,20 +110,4 @@ func (s *Server) discoverProvider(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"metadata": md, "document": app})
-}
-
-// decodeOptionalJSON reads a JSON object body into v; an empty body leaves
-// v as it is.
-func decodeOptionalJSON(c echo.Context, v any) error {
-	b, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return latchkey.WrapError(latchkey.EBADREQUEST, err, "the request body cannot be read")
-	}
-	if len(b) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return latchkey.WrapError(latchkey.EBADREQUEST, err, "the request body is not the JSON object this route takes")
-	}
-	return nil
 }

@@ -72,6 +72,10 @@ func ParseAppAs(data []byte, format string) (App, error) {
 		if dec.More() {
 			return App{}, documentError("", errors.New("unexpected data after the document"))
 		}
+		if f, ok := NullField(trimmed, reflect.TypeFor[App]()); ok {
+			return App{}, &Error{Code: EINVALID, Message: "the document has a null value",
+				Fields: []FieldError{{Field: f, Message: NullMessage}}}
+		}
 		return app, nil
 	case FormatYAML:
 		var node yaml.Node

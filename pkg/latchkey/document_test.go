@@ -135,3 +135,31 @@ func TestParseAppNamesTheIndexOfAJSONTypeError(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAppRefusesANullValueNamingItsField(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"name": null}`:                    "name",
+		`{"name": "crm", "label": null}`:    "label",
+		`{"name": "crm", "settings": null}`: "settings",
+		`{"name": "crm", "settings": [{"name": "a", "level": "org"}, null]}`:        "settings[1]",
+		`{"name": "crm", "oauth_configs": [{"name": "p", "pkce": null}]}`:           "oauth_configs[0].pkce",
+		`{"name": "crm", "oauth_configs": [{"name": "p", "refresh_margin": null}]}`: "oauth_configs[0].refresh_margin",
+	} {
+		_, err := ParseAppAs([]byte(doc), FormatJSON)
+		var le *Error
+		if !errors.As(err, &le) || le.Code != EINVALID || len(le.Fields) != 1 || le.Fields[0].Field != want {
+			t.Errorf("%s: got %v (%+v), want the field %s", doc, err, le, want)
+			continue
+		}
+		if !strings.Contains(le.Fields[0].Message, "null") {
+			t.Errorf("%s: the message %q does not say the value is null", doc, le.Fields[0].Message)
+		}
+	}
+	// A string "null" is a value, and YAML's empty value still means left out.
+	if _, err := ParseAppAs([]byte(`{"name": "crm", "label": "null"}`), FormatJSON); err != nil {
+		t.Errorf("the string \"null\" is refused: %v", err)
+	}
+	if _, err := ParseAppAs([]byte("name: crm\nlabel:\n"), FormatYAML); err != nil {
+		t.Errorf("an empty YAML value is refused: %v", err)
+	}
+}
