@@ -23,6 +23,7 @@ import (
 type fixture struct {
 	srv  *authserver.Server
 	st   store.Store
+	db   *sqlstore.Store
 	ctx  context.Context
 	auth latchkey.OAuthAuthorization
 }
@@ -62,7 +63,7 @@ func newFixture(t *testing.T, opts authserver.Options) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{srv: srv, st: root, ctx: ctx, auth: a}
+	return fixture{srv: srv, st: root, db: root, ctx: ctx, auth: a}
 }
 
 // code runs the authorization request of the CLI and returns its code.
@@ -85,18 +86,27 @@ func (f fixture) code(t *testing.T, verifier string) string {
 // exchange sends the token request for code and returns fosite's answer
 // as the token endpoint says it.
 func (f fixture) exchange(code, verifier string) (string, *authserver.TokenError) {
-	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {"lkc_cli"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {"http://127.0.0.1/cb"}}
+	access, _, te := f.token(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {"http://127.0.0.1/cb"}})
+	return access, te
+}
+
+// token sends a token request of the CLI with form and returns the access
+// and refresh tokens, or the error as the token endpoint says it.
+func (f fixture) token(form url.Values) (access, refresh string, te *authserver.TokenError) {
+	form.Set("client_id", "lkc_cli")
+	grant := form.Get("grant_type")
 	r := httptest.NewRequest("POST", "http://latchkey.test/dev/oauth/token", strings.NewReader(form.Encode())).WithContext(f.ctx)
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	ar, err := f.srv.Provider.NewAccessRequest(f.ctx, r, authserver.NewSession("", "", latchkey.EnvDev))
 	if err != nil {
-		return "", authserver.TokenErrorOf(err, "authorization_code", false)
+		return "", "", authserver.TokenErrorOf(err, grant, false)
 	}
 	resp, err := f.srv.Provider.NewAccessResponse(f.ctx, ar)
 	if err != nil {
-		return "", authserver.TokenErrorOf(err, "authorization_code", false)
+		return "", "", authserver.TokenErrorOf(err, grant, false)
 	}
-	return resp.GetAccessToken(), nil
+	refresh, _ = resp.GetExtra("refresh_token").(string)
+	return resp.GetAccessToken(), refresh, nil
 }
 
 // TestCodeExpires: a code outlives its lifetime (60 s in production) only
@@ -141,5 +151,38 @@ func TestPKCEVerifierChecked(t *testing.T) {
 	}
 	if _, err := f.srv.Introspect(context.Background(), token); err != authserver.ErrInvalidToken {
 		t.Fatalf("after the revocation: %v, want ErrInvalidToken", err)
+	}
+}
+
+// TestAFailedRotationKeepsTheRefreshToken: the database refuses to store
+// the new access token in the middle of a refresh. The client's refresh
+// token must survive: used up with no successor, it would be lost, and the
+// next try taken for a replay that revokes the whole grant.
+func TestAFailedRotationKeepsTheRefreshToken(t *testing.T) {
+	f := newFixture(t, authserver.Options{})
+	verifier := oauth2.GenerateVerifier()
+	code := f.code(t, verifier)
+	_, refresh, te := f.token(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {"http://127.0.0.1/cb"}})
+	if te != nil || refresh == "" {
+		t.Fatalf("the code exchange: refresh token %q, %v", refresh, te)
+	}
+	db := f.db.DB()
+	if err := db.Exec(`CREATE TRIGGER refuse_access BEFORE INSERT ON oauth_tokens WHEN NEW.kind = 'access'
+		BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`).Error; err != nil {
+		t.Fatal(err)
+	}
+	again := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+	if _, _, te := f.token(again); te == nil || te.Code != "server_error" {
+		t.Fatalf("a refresh the database refuses: got %v, want server_error", te)
+	}
+	if err := db.Exec(`DROP TRIGGER refuse_access`).Error; err != nil {
+		t.Fatal(err)
+	}
+	access, next, te := f.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	if te != nil || next == "" || next == refresh {
+		t.Fatalf("the same refresh token once the database works: got %q, %v; want a new refresh token", next, te)
+	}
+	if g, err := f.srv.Introspect(context.Background(), access); err != nil || g.AuthorizationID != f.auth.ID {
+		t.Fatalf("the refreshed access token: %+v %v", g, err)
 	}
 }

@@ -97,9 +97,9 @@ func (s *storage) create(ctx context.Context, kind store.OAuthTokenKind, tokenTy
 	if expires.IsZero() {
 		expires = time.Now().Add(latchkey.DefaultRefreshTokenTTL)
 	}
-	return s.store.CreateOAuthToken(ctx, store.OAuthToken{Kind: kind, Signature: signature, RequestID: r.GetID(), ClientID: r.GetClient().GetID(),
+	return s.change(ctx, store.CreateOAuthToken(store.OAuthToken{Kind: kind, Signature: signature, RequestID: r.GetID(), ClientID: r.GetClient().GetID(),
 		AuthorizationID: sess.AuthorizationID, Subject: sess.Subject, Scopes: r.GetRequestedScopes(), GrantedScopes: r.GetGrantedScopes(),
-		Form: form.Encode(), Session: raw, RequestedAt: r.GetRequestedAt(), ExpiresAt: expires})
+		Form: form.Encode(), Session: raw, RequestedAt: r.GetRequestedAt(), ExpiresAt: expires}))
 }
 
 // get reads a record back as a request. inactive is the error a record no
@@ -149,6 +149,53 @@ func notFoundAsFosite(err error) error {
 	return err
 }
 
+// pendingKey is the context key of the changes of a token endpoint's
+// transaction.
+type pendingKey struct{}
+
+// pending holds the changes fosite makes between BeginTX and Commit.
+type pending struct{ changes []store.OAuthTokenChange }
+
+// BeginTX implements storage.Transactional: the changes fosite makes until
+// Commit are held, and Commit makes them in one store transaction. Without
+// it a failure between "the refresh token is used" and "its successor is
+// stored" would leave the client with no refresh token at all.
+func (s *storage) BeginTX(ctx context.Context) (context.Context, error) {
+	if _, ok := ctx.Value(pendingKey{}).(*pending); ok {
+		return nil, errors.New("authserver: a transaction is open already")
+	}
+	return context.WithValue(ctx, pendingKey{}, &pending{}), nil
+}
+
+// Commit implements storage.Transactional. Of concurrent exchanges of one
+// code or refreshes with one token, one commits; the others fail whole.
+func (s *storage) Commit(ctx context.Context) error {
+	p, ok := ctx.Value(pendingKey{}).(*pending)
+	if !ok {
+		return errors.New("authserver: Commit without BeginTX")
+	}
+	changes := p.changes
+	p.changes = nil
+	return notFoundAsFosite(s.store.ChangeOAuthTokens(ctx, changes...))
+}
+
+// Rollback implements storage.Transactional: the held changes are dropped.
+func (s *storage) Rollback(ctx context.Context) error {
+	if p, ok := ctx.Value(pendingKey{}).(*pending); ok {
+		p.changes = nil
+	}
+	return nil
+}
+
+// change makes c, or holds it for Commit inside a transaction.
+func (s *storage) change(ctx context.Context, c store.OAuthTokenChange) error {
+	if p, ok := ctx.Value(pendingKey{}).(*pending); ok {
+		p.changes = append(p.changes, c)
+		return nil
+	}
+	return s.store.ChangeOAuthTokens(ctx, c)
+}
+
 // CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
 func (s *storage) CreateAuthorizeCodeSession(ctx context.Context, signature string, r fosite.Requester) error {
 	return s.create(ctx, store.OAuthCode, fosite.AuthorizeCode, signature, r)
@@ -163,7 +210,7 @@ func (s *storage) GetAuthorizeCodeSession(ctx context.Context, signature string,
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
 // Of concurrent exchanges of one code, one wins.
 func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	return notFoundAsFosite(s.store.DeactivateOAuthToken(ctx, store.OAuthCode, signature))
+	return notFoundAsFosite(s.change(ctx, store.UseOAuthToken(store.OAuthCode, signature)))
 }
 
 // CreateAccessTokenSession implements oauth2.AccessTokenStorage.
@@ -178,7 +225,7 @@ func (s *storage) GetAccessTokenSession(ctx context.Context, signature string, s
 
 // DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
 func (s *storage) DeleteAccessTokenSession(ctx context.Context, signature string) error {
-	return s.store.DeleteOAuthToken(ctx, store.OAuthAccess, signature)
+	return s.change(ctx, store.DeleteOAuthToken(store.OAuthAccess, signature))
 }
 
 // CreateRefreshTokenSession implements oauth2.RefreshTokenStorage.
@@ -195,26 +242,26 @@ func (s *storage) GetRefreshTokenSession(ctx context.Context, signature string, 
 
 // DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.
 func (s *storage) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
-	return s.store.DeleteOAuthToken(ctx, store.OAuthRefresh, signature)
+	return s.change(ctx, store.DeleteOAuthToken(store.OAuthRefresh, signature))
 }
 
 // RotateRefreshToken implements oauth2.RefreshTokenStorage: the refresh
 // token is used up (kept inactive, so that presenting it again is seen as
 // reuse). Of concurrent refreshes with one token, one wins.
 func (s *storage) RotateRefreshToken(ctx context.Context, _ string, signature string) error {
-	return notFoundAsFosite(s.store.DeactivateOAuthToken(ctx, store.OAuthRefresh, signature))
+	return notFoundAsFosite(s.change(ctx, store.UseOAuthToken(store.OAuthRefresh, signature)))
 }
 
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage: every
 // refresh token of the grant.
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.store.RevokeOAuthTokens(ctx, store.OAuthRefresh, requestID)
+	return s.change(ctx, store.RevokeOAuthTokens(store.OAuthRefresh, requestID))
 }
 
 // RevokeAccessToken implements oauth2.TokenRevocationStorage: every access
 // token of the grant.
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.store.RevokeOAuthTokens(ctx, store.OAuthAccess, requestID)
+	return s.change(ctx, store.RevokeOAuthTokens(store.OAuthAccess, requestID))
 }
 
 // CreatePKCERequestSession implements pkce.PKCERequestStorage.
@@ -229,5 +276,5 @@ func (s *storage) GetPKCERequestSession(ctx context.Context, signature string, s
 
 // DeletePKCERequestSession implements pkce.PKCERequestStorage.
 func (s *storage) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return s.store.DeleteOAuthToken(ctx, store.OAuthPKCE, signature)
+	return s.change(ctx, store.DeleteOAuthToken(store.OAuthPKCE, signature))
 }

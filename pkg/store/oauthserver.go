@@ -83,21 +83,16 @@ type OAuthServerStore interface {
 	// TouchOAuthAuthorization records a use of the authorization at at.
 	TouchOAuthAuthorization(ctx context.Context, id string, at time.Time) error
 
-	// CreateOAuthToken stores the record of an issued code or token.
-	CreateOAuthToken(ctx context.Context, t OAuthToken) error
 	// GetOAuthToken returns the record of kind under signature, active or
 	// not: of the call's environment, or of any when it says none (a bearer
 	// token on /api/v1, whose record names its environment).
 	GetOAuthToken(ctx context.Context, kind OAuthTokenKind, signature string) (OAuthToken, error)
-	// DeactivateOAuthToken marks the active record of kind under signature
-	// used (a code exchanged, a refresh token rotated): ErrNotFound when
-	// there is no active one, so that of concurrent callers one wins.
-	DeactivateOAuthToken(ctx context.Context, kind OAuthTokenKind, signature string) error
-	// DeleteOAuthToken deletes the record of kind under signature.
-	DeleteOAuthToken(ctx context.Context, kind OAuthTokenKind, signature string) error
-	// RevokeOAuthTokens deactivates every record of kind issued for the
-	// grant requestID (a token family).
-	RevokeOAuthTokens(ctx context.Context, kind OAuthTokenKind, requestID string) error
+	// ChangeOAuthTokens makes the changes in order, in one transaction:
+	// all of them, or none when one fails. A token endpoint's answer is
+	// several changes (a code used, an access and a refresh token issued; or
+	// a refresh token rotated and its successors issued): a failure between
+	// them must not leave a client's refresh token used up with no new one.
+	ChangeOAuthTokens(ctx context.Context, changes ...OAuthTokenChange) error
 }
 
 // OAuthTokenKind says what an OAuthToken record is of.
@@ -133,4 +128,55 @@ type OAuthToken struct {
 	RequestedAt time.Time
 	ExpiresAt   time.Time
 	Active      bool
+}
+
+// OAuthTokenOp is what an OAuthTokenChange does.
+type OAuthTokenOp string
+
+// The changes ChangeOAuthTokens makes.
+const (
+	// OAuthTokenCreate stores Token, the record of an issued code or token.
+	OAuthTokenCreate OAuthTokenOp = "create"
+	// OAuthTokenUse marks the active record of Kind under Signature used (a
+	// code exchanged, a refresh token rotated): ErrNotFound when there is
+	// no active one, so that of concurrent callers one wins.
+	OAuthTokenUse OAuthTokenOp = "use"
+	// OAuthTokenDelete deletes the record of Kind under Signature.
+	OAuthTokenDelete OAuthTokenOp = "delete"
+	// OAuthTokenRevoke deactivates every record of Kind issued for the grant
+	// RequestID (a token family).
+	OAuthTokenRevoke OAuthTokenOp = "revoke"
+)
+
+// OAuthTokenChange is one change ChangeOAuthTokens makes.
+type OAuthTokenChange struct {
+	Op        OAuthTokenOp
+	Kind      OAuthTokenKind
+	Signature string
+	RequestID string
+	// Token is the record OAuthTokenCreate stores.
+	Token OAuthToken
+}
+
+// CreateOAuthToken is the change that stores t.
+func CreateOAuthToken(t OAuthToken) OAuthTokenChange {
+	return OAuthTokenChange{Op: OAuthTokenCreate, Kind: t.Kind, Signature: t.Signature, Token: t}
+}
+
+// UseOAuthToken is the change that marks the active record of kind under
+// signature used.
+func UseOAuthToken(kind OAuthTokenKind, signature string) OAuthTokenChange {
+	return OAuthTokenChange{Op: OAuthTokenUse, Kind: kind, Signature: signature}
+}
+
+// DeleteOAuthToken is the change that deletes the record of kind under
+// signature.
+func DeleteOAuthToken(kind OAuthTokenKind, signature string) OAuthTokenChange {
+	return OAuthTokenChange{Op: OAuthTokenDelete, Kind: kind, Signature: signature}
+}
+
+// RevokeOAuthTokens is the change that deactivates every record of kind of
+// the grant requestID.
+func RevokeOAuthTokens(kind OAuthTokenKind, requestID string) OAuthTokenChange {
+	return OAuthTokenChange{Op: OAuthTokenRevoke, Kind: kind, RequestID: requestID}
 }

@@ -657,22 +657,6 @@ func (s *Store) TouchOAuthAuthorization(ctx context.Context, id string, at time.
 	return fail(err, "record the use of authorization %q", id)
 }
 
-// CreateOAuthToken stores the record of an issued code or token.
-func (s *Store) CreateOAuthToken(ctx context.Context, t store.OAuthToken) error {
-	env, err := s.envOf(ctx)
-	if err != nil {
-		return err
-	}
-	if t.Env != "" && t.Env != env {
-		return latchkey.Errorf(latchkey.EINVALID, "an OAuth token of environment %q cannot be stored in %q", t.Env, env)
-	}
-	row := oauthTokenRow{Kind: string(t.Kind), Signature: t.Signature, Env: string(env), RequestID: t.RequestID, ClientID: t.ClientID,
-		AuthorizationID: t.AuthorizationID, Subject: t.Subject, Scopes: jsonList(t.Scopes), GrantedScopes: jsonList(t.GrantedScopes),
-		Form: t.Form, Session: string(t.Session), RequestedAt: utc(t.RequestedAt), ExpiresAt: utc(t.ExpiresAt), Active: true}
-	err = s.tx(ctx, func(tx *gorm.DB) error { return tx.Create(&row).Error })
-	return fail(err, "store an OAuth %s", t.Kind)
-}
-
 // GetOAuthToken returns the record of kind under signature.
 func (s *Store) GetOAuthToken(ctx context.Context, kind store.OAuthTokenKind, signature string) (store.OAuthToken, error) {
 	env, err := s.lookupEnv(ctx)
@@ -693,45 +677,55 @@ func (s *Store) GetOAuthToken(ctx context.Context, kind store.OAuthTokenKind, si
 		Session: []byte(row.Session), RequestedAt: row.RequestedAt.UTC(), ExpiresAt: row.ExpiresAt.UTC(), Active: row.Active}, nil
 }
 
-// DeactivateOAuthToken marks an active record used; ErrNotFound when none is
-// active.
-func (s *Store) DeactivateOAuthToken(ctx context.Context, kind store.OAuthTokenKind, signature string) error {
+// ChangeOAuthTokens makes the changes in order in one transaction.
+func (s *Store) ChangeOAuthTokens(ctx context.Context, changes ...store.OAuthTokenChange) error {
 	env, err := s.envOf(ctx)
 	if err != nil {
 		return err
 	}
+	for _, ch := range changes {
+		if ch.Op == store.OAuthTokenCreate && ch.Token.Env != "" && ch.Token.Env != env {
+			return latchkey.Errorf(latchkey.EINVALID, "an OAuth token of environment %q cannot be stored in %q", ch.Token.Env, env)
+		}
+	}
+	var failed store.OAuthTokenChange
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&oauthTokenRow{}).Where("env = ? AND kind = ? AND signature = ? AND active", env, string(kind), signature).Update("active", false)
+		for _, ch := range changes {
+			if err := changeOAuthToken(tx, env, ch); err != nil {
+				failed = ch
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err, "%s an OAuth %s", failed.Op, failed.Kind)
+	}
+	return nil
+}
+
+// changeOAuthToken makes one change inside a transaction.
+func changeOAuthToken(tx *gorm.DB, env latchkey.Environment, ch store.OAuthTokenChange) error {
+	match := tx.Model(&oauthTokenRow{}).Where("env = ? AND kind = ?", env, string(ch.Kind))
+	switch ch.Op {
+	case store.OAuthTokenCreate:
+		t := ch.Token
+		row := oauthTokenRow{Kind: string(t.Kind), Signature: t.Signature, Env: string(env), RequestID: t.RequestID, ClientID: t.ClientID,
+			AuthorizationID: t.AuthorizationID, Subject: t.Subject, Scopes: jsonList(t.Scopes), GrantedScopes: jsonList(t.GrantedScopes),
+			Form: t.Form, Session: string(t.Session), RequestedAt: utc(t.RequestedAt), ExpiresAt: utc(t.ExpiresAt), Active: true}
+		return tx.Create(&row).Error
+	case store.OAuthTokenUse:
+		res := match.Where("signature = ? AND active", ch.Signature).Update("active", false)
 		if res.Error == nil && res.RowsAffected == 0 {
-			return notFound("no active OAuth %s", kind)
+			return notFound("no active OAuth %s", ch.Kind)
 		}
 		return res.Error
-	})
-	return fail(err, "use an OAuth %s", kind)
-}
-
-// DeleteOAuthToken deletes the record of kind under signature.
-func (s *Store) DeleteOAuthToken(ctx context.Context, kind store.OAuthTokenKind, signature string) error {
-	env, err := s.envOf(ctx)
-	if err != nil {
-		return err
+	case store.OAuthTokenDelete:
+		return match.Where("signature = ?", ch.Signature).Delete(&oauthTokenRow{}).Error
+	case store.OAuthTokenRevoke:
+		return match.Where("request_id = ?", ch.RequestID).Update("active", false).Error
 	}
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		return tx.Where("env = ? AND kind = ? AND signature = ?", env, string(kind), signature).Delete(&oauthTokenRow{}).Error
-	})
-	return fail(err, "delete an OAuth %s", kind)
-}
-
-// RevokeOAuthTokens deactivates every record of kind of a grant.
-func (s *Store) RevokeOAuthTokens(ctx context.Context, kind store.OAuthTokenKind, requestID string) error {
-	env, err := s.envOf(ctx)
-	if err != nil {
-		return err
-	}
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		return tx.Model(&oauthTokenRow{}).Where("env = ? AND kind = ? AND request_id = ?", env, string(kind), requestID).Update("active", false).Error
-	})
-	return fail(err, "revoke OAuth %s tokens", kind)
+	return latchkey.Errorf(latchkey.EINTERNAL, "no such change of an OAuth token: %q", ch.Op)
 }
 
 // newOAuthID returns a random id for an authorization.

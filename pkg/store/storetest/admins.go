@@ -60,9 +60,9 @@ func testAdminChangesRevokeOAuth(t *testing.T, root store.Store) {
 				t.Fatal(err)
 			}
 			sig := "sig-" + string(env) + "-" + email
-			if err := s.CreateOAuthToken(ctx, store.OAuthToken{Kind: store.OAuthAccess, Signature: sig, RequestID: "req-" + sig, ClientID: cid,
+			if err := s.ChangeOAuthTokens(ctx, store.CreateOAuthToken(store.OAuthToken{Kind: store.OAuthAccess, Signature: sig, RequestID: "req-" + sig, ClientID: cid,
 				AuthorizationID: a.ID, Subject: email, Scopes: []string{"read"}, GrantedScopes: []string{"read"}, Session: []byte(`{}`),
-				RequestedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+				RequestedAt: t0, ExpiresAt: t0.Add(time.Hour)})); err != nil {
 				t.Fatal(err)
 			}
 			grants[email] = append(grants[email], grant{s, a, sig})

@@ -115,8 +115,8 @@ func testOAuthServer(t *testing.T, s store.Store) {
 			Session: []byte(`{"subject":"ada@example.com"}`), RequestedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	}
 	for _, tk := range []store.OAuthToken{tok(store.OAuthCode, "c1"), tok(store.OAuthAccess, "a1"), tok(store.OAuthRefresh, "r1")} {
-		if err := s.CreateOAuthToken(ctx, tk); err != nil {
-			t.Fatalf("CreateOAuthToken(%s): %v", tk.Kind, err)
+		if err := s.ChangeOAuthTokens(ctx, store.CreateOAuthToken(tk)); err != nil {
+			t.Fatalf("creating an OAuth %s: %v", tk.Kind, err)
 		}
 	}
 	rec, err := s.GetOAuthToken(ctx, store.OAuthAccess, "a1-"+env)
@@ -126,21 +126,47 @@ func testOAuthServer(t *testing.T, s store.Store) {
 	if _, err := s.GetOAuthToken(ctx, store.OAuthRefresh, "a1-"+env); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an access token's signature read as a refresh token: %v, want ErrNotFound", err)
 	}
-	if err := s.DeactivateOAuthToken(ctx, store.OAuthCode, "c1-"+env); err != nil {
-		t.Fatalf("DeactivateOAuthToken: %v", err)
+	if err := s.ChangeOAuthTokens(ctx, store.UseOAuthToken(store.OAuthCode, "c1-"+env)); err != nil {
+		t.Fatalf("using a code: %v", err)
 	}
-	wantErr(t, "using a code twice", s.DeactivateOAuthToken(ctx, store.OAuthCode, "c1-"+env), store.ErrNotFound)
+	wantErr(t, "using a code twice", s.ChangeOAuthTokens(ctx, store.UseOAuthToken(store.OAuthCode, "c1-"+env)), store.ErrNotFound)
 	if rec, _ := s.GetOAuthToken(ctx, store.OAuthCode, "c1-"+env); rec.Active {
 		t.Fatal("a used code still reads active")
 	}
-	if err := s.RevokeOAuthTokens(ctx, store.OAuthRefresh, "req-"+env); err != nil {
-		t.Fatalf("RevokeOAuthTokens: %v", err)
+	if err := s.ChangeOAuthTokens(ctx, store.RevokeOAuthTokens(store.OAuthRefresh, "req-"+env)); err != nil {
+		t.Fatalf("revoking a family: %v", err)
 	}
 	if rec, _ := s.GetOAuthToken(ctx, store.OAuthRefresh, "r1-"+env); rec.Active {
 		t.Fatal("a revoked family's refresh token still reads active")
 	}
 	if rec, _ := s.GetOAuthToken(ctx, store.OAuthAccess, "a1-"+env); !rec.Active {
 		t.Fatal("revoking the refresh tokens revoked the access token too")
+	}
+
+	// A token endpoint's changes are made together or not at all: a
+	// rotation whose code was used already issues nothing and uses up
+	// nothing.
+	if err := s.ChangeOAuthTokens(ctx, store.CreateOAuthToken(tok(store.OAuthRefresh, "r2"))); err != nil {
+		t.Fatal(err)
+	}
+	err = s.ChangeOAuthTokens(ctx, store.UseOAuthToken(store.OAuthRefresh, "r2-"+env),
+		store.CreateOAuthToken(tok(store.OAuthAccess, "a3")), store.UseOAuthToken(store.OAuthCode, "c1-"+env))
+	wantErr(t, "changes of which the last fails", err, store.ErrNotFound)
+	if rec, err := s.GetOAuthToken(ctx, store.OAuthRefresh, "r2-"+env); err != nil || !rec.Active {
+		t.Fatalf("the refresh token of a failed rotation: %+v (err %v), want it still active", rec, err)
+	}
+	if _, err := s.GetOAuthToken(ctx, store.OAuthAccess, "a3-"+env); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the access token of a failed rotation: %v, want ErrNotFound (never issued)", err)
+	}
+	if err := s.ChangeOAuthTokens(ctx, store.UseOAuthToken(store.OAuthRefresh, "r2-"+env),
+		store.CreateOAuthToken(tok(store.OAuthAccess, "a3")), store.DeleteOAuthToken(store.OAuthAccess, "a3-"+env)); err != nil {
+		t.Fatalf("changes that all succeed: %v", err)
+	}
+	if rec, _ := s.GetOAuthToken(ctx, store.OAuthRefresh, "r2-"+env); rec.Active {
+		t.Fatal("a rotated refresh token still reads active")
+	}
+	if _, err := s.GetOAuthToken(ctx, store.OAuthAccess, "a3-"+env); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a token created then deleted in one change: %v, want ErrNotFound", err)
 	}
 
 	// Revoking the authorization deactivates its tokens at once.
@@ -163,7 +189,7 @@ func testOAuthServer(t *testing.T, s store.Store) {
 	}
 
 	// Deleting the app deletes its authorizations and tokens.
-	if err := s.CreateOAuthToken(ctx, tok(store.OAuthAccess, "a2")); err != nil {
+	if err := s.ChangeOAuthTokens(ctx, store.CreateOAuthToken(tok(store.OAuthAccess, "a2"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteOAuthClient(ctx, "dashboard"); err != nil {
