@@ -113,81 +113,88 @@ func failingField(data []byte, tag string) string {
 // followed): the HTTP API names with it the field of a JSON body whose
 // value its decoder refused without saying where.
 func FailingField(data []byte, t reflect.Type, tag string) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) != nil || len(root.Content) != 1 {
-		return ""
-	}
-	return failingValue(root.Content[0], t, tag, "", 0)
+	p, _ := findInDocument(data, t, tag, func(n *yaml.Node, t reflect.Type) (found, descend bool) {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return false, false
+		}
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		text := reflect.PointerTo(t).Implements(textUnmarshalerType)
+		if tag == "json" && !jsonKindFits(n, t, text) {
+			// encoding/json, unlike YAML, reads no number as a string; its
+			// own error names the field without the index.
+			return true, false
+		}
+		switch {
+		case text || (t.Kind() != reflect.Struct && t.Kind() != reflect.Slice && t.Kind() != reflect.Map):
+			return n.Decode(reflect.New(t).Interface()) != nil, false
+		case t.Kind() == reflect.Slice:
+			return n.Kind != yaml.SequenceNode, true
+		default:
+			return n.Kind != yaml.MappingNode, true
+		}
+	})
+	return p
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
-// failingValue walks node n as the decoder reads it into a value of type t
-// and returns the path of the first part that does not decode.
-func failingValue(n *yaml.Node, t reflect.Type, tag, path string, depth int) string {
+// findInDocument walks the document data as a decoder reading struct tag
+// tag reads it into a value of type t, and returns the path of the first
+// part visit finds (written as Validate writes paths; "" for the whole
+// document) and whether there is one. visit is given each part (aliases
+// followed) with the type it is read into, and says whether it is the part
+// sought and whether to walk into it.
+func findInDocument(data []byte, t reflect.Type, tag string, visit func(n *yaml.Node, t reflect.Type) (found, descend bool)) (string, bool) {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) != 1 {
+		return "", false
+	}
+	return findInNode(root.Content[0], t, tag, "", 0, visit)
+}
+
+func findInNode(n *yaml.Node, t reflect.Type, tag, path string, depth int, visit func(*yaml.Node, reflect.Type) (bool, bool)) (string, bool) {
 	if depth > 64 {
-		return ""
+		return "", false
 	}
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return ""
+	found, descend := visit(n, t)
+	if found {
+		return path, true
+	}
+	if !descend {
+		return "", false
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	composite := t.Kind() == reflect.Struct || t.Kind() == reflect.Slice || t.Kind() == reflect.Map
-	text := reflect.PointerTo(t).Implements(textUnmarshalerType)
-	if tag == "json" && !jsonKindFits(n, t, text) {
-		// encoding/json, unlike YAML, reads no number as a string; its
-		// own error names the field without the index.
-		return path
-	}
-	if !composite || text {
-		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			return path
-		}
-		return ""
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return path
-		}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
-			f, ok := fieldByTag(t, tag, key)
-			if !ok {
-				continue
-			}
-			if p := failingValue(n.Content[i+1], f.Type, tag, joinPath(path, key), depth+1); p != "" {
-				return p
+			if f, ok := fieldByTag(t, tag, key); ok {
+				if p, found := findInNode(n.Content[i+1], f.Type, tag, joinPath(path, key), depth+1, visit); found {
+					return p, true
+				}
 			}
 		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return path
-		}
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
 		for i, c := range n.Content {
-			if p := failingValue(c, t.Elem(), tag, fmt.Sprintf("%s[%d]", path, i), depth+1); p != "" {
-				return p
+			if p, found := findInNode(c, t.Elem(), tag, fmt.Sprintf("%s[%d]", path, i), depth+1, visit); found {
+				return p, true
 			}
 		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return path
-		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if p := failingValue(n.Content[i+1], t.Elem(), tag, joinPath(path, n.Content[i].Value), depth+1); p != "" {
-				return p
+			if p, found := findInNode(n.Content[i+1], t.Elem(), tag, joinPath(path, n.Content[i].Value), depth+1, visit); found {
+				return p, true
 			}
 		}
 	}
-	return ""
+	return "", false
 }
 
 // jsonKindFits reports whether encoding/json would read the JSON value n

@@ -679,6 +679,9 @@ func (s *Store) GetOAuthToken(ctx context.Context, kind store.OAuthTokenKind, si
 
 // ChangeOAuthTokens makes the changes in order in one transaction.
 func (s *Store) ChangeOAuthTokens(ctx context.Context, changes ...store.OAuthTokenChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
 	env, err := s.envOf(ctx)
 	if err != nil {
 		return err
